@@ -1,0 +1,32 @@
+"""The P2300 model in Python: senders, receivers, operation states, environments, stop tokens.
+
+Private package: the public names are re-exported by :mod:`dsexec`.
+"""
+
+from ._env import EMPTY_ENV as EMPTY_ENV
+from ._env import Env as Env
+from ._env import get_scheduler as get_scheduler
+from ._env import get_stop_token as get_stop_token
+from ._exceptions import AccessDenied as AccessDenied
+from ._exceptions import BusyResourceError as BusyResourceError
+from ._exceptions import ClosedResourceError as ClosedResourceError
+from ._exceptions import DsexecError as DsexecError
+from ._exceptions import HttpError as HttpError
+from ._exceptions import NetError as NetError
+from ._exceptions import Stopped as Stopped
+from ._exceptions import TlsError as TlsError
+from ._scheduler import Scheduler as Scheduler
+from ._scheduler import TimedScheduler as TimedScheduler
+from ._sender import MISSING as MISSING
+from ._sender import OperationState as OperationState
+from ._sender import Receiver as Receiver
+from ._sender import Sender as Sender
+from ._sender import SenderAdaptor as SenderAdaptor
+from ._sender import connect as connect
+from ._sender import get_env as get_env
+from ._sender import require_callable as require_callable
+from ._sender import require_sender as require_sender
+from ._stop_token import NEVER_STOP_TOKEN as NEVER_STOP_TOKEN
+from ._stop_token import StopCallback as StopCallback
+from ._stop_token import StopSource as StopSource
+from ._stop_token import StopToken as StopToken

@@ -1,0 +1,171 @@
+"""The sender/receiver protocol of P2300 [exec.snd], [exec.recv], [exec.opstate].
+
+A :class:`Sender` describes work; ``connect(sender, receiver)`` binds it to a receiver and
+returns an operation state; ``op.start()`` begins it. The receiver then gets exactly one of
+``set_value(value)``, ``set_error(exc)`` or ``set_stopped()``, possibly inline inside
+``start()``, possibly later on another thread. ``get_env()`` answers queries such as the stop
+token and the scheduler the receiver would like work to run on.
+
+Python senders complete with one value (``None`` stands for "void"), so ``Sender`` is generic in
+exactly one type and ``mypy`` checks pipelines built with ``|``.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Awaitable, Callable, Generator
+from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, Self, TypeVar
+
+from typing_extensions import TypeVar as DefaultTypeVar
+
+if TYPE_CHECKING:
+    from ._env import Env
+
+__all__ = [
+    "MISSING",
+    "OperationState",
+    "Receiver",
+    "Sender",
+    "SenderAdaptor",
+    "connect",
+    "get_env",
+    "require_callable",
+    "require_sender",
+]
+
+T = TypeVar("T")
+R = TypeVar("R")
+T_co = TypeVar("T_co", covariant=True)
+T_contra = TypeVar("T_contra", contravariant=True)
+# Defaults to Any so that ``then(lambda x: ...)``, whose input mypy cannot infer, still pipes.
+In = DefaultTypeVar("In", default=Any)
+Out_co = DefaultTypeVar("Out_co", covariant=True, default=Any)
+
+
+class Receiver(Protocol[T_contra]):
+    """What a sender completes into: exactly one of the three ``set_*`` calls, exactly once.
+
+    The completion functions must not raise; an algorithm that calls user code catches its
+    exceptions and turns them into ``set_error``.
+    """
+
+    def set_value(self, value: T_contra, /) -> None:
+        """Complete with a value."""
+
+    def set_error(self, error: BaseException, /) -> None:
+        """Complete with an error."""
+
+    def set_stopped(self) -> None:
+        """Complete with "stopped": the work was cancelled and has no result."""
+
+    def get_env(self) -> Env:
+        """The environment: stop token and scheduler the receiver offers to the sender."""
+        ...
+
+
+class OperationState(Protocol):
+    """A connected sender: ``start()`` it once; it completes its receiver exactly once.
+
+    The operation state must stay referenced until it completes; the reactors and algorithms
+    that drive it keep it alive while it waits.
+    """
+
+    def start(self) -> None:
+        """Begin the operation. Errors go to the receiver, never out of ``start()``."""
+
+
+class _Missing:
+    """Type of :data:`MISSING`, the "argument not given" marker of the two call forms."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Final = _Missing()
+"""Default of an algorithm's second parameter: ``then(f)`` versus ``then(sender, f)``."""
+
+
+_await_sender: Callable[[Sender[Any]], Awaitable[Any]] | None = None
+
+
+def _install_awaiter(awaiter: Callable[[Sender[Any]], Awaitable[Any]]) -> None:
+    """Let ``await sender`` work; called by ``dsexec.schedulers`` (a layer above this one)."""
+    global _await_sender
+    _await_sender = awaiter
+
+
+class Sender(Generic[T_co]):
+    """A description of asynchronous work that completes with a value of type ``T_co``.
+
+    Nothing happens until the sender is connected to a receiver and the operation started.
+    ``sender | adaptor`` applies an adaptor (``then(f)``, ``repeat()``, ...) and is the same as
+    ``adaptor(sender)``. ``await sender`` runs it from an anyio task (asyncio or trio) via
+    ``as_awaitable``.
+    """
+
+    __slots__ = ()
+
+    @abstractmethod
+    def connect(self, receiver: Receiver[T_co], /) -> OperationState:
+        """Bind this sender to ``receiver``; returns the operation state to ``start()``."""
+
+    def __or__(self, adaptor: Callable[[Self], R], /) -> R:
+        if not callable(adaptor):
+            return NotImplemented
+        return adaptor(self)
+
+    def __await__(self) -> Generator[Any, Any, T_co]:
+        if _await_sender is None:
+            raise RuntimeError("awaiting a sender needs dsexec.schedulers: `import dsexec` first")
+        result: T_co = yield from _await_sender(self).__await__()
+        return result
+
+
+def connect(sender: Sender[T], receiver: Receiver[T], /) -> OperationState:
+    """Connect ``sender`` to ``receiver`` (P2300 ``connect``); ``start()`` the result."""
+    if not isinstance(sender, Sender):
+        raise TypeError(f"connect: expected a Sender, got {type(sender).__name__}")
+    return sender.connect(receiver)
+
+
+def get_env(receiver: Receiver[Any], /) -> Env:
+    """The environment of ``receiver`` (P2300 ``get_env``)."""
+    return receiver.get_env()
+
+
+def require_sender(algorithm: str, obj: object) -> None:
+    """Raise ``TypeError`` naming ``algorithm`` unless ``obj`` is a :class:`Sender`."""
+    if not isinstance(obj, Sender):
+        raise TypeError(f"{algorithm}: expected a Sender, got {type(obj).__name__} ({obj!r:.60})")
+
+
+def require_callable(algorithm: str, obj: object) -> None:
+    """Raise ``TypeError`` naming ``algorithm`` unless ``obj`` is callable."""
+    if not callable(obj):
+        raise TypeError(
+            f"{algorithm}: expected a callable, got {type(obj).__name__} ({obj!r:.60})"
+        )
+
+
+class SenderAdaptor(Generic[In, Out_co]):
+    """The pipeable half of an algorithm: ``then(f)`` returns one, ``sender | then(f)`` applies it.
+
+    Calling it with a sender builds the full algorithm; anything else raises ``TypeError``
+    naming the algorithm.
+    """
+
+    __slots__ = ("_args", "_factory", "_name")
+
+    def __init__(self, name: str, factory: Callable[..., Sender[Out_co]], *args: object) -> None:
+        self._name = name
+        self._factory = factory
+        self._args = args
+
+    def __call__(self, sender: Sender[In], /) -> Sender[Out_co]:
+        require_sender(self._name, sender)
+        return self._factory(sender, *self._args)
+
+    def __repr__(self) -> str:
+        return f"<SenderAdaptor {self._name}>"

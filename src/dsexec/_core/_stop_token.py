@@ -1,0 +1,227 @@
+"""In-place stop tokens: P2300's ``inplace_stop_source`` and ``inplace_stop_token``
+[stoptoken.inplace].
+
+Theory of operation
+-------------------
+A :class:`StopSource` owns the stop state; :class:`StopToken` is a cheap view of it that
+operations keep in their environment. An operation that can be cancelled registers a callback
+with ``token.register(callback)`` when it starts and calls ``handle.unregister()`` before it
+completes. The facts every caller relies on:
+
+* ``request_stop()`` flips the state once (later calls return ``False``) and then runs every
+  registered callback, one at a time, on the requesting thread, with the lock *released* while a
+  callback runs (so a callback may register, unregister or complete an operation inline).
+* ``register()`` on a source where stop was already requested runs the callback at once, on the
+  registering thread, and returns an inert handle.
+* ``unregister()`` guarantees that, once it returns, the callback is not running and will never
+  run -- with one exception: a callback that unregisters itself (directly or by completing its
+  operation from inside the callback) does not wait for itself. If another thread is running the
+  callback at that moment, ``unregister()`` blocks until it returns, so the operation can safely
+  free what the callback touches.
+* A never-stop token (``StopToken.never()``) has no source: ``stop_possible()`` is false and
+  ``register()`` returns a shared inert handle without allocating; algorithms test
+  ``stop_possible()`` to skip all of this on the fast path.
+
+Exceptions raised by callbacks are logged to the ``dsexec`` logger and otherwise ignored: a stop
+request must reach every operation, and one faulty callback must not starve the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from types import TracebackType
+from typing import Final
+
+__all__ = ["StopCallback", "StopSource", "StopToken"]
+
+_logger = logging.getLogger("dsexec")
+
+
+class StopCallback:
+    """Handle of one registered stop callback; ``unregister()`` removes it (idempotent).
+
+    Usable as a context manager: the callback is registered for the duration of the block.
+    """
+
+    __slots__ = ("_callback", "_source")
+
+    def __init__(self, source: StopSource | None, callback: Callable[[], None]) -> None:
+        self._source = source
+        self._callback = callback
+
+    def unregister(self) -> None:
+        """Remove the callback; once this returns it is not running and never will.
+
+        Blocks only while another thread is running this very callback. Calling it twice, or
+        after the callback ran, does nothing.
+        """
+        source = self._source
+        if source is not None:
+            self._source = None
+            source._unregister(self)
+
+    def __enter__(self) -> StopCallback:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.unregister()
+
+
+def _nothing() -> None:
+    pass
+
+
+_INERT: Final = StopCallback(None, _nothing)
+
+
+class StopSource:
+    """Owner of a stop state: ``request_stop()`` runs every callback registered through its tokens.
+
+    Thread-safe: tokens may be registered and unregistered from any thread, and
+    ``request_stop()`` may race with them.
+    """
+
+    __slots__ = (
+        "_callbacks",
+        "_done",
+        "_lock",
+        "_running",
+        "_running_thread",
+        "_stopped",
+        "_token",
+    )
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # Insertion-ordered set of live registrations; request_stop pops them newest first.
+        self._callbacks: dict[StopCallback, None] = {}
+        self._stopped = False
+        self._running: StopCallback | None = None
+        self._running_thread = 0
+        self._done: threading.Condition | None = None
+        self._token = StopToken(self)
+
+    @property
+    def token(self) -> StopToken:
+        """The token that observes this source."""
+        return self._token
+
+    def get_token(self) -> StopToken:
+        """The token that observes this source (P2300 spelling)."""
+        return self._token
+
+    def stop_requested(self) -> bool:
+        """Whether ``request_stop()`` has been called."""
+        return self._stopped
+
+    def stop_possible(self) -> bool:
+        """Always true: a source can always be stopped."""
+        return True
+
+    def request_stop(self) -> bool:
+        """Request stop and run the registered callbacks on this thread.
+
+        Returns ``True`` for the call that made the request, ``False`` if stop had already been
+        requested (the callbacks then ran, or are running, on the first caller's thread).
+        """
+        with self._lock:
+            if self._stopped:
+                return False
+            self._stopped = True
+            self._running_thread = threading.get_ident()
+            if not self._callbacks:
+                return True
+            self._done = threading.Condition(self._lock)
+        while True:
+            with self._lock:
+                self._running = None
+                self._done.notify_all()
+                if not self._callbacks:
+                    return True
+                handle, _ = self._callbacks.popitem()
+                self._running = handle
+            try:
+                handle._callback()
+            except Exception:
+                _logger.exception("stop callback %r raised; ignoring it", handle._callback)
+
+    def _register(self, callback: Callable[[], None]) -> StopCallback:
+        with self._lock:
+            if not self._stopped:
+                handle = StopCallback(self, callback)
+                self._callbacks[handle] = None
+                return handle
+        callback()
+        return _INERT
+
+    def _unregister(self, handle: StopCallback) -> None:
+        with self._lock:
+            if handle in self._callbacks:
+                del self._callbacks[handle]
+                return
+            if self._running is handle and self._running_thread != threading.get_ident():
+                done = self._done
+                assert done is not None
+                while self._running is handle:
+                    done.wait()
+
+    def __repr__(self) -> str:
+        state = "stopped" if self._stopped else f"{len(self._callbacks)} callbacks"
+        return f"<StopSource {state}>"
+
+
+class StopToken:
+    """A view of a :class:`StopSource`, or of nothing (``StopToken.never()``).
+
+    Operations read their token from their receiver's environment with ``get_stop_token``.
+    """
+
+    __slots__ = ("_source",)
+
+    def __init__(self, source: StopSource | None = None) -> None:
+        self._source = source
+
+    @staticmethod
+    def never() -> StopToken:
+        """The token that is never stopped (P2300's ``never_stop_token``)."""
+        return NEVER_STOP_TOKEN
+
+    def stop_requested(self) -> bool:
+        """Whether stop has been requested on the source."""
+        source = self._source
+        return source is not None and source._stopped
+
+    def stop_possible(self) -> bool:
+        """Whether a stop request can ever arrive; false for ``StopToken.never()``."""
+        return self._source is not None
+
+    def register(self, callback: Callable[[], None]) -> StopCallback:
+        """Run ``callback`` when stop is requested; returns the handle that unregisters it.
+
+        If stop was already requested, ``callback`` runs now, before this returns.
+        """
+        source = self._source
+        if source is None:
+            return _INERT
+        return source._register(callback)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StopToken) and other._source is self._source
+
+    def __hash__(self) -> int:
+        return id(self._source)
+
+    def __repr__(self) -> str:
+        if self._source is None:
+            return "<StopToken never>"
+        return f"<StopToken of {self._source!r}>"
+
+
+NEVER_STOP_TOKEN: Final = StopToken(None)

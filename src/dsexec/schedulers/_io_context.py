@@ -1,0 +1,534 @@
+"""``IoContext``: the selectors-based reactor (asio's ``io_context``, as the seed names it).
+
+Theory of operation
+-------------------
+One thread at a time runs the loop (``run``, ``run_one``, ``poll``, or ``sync_wait(...,
+context=ctx)``); that thread is "the loop thread" for as long as it runs it. Each turn:
+
+1. Work posted from other threads (``post`` from a foreign thread) is moved from ``_posted`` to
+   the ready queue.
+2. The selector is polled: with timeout 0 if anything is ready, else until the nearest timer,
+   else (with fd waiters or outstanding work) forever. Ready fd waiters and due timers are
+   appended to the ready queue.
+3. Ready callbacks run in FIFO order, including callbacks they post, up to a budget; the budget
+   bounds how long I/O waits behind a busy queue, while a hot ``schedule()`` chain needs one
+   poll per budget instead of one per hop.
+
+Some facts the code relies on:
+
+* **The wake-up socketpair is written only while the loop sleeps.** The loop publishes
+  ``_sleeping = True`` and *then* re-checks ``_posted``; a foreign ``post`` appends to
+  ``_posted`` and *then* reads ``_sleeping``. Whatever the interleaving, either the loop sees
+  the item or the poster writes a byte. A stray byte costs one spurious wake-up and is drained.
+* **An fd stays registered while it stays interesting.** Withdrawing a waiter does not touch
+  the selector. When the selector reports a direction nobody waits on, that direction is
+  dropped then (one ``epoll_ctl``), so a keep-alive connection that reads, writes and reads
+  again costs no ``epoll_ctl`` per request. Level-triggered polling makes this safe: interest
+  re-added later reports readiness that arrived in between.
+* **Cancelled timers are skipped lazily.** ``cancel()`` only marks the entry; entries are
+  dropped when they reach the top of the heap, and the heap is compacted when more than half of
+  it is cancelled, so 100k cancelled timeouts cost O(1) each, amortised.
+* **``notify_closing(fd)``** wakes the fd's waiters with ``ClosedResourceError`` and
+  unregisters it *before* the caller closes it, so a recycled fd number never inherits state.
+* **Callbacks never kill the loop.** An exception escaping a callback is logged to the
+  ``dsexec`` logger (senders turn user errors into ``set_error`` long before that).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import heapq
+import logging
+import selectors
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Final, final
+
+import attrs
+
+from .._core import BusyResourceError, ClosedResourceError
+from ._reactor import FdWaiter, ReactorScheduler
+
+__all__ = ["IoContext", "IoContextStatistics", "IoScheduler"]
+
+_logger = logging.getLogger("dsexec")
+
+_READ: Final = selectors.EVENT_READ
+_WRITE: Final = selectors.EVENT_WRITE
+# Callbacks run per turn before the selector is polled again while work stays ready.
+_BUDGET: Final = 256
+# Compact the timer heap once this many entries are cancelled and they are the majority.
+_MIN_CANCELLED_FOR_COMPACTION: Final = 64
+
+_get_ident = threading.get_ident
+
+
+@final
+class _Timer:
+    """A pending ``call_at``; the heap holds ``(deadline, seq, timer)`` tuples."""
+
+    __slots__ = ("_callback", "_context")
+
+    def __init__(self, context: IoContext, callback: Callable[[], object]) -> None:
+        self._context = context
+        self._callback: Callable[[], object] | None = callback
+
+    def cancel(self) -> None:
+        if self._callback is not None:
+            self._callback = None
+            self._context._timer_cancelled()
+
+
+@final
+class _FdState:
+    """The waiters of one fd and the event mask it is registered with (0: not registered)."""
+
+    __slots__ = ("fd", "mask", "reader", "writer")
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.mask = 0
+        self.reader: FdWaiter | None = None
+        self.writer: FdWaiter | None = None
+
+
+@attrs.frozen
+class IoContextStatistics:
+    """A snapshot of an :class:`IoContext`'s queues, as ``IoContext.statistics()`` returns."""
+
+    ready: int
+    """Callbacks queued to run."""
+    timers: int
+    """Live (not cancelled) timers."""
+    cancelled_timers: int
+    """Cancelled timers still in the heap, awaiting lazy removal."""
+    readers: int
+    """Operations waiting for an fd to become readable."""
+    writers: int
+    """Operations waiting for an fd to become writable."""
+    registered_fds: int
+    """Fds registered with the selector (including idle ones kept registered)."""
+    outstanding_work: int
+    """Work guards currently held (see :meth:`IoContext.work_guard`)."""
+
+
+class IoContext:
+    """A selectors-based event loop: ready queue, timer heap, fd readiness, cross-thread posts.
+
+    ``get_scheduler()`` returns the scheduler that pipelines use; ``run()`` drives the loop on
+    the calling thread until there is no work left (no ready callbacks, timers, fd waiters or
+    work guards) or ``stop()`` is called. Use as a context manager to ``close()`` it.
+    """
+
+    def __init__(self) -> None:
+        self._ready: deque[Callable[[], object]] = deque()
+        self._posted: deque[Callable[[], object]] = deque()
+        self._timers: list[tuple[float, int, _Timer]] = []
+        self._timer_seq = 0
+        self._cancelled_timers = 0
+        self._selector = selectors.DefaultSelector()
+        self._fds: dict[int, _FdState] = {}
+        self._readers = 0
+        self._writers = 0
+        self._work = 0
+        self._thread_id: int | None = None
+        self._stopped = False
+        self._closed = False
+        self._sleeping = False
+        self._wake_pending = False
+        self._wake_recv, self._wake_send = socket.socketpair()
+        self._wake_recv.setblocking(False)
+        self._wake_send.setblocking(False)
+        self._selector.register(self._wake_recv.fileno(), _READ, None)
+        self._scheduler = IoScheduler(self)
+
+    # -- public face ------------------------------------------------------------------------
+
+    def get_scheduler(self) -> IoScheduler:
+        """The scheduler whose senders complete on this context's loop thread."""
+        return self._scheduler
+
+    @property
+    def stopped(self) -> bool:
+        """Whether ``stop()`` was called (and ``restart()`` not yet)."""
+        return self._stopped
+
+    def stop(self) -> None:
+        """Make ``run()`` return soon (thread-safe); queued work stays queued.
+
+        Until ``restart()``, ``run()``, ``run_one()`` and ``poll()`` return at once.
+        """
+        self._stopped = True
+        self._wake()
+
+    def restart(self) -> None:
+        """Clear the stopped state so the context can run again."""
+        self._stopped = False
+
+    def run(self) -> int:
+        """Run the loop until no work remains or ``stop()``; returns callbacks run."""
+        count = 0
+        with self._running():
+            while not self._stopped and self._has_work():
+                count += self._run_once(block=True, budget=_BUDGET)
+        return count
+
+    def run_one(self) -> int:
+        """Run at most one callback, blocking until one is ready; returns 0 or 1.
+
+        Returns 0 without blocking when stopped or when no work remains.
+        """
+        with self._running():
+            while not self._stopped and self._has_work():
+                if self._run_once(block=True, budget=1):
+                    return 1
+        return 0
+
+    def poll(self) -> int:
+        """Run the callbacks ready now (after a non-blocking poll) without blocking."""
+        if self._stopped:
+            return 0
+        with self._running():
+            return self._run_once(block=False, budget=len(self._ready) + len(self._posted) + 1024)
+
+    def run_until(self, done: Callable[[], bool]) -> None:
+        """Drive the loop on this thread until ``done()`` is true (``sync_wait``'s driver).
+
+        Unlike ``run()`` it ignores ``stop()`` and waits for work posted from other threads
+        even when nothing else is pending.
+        """
+        with self._running():
+            while not done():
+                self._run_once(block=True, budget=_BUDGET, forever=True)
+
+    def post(self, callback: Callable[[], object], /) -> None:
+        """Run ``callback()`` on the loop thread soon, after what is already queued.
+
+        Thread-safe. From the loop thread it only appends to the ready queue; from another
+        thread it wakes a sleeping loop.
+        """
+        if self._thread_id == _get_ident():
+            self._ready.append(callback)
+            return
+        self._posted.append(callback)
+        if self._sleeping and not self._wake_pending:
+            self._wake_pending = True
+            with contextlib.suppress(OSError):
+                self._wake_send.send(b"\0")
+
+    @contextlib.contextmanager
+    def work_guard(self) -> Iterator[None]:
+        """Keep ``run()`` running while the block lasts, even with nothing queued.
+
+        For work that will post back from elsewhere (asio's ``executor_work_guard``).
+        """
+        self._work += 1
+        try:
+            yield
+        finally:
+            self._work -= 1
+            self._wake()
+
+    def statistics(self) -> IoContextStatistics:
+        """Counts of queued callbacks, timers, fd waiters and registrations."""
+        return IoContextStatistics(
+            ready=len(self._ready) + len(self._posted),
+            timers=len(self._timers) - self._cancelled_timers,
+            cancelled_timers=self._cancelled_timers,
+            readers=self._readers,
+            writers=self._writers,
+            registered_fds=sum(1 for state in self._fds.values() if state.mask),
+            outstanding_work=self._work,
+        )
+
+    def close(self) -> None:
+        """Release the selector and wake-up sockets. Pending work is dropped; idempotent."""
+        if self._closed:
+            return
+        if self._thread_id is not None:
+            raise RuntimeError("IoContext.close() called while the context is running")
+        self._closed = True
+        self._selector.close()
+        self._wake_recv.close()
+        self._wake_send.close()
+        self._ready.clear()
+        self._posted.clear()
+        self._timers.clear()
+        self._fds.clear()
+
+    def __enter__(self) -> IoContext:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "stopped" if self._stopped else "ready"
+        return f"<{type(self).__name__} {state} at {id(self):#x}>"
+
+    # -- the Reactor interface (see _reactor.py) ----------------------------------------------
+
+    def time(self) -> float:
+        """The loop's clock: ``time.monotonic()``."""
+        return time.monotonic()
+
+    def in_loop_thread(self) -> bool:
+        """True on the thread running the loop, or on any thread while nobody runs it."""
+        thread_id = self._thread_id
+        return thread_id is None or thread_id == _get_ident()
+
+    def call_at(self, deadline: float, callback: Callable[[], object], /) -> _Timer:
+        """Run ``callback`` once ``time() >= deadline``; returns a handle with ``cancel()``."""
+        timer = _Timer(self, callback)
+        self._timer_seq += 1
+        heapq.heappush(self._timers, (deadline, self._timer_seq, timer))
+        return timer
+
+    def add_reader(self, fd: int, waiter: FdWaiter, /) -> None:
+        """Call ``waiter.fd_ready()`` once ``fd`` is readable (one reader per fd)."""
+        state = self._fds.get(fd)
+        if state is None:
+            state = self._new_fd_state(fd, _READ)
+        elif state.reader is not None:
+            raise BusyResourceError(f"another operation is already waiting to read fd {fd}")
+        elif not state.mask & _READ:
+            self._update_registration(state, state.mask | _READ)
+        state.reader = waiter
+        self._readers += 1
+
+    def add_writer(self, fd: int, waiter: FdWaiter, /) -> None:
+        """Call ``waiter.fd_ready()`` once ``fd`` is writable (one writer per fd)."""
+        state = self._fds.get(fd)
+        if state is None:
+            state = self._new_fd_state(fd, _WRITE)
+        elif state.writer is not None:
+            raise BusyResourceError(f"another operation is already waiting to write fd {fd}")
+        elif not state.mask & _WRITE:
+            self._update_registration(state, state.mask | _WRITE)
+        state.writer = waiter
+        self._writers += 1
+
+    def remove_reader(self, fd: int, waiter: FdWaiter, /) -> None:
+        """Withdraw ``waiter`` from ``fd``'s read side (registration is dropped lazily)."""
+        state = self._fds.get(fd)
+        if state is not None and state.reader is waiter:
+            state.reader = None
+            self._readers -= 1
+
+    def remove_writer(self, fd: int, waiter: FdWaiter, /) -> None:
+        """Withdraw ``waiter`` from ``fd``'s write side (registration is dropped lazily)."""
+        state = self._fds.get(fd)
+        if state is not None and state.writer is waiter:
+            state.writer = None
+            self._writers -= 1
+
+    def notify_closing(self, fd: int, /) -> None:
+        """Wake ``fd``'s waiters with ``ClosedResourceError`` and unregister it; call before
+        closing ``fd``. Loop thread only."""
+        state = self._fds.pop(fd, None)
+        if state is None:
+            return
+        if state.mask:
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self._selector.unregister(fd)
+            state.mask = 0
+        for waiter in (state.reader, state.writer):
+            if waiter is not None:
+                error = ClosedResourceError(f"fd {fd} was closed while an operation waited on it")
+                self._ready.append(functools.partial(waiter.fd_closed, error))
+        if state.reader is not None:
+            self._readers -= 1
+        if state.writer is not None:
+            self._writers -= 1
+        state.reader = state.writer = None
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _running(self) -> Iterator[None]:
+        if self._closed:
+            raise RuntimeError("IoContext is closed")
+        me = _get_ident()
+        if self._thread_id is not None:
+            if self._thread_id == me:
+                raise RuntimeError("IoContext is already running on this thread (nested run)")
+            raise RuntimeError("IoContext is already running on another thread")
+        self._thread_id = me
+        try:
+            yield
+        finally:
+            self._thread_id = None
+
+    def _has_work(self) -> bool:
+        return bool(
+            self._ready
+            or self._posted
+            or len(self._timers) > self._cancelled_timers
+            or self._readers
+            or self._writers
+            or self._work
+        )
+
+    def _wake(self) -> None:
+        if self._thread_id is not None and self._thread_id != _get_ident():
+            self._wake_pending = True
+            with contextlib.suppress(OSError):
+                self._wake_send.send(b"\0")
+
+    def _timer_cancelled(self) -> None:
+        self._cancelled_timers += 1
+        timers = self._timers
+        if (
+            self._cancelled_timers >= _MIN_CANCELLED_FOR_COMPACTION
+            and self._cancelled_timers * 2 > len(timers)
+        ):
+            timers[:] = [entry for entry in timers if entry[2]._callback is not None]
+            heapq.heapify(timers)
+            self._cancelled_timers = 0
+
+    def _new_fd_state(self, fd: int, mask: int) -> _FdState:
+        state = _FdState(fd)
+        self._update_registration(state, mask)
+        self._fds[fd] = state
+        return state
+
+    def _update_registration(self, state: _FdState, mask: int) -> None:
+        selector = self._selector
+        fd = state.fd
+        try:
+            if state.mask == 0:
+                selector.register(fd, mask, state)
+            elif mask == 0:
+                selector.unregister(fd)
+            else:
+                selector.modify(fd, mask, state)
+        except KeyError:
+            # The fd was closed without notify_closing and its number reused: the selector
+            # still maps the old registration. Start afresh for the new file.
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                selector.unregister(fd)
+            if mask:
+                selector.register(fd, mask, state)
+        except FileNotFoundError:
+            # epoll forgot the fd (closed and reopened behind our back); register it again.
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                selector.unregister(fd)
+            if mask:
+                selector.register(fd, mask, state)
+        state.mask = mask
+
+    def _compute_timeout(self, block: bool, forever: bool) -> float | None:
+        if self._ready or not block:
+            return 0.0
+        timers = self._timers
+        while timers and timers[0][2]._callback is None:
+            heapq.heappop(timers)
+            self._cancelled_timers -= 1
+        if timers:
+            return max(0.0, timers[0][0] - self.time())
+        if forever or self._readers or self._writers or self._work:
+            return None
+        return 0.0
+
+    def _select(self, timeout: float | None) -> list[tuple[selectors.SelectorKey, int]]:
+        """Poll the selector; overridden by virtual time to jump the clock instead of sleeping."""
+        return self._selector.select(timeout)
+
+    def _run_once(self, *, block: bool, budget: int, forever: bool = False) -> int:
+        ready = self._ready
+        posted = self._posted
+        while posted:
+            ready.append(posted.popleft())
+
+        timeout = self._compute_timeout(block, forever)
+        if timeout != 0.0:
+            self._sleeping = True
+            if posted or self._stopped:
+                timeout = 0.0
+        try:
+            events = self._select(timeout)
+        finally:
+            self._sleeping = False
+
+        if events:
+            for key, mask in events:
+                state: _FdState | None = key.data
+                if state is None:
+                    self._drain_wake_socket()
+                    continue
+                unwanted = 0
+                if mask & _READ:
+                    reader = state.reader
+                    if reader is not None:
+                        state.reader = None
+                        self._readers -= 1
+                        ready.append(reader.fd_ready)
+                    else:
+                        unwanted |= _READ
+                if mask & _WRITE:
+                    writer = state.writer
+                    if writer is not None:
+                        state.writer = None
+                        self._writers -= 1
+                        ready.append(writer.fd_ready)
+                    else:
+                        unwanted |= _WRITE
+                if unwanted and state.mask:
+                    self._update_registration(state, state.mask & ~unwanted)
+                    if not state.mask:
+                        del self._fds[state.fd]
+        while posted:
+            ready.append(posted.popleft())
+
+        timers = self._timers
+        if timers:
+            now = self.time()
+            while timers and timers[0][0] <= now:
+                callback = heapq.heappop(timers)[2]._callback
+                if callback is None:
+                    self._cancelled_timers -= 1
+                else:
+                    ready.append(callback)
+
+        count = 0
+        while ready and count < budget:
+            try:
+                while ready and count < budget:
+                    count += 1
+                    ready.popleft()()
+            except Exception:
+                _logger.exception("a callback raised in %r; the loop carries on", self)
+        return count
+
+    def _drain_wake_socket(self) -> None:
+        self._wake_pending = False
+        with contextlib.suppress(OSError):
+            while self._wake_recv.recv(4096):
+                pass
+
+
+@final
+class IoScheduler(ReactorScheduler):
+    """The scheduler of an :class:`IoContext`: ``schedule``, timers, fd readiness waits.
+
+    ``wait_readable``/``wait_writable``: one waiter per direction (``BusyResourceError`` for a
+    second); ``notify_closing`` wakes them with ``ClosedResourceError``.
+    """
+
+    __slots__ = ("_context",)
+
+    def __init__(self, context: IoContext) -> None:
+        self._context = context
+        self._reactor = context
+
+    @property
+    def context(self) -> IoContext:
+        """The context this scheduler runs on."""
+        return self._context
+
+    def __repr__(self) -> str:
+        return f"<IoScheduler of {self._context!r}>"

@@ -1,0 +1,10 @@
+"""Tools to test pipelines, like ``trio.testing``: contract-checking receivers, virtual time,
+an impulse scheduler, fault-injecting socket factories and pytest fixtures."""
+
+from ..schedulers import VirtualTimeScheduler as VirtualTimeScheduler
+from ._receivers import ContractViolation as ContractViolation
+from ._receivers import ExpectErrorReceiver as ExpectErrorReceiver
+from ._receivers import ExpectStoppedReceiver as ExpectStoppedReceiver
+from ._receivers import ExpectValueReceiver as ExpectValueReceiver
+from ._receivers import RecordingReceiver as RecordingReceiver
+from ._receivers import collect_contract_violations as collect_contract_violations

@@ -1,0 +1,202 @@
+"""Receivers that check the completion contract, for testing pipelines (stdexec's
+``expect_value_receiver`` family).
+
+Every receiver here records the one completion it gets. A second completion, or a completion on
+the wrong channel for an ``Expect*`` receiver, is a *contract violation*: it is raised as
+``ContractViolation`` on the spot *and* recorded, because the code that completed the receiver
+may be a reactor callback that logs and swallows the exception. With the pytest plugin
+(``pytest_plugins = ["dsexec.testing.pytest_plugin"]``) every test fails at teardown if any
+violation was recorded, or if an ``Expect*`` receiver created during the test never completed.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import weakref
+from typing import Any, Generic, Literal, TypeVar
+
+from .._core import EMPTY_ENV, MISSING, Env, Scheduler, StopToken
+
+__all__ = [
+    "ContractViolation",
+    "ExpectErrorReceiver",
+    "ExpectStoppedReceiver",
+    "ExpectValueReceiver",
+    "RecordingReceiver",
+    "collect_contract_violations",
+]
+
+T = TypeVar("T")
+
+Completion = Literal["value", "error", "stopped"]
+
+_lock = threading.Lock()
+_violations: list[str] = []
+_expectations: list[weakref.ref[RecordingReceiver[Any]]] = []
+
+
+class ContractViolation(AssertionError):
+    """Raised when a receiver is completed twice, or on a channel its test did not expect."""
+
+
+def _violate(message: str) -> None:
+    with _lock:
+        _violations.append(message)
+    raise ContractViolation(message)
+
+
+def collect_contract_violations() -> list[str]:
+    """Return and forget the violations recorded so far, plus every ``Expect*`` receiver that
+    is still alive and never completed (a missing completion)."""
+    with _lock:
+        found = list(_violations)
+        _violations.clear()
+        pending = [ref() for ref in _expectations]
+        _expectations.clear()
+    found.extend(
+        f"{receiver!r} was never completed (missing completion)"
+        for receiver in pending
+        if receiver is not None and receiver.completion is None
+    )
+    return found
+
+
+class RecordingReceiver(Generic[T]):
+    """Records its single completion in ``completion``, ``value`` and ``error``.
+
+    The environment is ``env``, or one built from ``stop_token`` and ``scheduler``.
+    """
+
+    def __init__(
+        self,
+        *,
+        env: Env | None = None,
+        stop_token: StopToken | None = None,
+        scheduler: Scheduler | None = None,
+    ) -> None:
+        if env is None:
+            env = EMPTY_ENV
+            if stop_token is not None:
+                env = env.with_stop_token(stop_token)
+            if scheduler is not None:
+                env = env.with_scheduler(scheduler)
+        self._env = env
+        self.completion: Completion | None = None
+        self.value: T | None = None
+        self.error: BaseException | None = None
+        self.completing_thread: int | None = None
+
+    @property
+    def completed(self) -> bool:
+        """Whether a completion arrived."""
+        return self.completion is not None
+
+    def _record(self, completion: Completion) -> None:
+        if self.completion is not None:
+            _violate(f"{self!r} completed twice: {self.completion} then {completion}")
+        self.completion = completion
+        self.completing_thread = threading.get_ident()
+
+    def set_value(self, value: T, /) -> None:
+        """Record a value completion."""
+        self._record("value")
+        self.value = value
+
+    def set_error(self, error: BaseException, /) -> None:
+        """Record an error completion."""
+        self._record("error")
+        self.error = error
+
+    def set_stopped(self) -> None:
+        """Record a stopped completion."""
+        self._record("stopped")
+
+    def get_env(self) -> Env:
+        """The environment given at construction."""
+        return self._env
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} completion={self.completion}>"
+
+
+class _ExpectingReceiver(RecordingReceiver[T]):
+    expected_completion: Completion
+
+    def __init__(
+        self,
+        *,
+        env: Env | None = None,
+        stop_token: StopToken | None = None,
+        scheduler: Scheduler | None = None,
+    ) -> None:
+        super().__init__(env=env, stop_token=stop_token, scheduler=scheduler)
+        with _lock:
+            _expectations.append(weakref.ref(self))
+
+    def _record(self, completion: Completion) -> None:
+        super()._record(completion)
+        if completion != self.expected_completion:
+            detail = f": {self.error!r}" if completion == "error" else ""
+            _violate(f"{self!r} expected {self.expected_completion}, got {completion}{detail}")
+
+    def set_error(self, error: BaseException, /) -> None:
+        """Record an error completion (a violation unless an error was expected)."""
+        self.error = error
+        self._record("error")
+
+
+class ExpectValueReceiver(_ExpectingReceiver[T]):
+    """Expects ``set_value``; with ``expected`` given, a value equal to it."""
+
+    expected_completion: Completion = "value"
+
+    def __init__(
+        self,
+        expected: Any = MISSING,
+        *,
+        env: Env | None = None,
+        stop_token: StopToken | None = None,
+        scheduler: Scheduler | None = None,
+    ) -> None:
+        super().__init__(env=env, stop_token=stop_token, scheduler=scheduler)
+        self.expected = expected
+
+    def set_value(self, value: T, /) -> None:
+        """Record the value; a violation if it differs from ``expected``."""
+        super().set_value(value)
+        if self.expected is not MISSING and value != self.expected:
+            _violate(f"{self!r} expected value {self.expected!r}, got {value!r}")
+
+
+class ExpectErrorReceiver(_ExpectingReceiver[Any]):
+    """Expects ``set_error``; optionally of type ``expected`` and matching regex ``match``."""
+
+    expected_completion: Completion = "error"
+
+    def __init__(
+        self,
+        expected: type[BaseException] = BaseException,
+        *,
+        match: str | None = None,
+        env: Env | None = None,
+        stop_token: StopToken | None = None,
+        scheduler: Scheduler | None = None,
+    ) -> None:
+        super().__init__(env=env, stop_token=stop_token, scheduler=scheduler)
+        self.expected = expected
+        self.match = match
+
+    def set_error(self, error: BaseException, /) -> None:
+        """Record the error; a violation if its type or message does not match."""
+        super().set_error(error)
+        if not isinstance(error, self.expected):
+            _violate(f"{self!r} expected {self.expected.__name__}, got {error!r}")
+        if self.match is not None and not re.search(self.match, str(error)):
+            _violate(f"{self!r} expected an error matching {self.match!r}, got {error!r}")
+
+
+class ExpectStoppedReceiver(_ExpectingReceiver[Any]):
+    """Expects ``set_stopped``."""
+
+    expected_completion: Completion = "stopped"
