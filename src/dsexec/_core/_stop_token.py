@@ -23,7 +23,11 @@ completes. The facts every caller relies on:
   ``stop_possible()`` to skip all of this on the fast path.
 
 Exceptions raised by callbacks are logged to the ``dsexec`` logger and otherwise ignored: a stop
-request must reach every operation, and one faulty callback must not starve the others.
+request must reach every operation, and one faulty callback must not starve the others. That
+holds for a callback run by ``register()`` too: it never raises out of ``register()`` (and so
+never out of an operation's ``start()``). A ``BaseException`` (``KeyboardInterrupt``) from a
+callback is re-raised by ``request_stop()``, but only after every other callback ran, so no
+``unregister()`` is left waiting and no operation is left unstopped.
 """
 
 from __future__ import annotations
@@ -139,18 +143,25 @@ class StopSource:
             if not self._callbacks:
                 return True
             self._done = threading.Condition(self._lock)
+        interrupt: BaseException | None = None
         while True:
             with self._lock:
                 self._running = None
                 self._done.notify_all()
                 if not self._callbacks:
-                    return True
+                    break
                 handle, _ = self._callbacks.popitem()
                 self._running = handle
             try:
                 handle._callback()
             except Exception:
                 _logger.exception("stop callback %r raised; ignoring it", handle._callback)
+            except BaseException as exc:  # re-raised below, once every callback has run
+                if interrupt is None:
+                    interrupt = exc
+        if interrupt is not None:
+            raise interrupt
+        return True
 
     def _register(self, callback: Callable[[], None]) -> StopCallback:
         with self._lock:
@@ -158,7 +169,10 @@ class StopSource:
                 handle = StopCallback(self, callback)
                 self._callbacks[handle] = None
                 return handle
-        callback()
+        try:
+            callback()
+        except Exception:
+            _logger.exception("stop callback %r raised; ignoring it", callback)
         return _INERT
 
     def _unregister(self, handle: StopCallback) -> None:

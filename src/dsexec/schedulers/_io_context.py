@@ -22,12 +22,22 @@ Some facts the code relies on:
   the item or the poster writes a byte. A stray byte costs one spurious wake-up and is drained.
 * **An fd stays registered while it stays interesting.** Withdrawing a waiter does not touch
   the selector. When the selector reports a direction nobody waits on, that direction is
-  dropped then (one ``epoll_ctl``), so a keep-alive connection that reads, writes and reads
-  again costs no ``epoll_ctl`` per request. Level-triggered polling makes this safe: interest
-  re-added later reports readiness that arrived in between.
+  dropped then (one ``epoll_ctl``), so a keep-alive connection that reads, answers with a
+  write that succeeds at once, and reads again costs no ``epoll_ctl`` per request. (Write
+  interest nobody waits on is reported at the next poll -- a socket is nearly always writable
+  -- and dropped there.) Level-triggered polling makes this safe: interest re-added later
+  reports readiness that arrived in between. If dropping interest fails (the fd was closed
+  without ``notify_closing``), the fd is treated as closed: its other waiter gets
+  ``ClosedResourceError``, and the loop goes on.
 * **Cancelled timers are skipped lazily.** ``cancel()`` only marks the entry; entries are
   dropped when they reach the top of the heap, and the heap is compacted when more than half of
-  it is cancelled, so 100k cancelled timeouts cost O(1) each, amortised.
+  it is cancelled, so 100k cancelled timeouts cost O(1) each, amortised. A timer is marked
+  spent when it fires, so cancelling it afterwards (a stop request racing with the firing, as
+  in ``timeout`` or ``when_any``) changes nothing; the count of cancelled entries stays exact,
+  and ``run()`` never mistakes a live timer for a cancelled one.
+* **``stop()`` from a callback** ends the turn: the callbacks still queued are parked, in
+  order, in front of the posted work, and run after ``restart()`` (or by ``run_until``, which
+  ignores ``stop()``; it never busy-polls because of it).
 * **``notify_closing(fd)``** wakes the fd's waiters with ``ClosedResourceError`` and
   unregisters it *before* the caller closes it, so a recycled fd number never inherits state.
 * **Callbacks never kill the loop.** An exception escaping a callback is logged to the
@@ -46,7 +56,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Final, final
+from typing import Final, Self, final
 
 import attrs
 
@@ -65,22 +75,25 @@ _BUDGET: Final = 256
 _MIN_CANCELLED_FOR_COMPACTION: Final = 64
 
 _get_ident = threading.get_ident
+_heappush = heapq.heappush
+_heappop = heapq.heappop
 
 
 @final
-class _Timer:
-    """A pending ``call_at``; the heap holds ``(deadline, seq, timer)`` tuples."""
+class _Timer(list):  # type: ignore[type-arg]
+    """A pending ``call_at``: ``[callback, context]``; the heap holds ``(deadline, seq, timer)``.
 
-    __slots__ = ("_callback", "_context")
+    A list subclass, so creating one runs no Python ``__init__``; the heap entries are tuples,
+    whose comparisons stay in C (``seq`` is unique, so a timer is never compared). ``callback``
+    is ``None`` once the timer fired or was cancelled.
+    """
 
-    def __init__(self, context: IoContext, callback: Callable[[], object]) -> None:
-        self._context = context
-        self._callback: Callable[[], object] | None = callback
+    __slots__ = ()
 
     def cancel(self) -> None:
-        if self._callback is not None:
-            self._callback = None
-            self._context._timer_cancelled()
+        if self[0] is not None:
+            self[0] = None
+            self[1]._timer_cancelled()
 
 
 @final
@@ -160,10 +173,19 @@ class IoContext:
     def stop(self) -> None:
         """Make ``run()`` return soon (thread-safe); queued work stays queued.
 
-        Until ``restart()``, ``run()``, ``run_one()`` and ``poll()`` return at once.
+        Called from a callback, no further callback runs in this turn. Until ``restart()``,
+        ``run()``, ``run_one()`` and ``poll()`` return at once (``run_until`` ignores it).
         """
         self._stopped = True
-        self._wake()
+        if self._thread_id == _get_ident():
+            # From a callback: park the rest of this turn in front of the posted work (FIFO
+            # kept), so the callback loop finds the ready queue empty and returns.
+            ready = self._ready
+            if ready:
+                self._posted.extendleft(reversed(ready))
+                ready.clear()
+        else:
+            self._wake()
 
     def restart(self) -> None:
         """Clear the stopped state so the context can run again."""
@@ -258,9 +280,11 @@ class IoContext:
         self._ready.clear()
         self._posted.clear()
         self._timers.clear()
+        self._cancelled_timers = 0
         self._fds.clear()
+        self._readers = self._writers = 0
 
-    def __enter__(self) -> IoContext:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -272,9 +296,8 @@ class IoContext:
 
     # -- the Reactor interface (see _reactor.py) ----------------------------------------------
 
-    def time(self) -> float:
-        """The loop's clock: ``time.monotonic()``."""
-        return time.monotonic()
+    time = staticmethod(time.monotonic)
+    """The loop's clock: ``time.monotonic()`` (the C function itself: no Python frame)."""
 
     def in_loop_thread(self) -> bool:
         """True on the thread running the loop, or on any thread while nobody runs it."""
@@ -283,9 +306,9 @@ class IoContext:
 
     def call_at(self, deadline: float, callback: Callable[[], object], /) -> _Timer:
         """Run ``callback`` once ``time() >= deadline``; returns a handle with ``cancel()``."""
-        timer = _Timer(self, callback)
-        self._timer_seq += 1
-        heapq.heappush(self._timers, (deadline, self._timer_seq, timer))
+        self._timer_seq = seq = self._timer_seq + 1
+        timer = _Timer((callback, self))
+        _heappush(self._timers, (deadline, seq, timer))
         return timer
 
     def add_reader(self, fd: int, waiter: FdWaiter, /) -> None:
@@ -386,7 +409,7 @@ class IoContext:
             self._cancelled_timers >= _MIN_CANCELLED_FOR_COMPACTION
             and self._cancelled_timers * 2 > len(timers)
         ):
-            timers[:] = [entry for entry in timers if entry[2]._callback is not None]
+            timers[:] = [entry for entry in timers if entry[2][0] is not None]
             heapq.heapify(timers)
             self._cancelled_timers = 0
 
@@ -425,8 +448,8 @@ class IoContext:
         if self._ready or not block:
             return 0.0
         timers = self._timers
-        while timers and timers[0][2]._callback is None:
-            heapq.heappop(timers)
+        while timers and timers[0][2][0] is None:
+            _heappop(timers)
             self._cancelled_timers -= 1
         if timers:
             return max(0.0, timers[0][0] - self.time())
@@ -447,7 +470,7 @@ class IoContext:
         timeout = self._compute_timeout(block, forever)
         if timeout != 0.0:
             self._sleeping = True
-            if posted or self._stopped:
+            if posted or (self._stopped and not forever):
                 timeout = 0.0
         try:
             events = self._select(timeout)
@@ -478,7 +501,13 @@ class IoContext:
                     else:
                         unwanted |= _WRITE
                 if unwanted and state.mask:
-                    self._update_registration(state, state.mask & ~unwanted)
+                    try:
+                        self._update_registration(state, state.mask & ~unwanted)
+                    except OSError:
+                        # The fd went bad behind our back (closed without notify_closing):
+                        # forget it and wake its other waiter, if any, as if it were closed.
+                        self.notify_closing(state.fd)
+                        continue
                     if not state.mask:
                         del self._fds[state.fd]
         while posted:
@@ -488,10 +517,12 @@ class IoContext:
         if timers:
             now = self.time()
             while timers and timers[0][0] <= now:
-                callback = heapq.heappop(timers)[2]._callback
+                timer = _heappop(timers)[2]
+                callback = timer[0]
                 if callback is None:
                     self._cancelled_timers -= 1
                 else:
+                    timer[0] = None  # fired: a later cancel() must not count it
                     ready.append(callback)
 
         count = 0

@@ -131,12 +131,12 @@ class ReactorScheduler:
 
         A stop request withdraws the timer and completes with ``set_stopped`` at once.
         """
-        return _TimerSender(self._reactor, float(seconds), relative=True)
+        return _TimerSender(self._reactor, float(seconds), True)
 
     def schedule_at(self, deadline: float, /) -> Sender[None]:
         """A sender completing on the loop once ``now() >= deadline``; stops like
         ``schedule_after``."""
-        return _TimerSender(self._reactor, float(deadline), relative=False)
+        return _TimerSender(self._reactor, float(deadline), False)
 
     def wait_readable(self, fd: int, /) -> Sender[None]:
         """Complete once ``fd`` is readable.
@@ -145,11 +145,11 @@ class ReactorScheduler:
         ``ClosedResourceError`` if ``notify_closing(fd)`` is called meanwhile. A stop request
         withdraws the wait and completes with ``set_stopped`` at once.
         """
-        return _FdWaitSender(self._reactor, fd, writable=False)
+        return _FdWaitSender(self._reactor, fd, False)
 
     def wait_writable(self, fd: int, /) -> Sender[None]:
         """Complete once ``fd`` is writable; errors and stop as :meth:`wait_readable`."""
-        return _FdWaitSender(self._reactor, fd, writable=True)
+        return _FdWaitSender(self._reactor, fd, True)
 
     def notify_closing(self, fd: int, /) -> None:
         """Wake the waiters of ``fd`` with ``ClosedResourceError``; call before closing ``fd``.
@@ -214,15 +214,18 @@ class _ScheduleOp:
 
 
 class _CancellableOp:
-    """Start-on-loop, stop-on-loop and first-completion-wins logic shared by timer and fd waits."""
+    """Start-on-loop, stop-on-loop and first-completion-wins logic shared by timer and fd waits.
+
+    Subclasses set every attribute in their own ``__init__`` (no ``super()`` call on the hot
+    path): ``_reactor``, ``_receiver``, ``_done = False``, ``_stop_callback = None``.
+    """
 
     __slots__ = ("_done", "_reactor", "_receiver", "_stop_callback")
 
-    def __init__(self, reactor: Reactor, receiver: Receiver[None]) -> None:
-        self._reactor = reactor
-        self._receiver = receiver
-        self._done = False
-        self._stop_callback: StopCallback | None = None
+    _reactor: Reactor
+    _receiver: Receiver[None]
+    _done: bool
+    _stop_callback: StopCallback | None
 
     def start(self) -> None:
         if self._reactor.in_loop_thread():
@@ -275,7 +278,10 @@ class _CancellableOp:
         if self._done:
             return
         self._done = True
-        self._release_stop_callback()
+        callback = self._stop_callback
+        if callback is not None:
+            self._stop_callback = None
+            callback.unregister()
         self._receiver.set_value(None)
 
     def _finish_with_error(self, error: BaseException) -> None:
@@ -293,7 +299,7 @@ class _CancellableOp:
 class _TimerSender(Sender[None]):
     __slots__ = ("_reactor", "_relative", "_when")
 
-    def __init__(self, reactor: Reactor, when: float, *, relative: bool) -> None:
+    def __init__(self, reactor: Reactor, when: float, relative: bool) -> None:
         self._reactor = reactor
         self._when = when
         self._relative = relative
@@ -309,15 +315,34 @@ class _TimerOp(_CancellableOp):
     def __init__(
         self, reactor: Reactor, receiver: Receiver[None], when: float, relative: bool
     ) -> None:
-        super().__init__(reactor, receiver)
+        self._reactor = reactor
+        self._receiver = receiver
+        self._done = False
+        self._stop_callback = None
         self._when = when
         self._relative = relative
         self._handle: TimerHandle | None = None
 
-    def _arm(self) -> None:
+    def _start_on_loop(self) -> None:
+        # _CancellableOp._start_on_loop with _arm inlined: the hot path of every timeout.
+        token = self._receiver.get_env().stop_token
+        if token.stop_possible():
+            if token.stop_requested():
+                self._done = True
+                self._receiver.set_stopped()
+                return
+            self._stop_callback = token.register(self._on_stop_requested)
+            if self._done:  # the callback ran inline: stop raced with registration
+                return
         reactor = self._reactor
-        deadline = reactor.time() + self._when if self._relative else self._when
-        self._handle = reactor.call_at(deadline, self._finish)
+        try:
+            # Measured from here, when the operation starts on the loop -- not from connect().
+            if self._relative:
+                self._handle = reactor.call_at(reactor.time() + self._when, self._finish)
+            else:
+                self._handle = reactor.call_at(self._when, self._finish)
+        except Exception as exc:
+            self._finish_with_error(exc)
 
     def _disarm(self) -> None:
         handle = self._handle
@@ -333,7 +358,7 @@ class _TimerOp(_CancellableOp):
 class _FdWaitSender(Sender[None]):
     __slots__ = ("_fd", "_reactor", "_writable")
 
-    def __init__(self, reactor: Reactor, fd: int, *, writable: bool) -> None:
+    def __init__(self, reactor: Reactor, fd: int, writable: bool) -> None:
         self._reactor = reactor
         self._fd = fd
         self._writable = writable
@@ -347,7 +372,10 @@ class _FdWaitOp(_CancellableOp):
     __slots__ = ("_fd", "_writable")
 
     def __init__(self, reactor: Reactor, receiver: Receiver[None], fd: int, writable: bool) -> None:
-        super().__init__(reactor, receiver)
+        self._reactor = reactor
+        self._receiver = receiver
+        self._done = False
+        self._stop_callback = None
         self._fd = fd
         self._writable = writable
 

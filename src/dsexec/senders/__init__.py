@@ -1,9 +1,34 @@
 """The sender algorithms of P2300 and stdexec, one algorithm family per private module."""
 
+from ._bulk import bulk as bulk
+from ._continues_on import continues_on as continues_on
+from ._counting_scope import CountingScope as CountingScope
+from ._finally import finally_ as finally_
+from ._into_result import Result as Result
+from ._into_result import into_result as into_result
 from ._just import just as just
 from ._just import just_error as just_error
 from ._just import just_stopped as just_stopped
+from ._let import let_error as let_error
+from ._let import let_stopped as let_stopped
+from ._let import let_value as let_value
+from ._repeat import repeat as repeat
+from ._repeat import repeat_n as repeat_n
+from ._repeat import repeat_until as repeat_until
+from ._retry import retry as retry
+from ._schedule import schedule as schedule
+from ._schedule import schedule_after as schedule_after
+from ._schedule import schedule_at as schedule_at
+from ._start_detached import start_detached as start_detached
+from ._starts_on import starts_on as starts_on
+from ._stop_when import stop_when as stop_when
+from ._stopped_as import stopped_as_error as stopped_as_error
+from ._stopped_as import stopped_as_optional as stopped_as_optional
 from ._sync_wait import sync_wait as sync_wait
 from ._then import then as then
 from ._then import upon_error as upon_error
 from ._then import upon_stopped as upon_stopped
+from ._timeout import timeout as timeout
+from ._unstoppable import unstoppable as unstoppable
+from ._when_all import when_all as when_all
+from ._when_any import when_any as when_any

@@ -14,7 +14,9 @@ from __future__ import annotations
 import re
 import threading
 import weakref
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal
+
+from typing_extensions import TypeVar
 
 from .._core import EMPTY_ENV, MISSING, Env, Scheduler, StopToken
 
@@ -27,7 +29,7 @@ __all__ = [
     "collect_contract_violations",
 ]
 
-T = TypeVar("T")
+T = TypeVar("T", default=Any)
 
 Completion = Literal["value", "error", "stopped"]
 
@@ -153,7 +155,7 @@ class ExpectValueReceiver(_ExpectingReceiver[T]):
 
     def __init__(
         self,
-        expected: Any = MISSING,
+        expected: T | Any = MISSING,
         *,
         env: Env | None = None,
         stop_token: StopToken | None = None,

@@ -1,0 +1,153 @@
+"""``retry(n)``: re-run the upstream sender after an error (stdexec's ``exec::retry``, with a
+bound on the number of attempts).
+
+On error: the upstream is connected afresh and started again, at most ``n`` more times
+(``n=None``: for ever); once the retries are used up, the last error is delivered. Values and
+stop pass through (the first value ends the loop). On stop: the running attempt sees the
+downstream's stop token and its ``set_stopped`` is delivered; an attempt that fails after stop
+was requested is not retried: ``retry`` completes with ``set_stopped``.
+
+Attempts that fail inline inside ``start()`` loop instead of recursing (see ``_trampoline.py``),
+so retrying a synchronous failure a million times is stack-safe.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, Generic, TypeVar, final, overload
+
+from .._core import (
+    MISSING,
+    Env,
+    OperationState,
+    Receiver,
+    Sender,
+    StopToken,
+    require_sender,
+)
+from ._trampoline import RestartLoop
+
+__all__ = ["retry"]
+
+T = TypeVar("T")
+
+
+@final
+class _RetryOp(RestartLoop, Generic[T]):
+    __slots__ = ("_receiver", "_remaining", "_sender", "_token")
+
+    def __init__(self, sender: Sender[T], receiver: Receiver[T], retries: int | None) -> None:
+        super().__init__()
+        self._sender = sender
+        self._receiver = receiver
+        self._remaining = retries
+        self._token: StopToken | None = None
+
+    def start(self) -> None:
+        token = self._receiver.get_env().stop_token
+        if token.stop_possible():
+            if token.stop_requested():
+                self._receiver.set_stopped()
+                return
+            self._token = token
+        self._run()
+
+    def _connect_child(self) -> OperationState:
+        return self._sender.connect(self)
+
+    def _fail(self, error: BaseException, /) -> None:
+        self._receiver.set_error(error)
+
+    # The child's receiver interface (the operation state is its own child's receiver).
+
+    def set_value(self, value: T, /) -> None:
+        self._child = None
+        self._receiver.set_value(value)
+
+    def set_error(self, error: BaseException, /) -> None:
+        self._child = None
+        remaining = self._remaining
+        if remaining is not None:
+            if remaining == 0:
+                self._receiver.set_error(error)
+                return
+            self._remaining = remaining - 1
+        token = self._token
+        if token is not None and token.stop_requested():
+            self._receiver.set_stopped()
+            return
+        self._restart()
+
+    def set_stopped(self) -> None:
+        self._child = None
+        self._receiver.set_stopped()
+
+    def get_env(self) -> Env:
+        return self._receiver.get_env()
+
+
+@final
+class _RetrySender(Sender[T], Generic[T]):
+    __slots__ = ("_retries", "_sender")
+
+    def __init__(self, sender: Sender[T], retries: int | None) -> None:
+        self._sender = sender
+        self._retries = retries
+
+    def connect(self, receiver: Receiver[T], /) -> OperationState:
+        return _RetryOp(self._sender, receiver, self._retries)
+
+    def __repr__(self) -> str:
+        return f"{self._sender!r} | retry({self._retries})"
+
+
+@final
+class _RetryAdaptor:
+    """Pipe form of ``retry``: the upstream's value type passes through."""
+
+    __slots__ = ("_retries",)
+
+    def __init__(self, retries: int | None) -> None:
+        self._retries = retries
+
+    def __call__(self, sender: Sender[T], /) -> Sender[T]:
+        require_sender("retry", sender)
+        return _RetrySender(sender, self._retries)
+
+    def __repr__(self) -> str:
+        return f"<SenderAdaptor retry({self._retries})>"
+
+
+def _check_retries(retries: Any) -> int | None:
+    if retries is None:
+        return None
+    if isinstance(retries, bool):
+        raise TypeError("retry: expected an int number of retries or None, got bool")
+    try:
+        n = operator.index(retries)
+    except TypeError:
+        raise TypeError(
+            f"retry: expected an int number of retries or None, got {type(retries).__name__} "
+            f"({retries!r:.60})"
+        ) from None
+    if n < 0:
+        raise ValueError(f"retry: the number of retries must be >= 0 (or None), got {n}")
+    return n
+
+
+@overload
+def retry(n: int | None = None, /) -> _RetryAdaptor: ...
+@overload
+def retry(sender: Sender[T], n: int | None = None, /) -> Sender[T]: ...
+def retry(first: Any = None, n: Any = MISSING, /) -> Any:
+    """Re-run the upstream after an error, at most ``n`` more times (``None``: no limit).
+
+    ``sender | retry(3)`` makes up to four attempts and then delivers the last error. Values
+    and stop pass through. ``TypeError`` when built if ``n`` is not an int or ``None``,
+    ``ValueError`` if it is negative.
+    """
+    if isinstance(first, Sender):
+        return _RetrySender(first, _check_retries(None if n is MISSING else n))
+    if n is not MISSING:
+        require_sender("retry", first)
+    return _RetryAdaptor(_check_retries(first))

@@ -1,0 +1,386 @@
+"""Tests of repeat, repeat_n and repeat_until (stdexec's repeat_effect, repeat_n,
+repeat_effect_until): rounds, channels, stop, stack safety and flat memory."""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+import tracemalloc
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+import dsexec as ex
+from dsexec.senders._repeat import repeat, repeat_n, repeat_until
+from dsexec.testing import (
+    ExpectErrorReceiver,
+    ExpectStoppedReceiver,
+    ExpectValueReceiver,
+    RecordingReceiver,
+)
+
+
+@pytest.fixture
+def vts() -> Iterator[ex.VirtualTimeScheduler]:
+    context = ex.VirtualTimeScheduler()
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+class _Script(ex.Sender[int]):
+    """Each connect plays the next step inline: an int value, an exception, or None (stopped)."""
+
+    def __init__(self, *steps: int | BaseException | None) -> None:
+        self.steps = list(steps)
+        self.connects = 0
+
+    def connect(self, receiver: ex.Receiver[int], /) -> ex.OperationState:
+        self.connects += 1
+        step = self.steps.pop(0)
+        if step is None:
+            return ex.connect(ex.just_stopped(), receiver)
+        if isinstance(step, BaseException):
+            return ex.connect(ex.just_error(step), receiver)
+        return ex.connect(ex.just(step), receiver)
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, _: object = None) -> int:
+        self.count += 1
+        return self.count
+
+
+# The three algorithms, built in both forms, over one upstream (each completes with a value
+# after enough rounds, except repeat(), which never does).
+_BUILDERS: dict[str, Callable[[ex.Sender[Any]], ex.Sender[Any]]] = {
+    "repeat-pipe": lambda s: s | repeat(),
+    "repeat-call": repeat,
+    "repeat_n-pipe": lambda s: s | repeat_n(10),
+    "repeat_n-call": lambda s: repeat_n(s, 10),
+    "repeat_until-pipe": lambda s: s | repeat_until(lambda v: v > 100),
+    "repeat_until-call": lambda s: repeat_until(s, lambda v: v > 100),
+}
+
+
+def test_repeat_n_runs_the_upstream_n_times_then_completes_with_none() -> None:
+    counter = _Counter()
+    assert ex.sync_wait(ex.just(0) | ex.then(counter) | repeat_n(5)) is None
+    assert counter.count == 5
+
+
+def test_repeat_n_call_form_is_the_same_as_the_pipe_form() -> None:
+    counter = _Counter()
+    assert ex.sync_wait(repeat_n(ex.just(0) | ex.then(counter), 3)) is None
+    assert counter.count == 3
+
+
+def test_repeat_n_zero_completes_at_once_without_connecting_the_upstream() -> None:
+    script = _Script()
+    receiver = ExpectValueReceiver(None)
+    ex.connect(script | repeat_n(0), receiver).start()
+    assert receiver.completed
+    assert script.connects == 0
+
+
+@pytest.mark.parametrize("form", ["pipe", "call"])
+def test_repeat_until_completes_with_the_first_value_the_predicate_accepts(form: str) -> None:
+    counter = _Counter()
+    upstream = ex.just(0) | ex.then(counter)
+    sender = (
+        upstream | repeat_until(lambda v: v >= 4)
+        if form == "pipe"
+        else repeat_until(upstream, lambda v: v >= 4)
+    )
+    assert ex.sync_wait(sender) == 4
+    assert counter.count == 4
+
+
+def test_repeat_until_predicate_that_raises_goes_down_the_error_channel() -> None:
+    def predicate(value: int) -> bool:
+        raise KeyError(f"bad {value}")
+
+    script = _Script(1, 2, 3)
+    receiver = ExpectErrorReceiver(KeyError, match="bad 1")
+    ex.connect(script | repeat_until(predicate), receiver).start()
+    assert script.connects == 1
+
+
+def test_repeat_ends_only_with_the_upstreams_error() -> None:
+    script = _Script(1, 2, 3, ValueError("third round failed"), 5)
+    receiver = ExpectErrorReceiver(ValueError, match="third round")
+    ex.connect(script | repeat(), receiver).start()
+    assert script.connects == 4
+
+
+@pytest.mark.parametrize("builder", _BUILDERS.values(), ids=_BUILDERS.keys())
+def test_an_error_in_any_round_ends_every_form(builder: Any) -> None:
+    script = _Script(1, 2, ValueError("boom"), 4)
+    receiver = ExpectErrorReceiver(ValueError, match="boom")
+    ex.connect(builder(script), receiver).start()
+    assert script.connects == 3
+
+
+@pytest.mark.parametrize("builder", _BUILDERS.values(), ids=_BUILDERS.keys())
+def test_a_stopped_round_ends_every_form_with_set_stopped(builder: Any) -> None:
+    script = _Script(1, None, 3)
+    receiver = ExpectStoppedReceiver()
+    ex.connect(builder(script), receiver).start()
+    assert script.connects == 2
+
+
+@pytest.mark.parametrize("builder", _BUILDERS.values(), ids=_BUILDERS.keys())
+def test_exception_from_an_upstream_callback_goes_down_the_error_channel(builder: Any) -> None:
+    def fail(_: object) -> int:
+        raise KeyError("from the callback")
+
+    receiver = ExpectErrorReceiver(KeyError, match="from the callback")
+    ex.connect(builder(ex.just(0) | ex.then(fail)), receiver).start()
+
+
+def test_every_round_connects_a_fresh_operation_state() -> None:
+    ops: list[ex.OperationState] = []
+
+    class _Recorder(ex.Sender[None]):
+        def connect(self, receiver: ex.Receiver[None], /) -> ex.OperationState:
+            op = ex.connect(ex.just(None), receiver)
+            ops.append(op)
+            return op
+
+    ex.sync_wait(_Recorder() | repeat_n(4))
+    assert len({id(op) for op in ops}) == 4
+
+
+def test_connect_raising_goes_down_the_error_channel() -> None:
+    class _Unconnectable(ex.Sender[None]):
+        def connect(self, receiver: ex.Receiver[None], /) -> ex.OperationState:
+            raise OSError("cannot connect")
+
+    receiver = ExpectErrorReceiver(OSError, match="cannot connect")
+    ex.connect(_Unconnectable() | repeat(), receiver).start()
+
+
+@pytest.mark.parametrize("builder", _BUILDERS.values(), ids=_BUILDERS.keys())
+def test_stop_reaches_the_pending_round_promptly(
+    builder: Any, vts: ex.VirtualTimeScheduler
+) -> None:
+    source = ex.StopSource()
+    receiver = ExpectStoppedReceiver(stop_token=source.token)
+    ex.connect(builder(vts.schedule_after(3600) | ex.then(lambda _: 0)), receiver).start()
+    assert vts.statistics().timers == 1
+    source.request_stop()
+    assert receiver.completed
+    assert vts.statistics().timers == 0
+    assert vts.now() == 0
+
+
+def test_stop_is_checked_before_each_round_even_if_the_upstream_ignores_it() -> None:
+    source = ex.StopSource()
+    counter = _Counter()
+
+    def round_(_: object) -> int:
+        if counter() == 3:
+            source.request_stop()
+        return counter.count
+
+    receiver = ExpectStoppedReceiver(stop_token=source.token)
+    ex.connect(ex.just(0) | ex.then(round_) | repeat(), receiver).start()
+    assert counter.count == 3
+
+
+def test_stop_requested_before_start_starts_no_round() -> None:
+    source = ex.StopSource()
+    source.request_stop()
+    script = _Script(1)
+    receiver = ExpectStoppedReceiver(stop_token=source.token)
+    ex.connect(script | repeat_n(3), receiver).start()
+    assert script.connects == 0
+
+
+def test_stop_from_another_thread_ends_an_inline_forever_loop() -> None:
+    source = ex.StopSource()
+    stopper = threading.Thread(target=source.request_stop)
+    counter = _Counter()
+
+    def round_(_: object) -> None:
+        if counter() == 1000:
+            stopper.start()
+
+    receiver = ExpectStoppedReceiver(stop_token=source.token)
+    ex.connect(ex.just(0) | ex.then(round_) | repeat(), receiver).start()
+    stopper.join()
+    assert counter.count >= 1000
+
+
+def test_a_million_inline_rounds_do_not_overflow_the_stack() -> None:
+    assert sys.getrecursionlimit() < 1_000_000
+    assert ex.sync_wait(ex.just(1) | repeat_n(1_000_000)) is None
+
+
+def test_inline_rounds_run_in_flat_memory() -> None:
+    def peak(rounds: int) -> int:
+        tracemalloc.start()
+        try:
+            tracemalloc.reset_peak()
+            before = tracemalloc.get_traced_memory()[0]
+            ex.sync_wait(ex.just(1) | repeat_n(rounds))
+            return tracemalloc.get_traced_memory()[1] - before
+        finally:
+            tracemalloc.stop()
+
+    small = peak(10_000)
+    large = peak(200_000)
+    assert large < small + 16_384, (small, large)
+
+
+def test_repeat_until_of_inline_rounds_is_stack_safe_too() -> None:
+    counter = _Counter()
+    assert ex.sync_wait(ex.just(0) | ex.then(counter) | repeat_until(lambda v: v == 100_000)) == (
+        100_000
+    )
+
+
+def test_asynchronous_rounds_restart_from_the_completing_callback() -> None:
+    with ex.IoContext() as ctx:
+        sch = ctx.get_scheduler()
+        threads: set[int] = set()
+        counter = _Counter()
+
+        def round_(_: object) -> None:
+            threads.add(threading.get_ident())
+            counter()
+
+        assert ex.sync_wait(sch.schedule() | ex.then(round_) | repeat_n(1000), context=ctx) is None
+        assert counter.count == 1000
+        assert threads == {threading.get_ident()}
+
+
+def test_rounds_completing_on_another_thread_loop_correctly() -> None:
+    worker = ex.IoContext()
+    worker_thread = threading.Thread(target=worker.run)
+    threads: set[int] = set()
+    counter = _Counter()
+
+    def round_(_: object) -> int:
+        threads.add(threading.get_ident())
+        return counter()
+
+    try:
+        with worker.work_guard():
+            worker_thread.start()
+            sender = worker.get_scheduler().schedule() | ex.then(round_)
+            assert ex.sync_wait(sender | repeat_until(lambda v: v == 500)) == 500
+        worker_thread.join()
+    finally:
+        worker.close()
+    assert threads == {worker_thread.ident}
+
+
+class _Handoff(ex.Sender[None]):
+    """Hands each round's completion to one of two worker threads: never the thread calling
+    ``start()``. On even rounds ``start()`` returns only after the worker has completed the
+    round (the completion comes first, from another thread, while ``start()`` still runs); on
+    odd rounds it returns at once (and usually comes first). Both orders of the loop's
+    handshake get exercised, from every thread."""
+
+    def __init__(self) -> None:
+        self.queues = [queue.SimpleQueue[_HandoffOp | None]() for _ in range(2)]
+        self.workers = [
+            threading.Thread(target=_complete_handed_off_work, args=(q,)) for q in self.queues
+        ]
+        self.rounds = 0
+
+    def connect(self, receiver: ex.Receiver[None], /) -> ex.OperationState:
+        self.rounds += 1
+        return _HandoffOp(self, receiver, wait=self.rounds % 2 == 0)
+
+
+class _HandoffOp:
+    def __init__(self, sender: _Handoff, receiver: ex.Receiver[None], wait: bool) -> None:
+        self.sender = sender
+        self.receiver = receiver
+        self.completed = threading.Event() if wait else None
+
+    def start(self) -> None:
+        completed = self.completed
+        on_first_worker = threading.get_ident() == self.sender.workers[0].ident
+        self.sender.queues[1 if on_first_worker else 0].put(self)
+        if completed is not None:
+            assert completed.wait(timeout=30)
+
+
+def _complete_handed_off_work(work: queue.SimpleQueue[_HandoffOp | None]) -> None:
+    while (op := work.get()) is not None:
+        completed = op.completed
+        op.receiver.set_value(None)
+        if completed is not None:
+            completed.set()
+
+
+def test_rounds_racing_with_start_on_other_threads_run_exactly_once_each() -> None:
+    sender = _Handoff()
+    for worker in sender.workers:
+        worker.start()
+    try:
+        done = threading.Event()
+        receiver = ExpectValueReceiver(None)
+        pipeline = sender | repeat_n(2000) | ex.then(lambda _: done.set())
+        ex.connect(pipeline, receiver).start()
+        assert done.wait(timeout=30)
+        assert sender.rounds == 2000
+    finally:
+        for work, worker in zip(sender.queues, sender.workers, strict=True):
+            work.put(None)
+            worker.join()
+
+
+def test_repeat_n_runs_on_virtual_time_rounds_in_order(vts: ex.VirtualTimeScheduler) -> None:
+    times: list[float] = []
+    sender = vts.schedule_after(2) | ex.then(lambda _: times.append(vts.now()))
+    ex.sync_wait(sender | repeat_n(3), context=vts)
+    assert times == [2, 4, 6]
+
+
+def test_the_downstream_environment_reaches_every_round() -> None:
+    source = ex.StopSource()
+    tokens: list[ex.StopToken] = []
+
+    class _EnvProbe(ex.Sender[None]):
+        def connect(self, receiver: ex.Receiver[None], /) -> ex.OperationState:
+            tokens.append(receiver.get_env().stop_token)
+            return ex.connect(ex.just(None), receiver)
+
+    receiver = RecordingReceiver[None](stop_token=source.token)
+    ex.connect(_EnvProbe() | repeat_n(2), receiver).start()
+    assert tokens == [source.token, source.token]
+    assert receiver.completion == "value"
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "args", "error", "message"),
+    [
+        (repeat_n, ("3",), TypeError, r"^repeat_n: expected an int count, got str"),
+        (repeat_n, (True,), TypeError, r"^repeat_n: expected an int count, got bool"),
+        (repeat_n, (-1,), ValueError, r"^repeat_n: the count must be >= 0, got -1"),
+        (repeat_n, (ex.just(1),), TypeError, r"^repeat_n: missing the count"),
+        (repeat_n, (3, 3), TypeError, r"^repeat_n: expected a Sender, got int"),
+        (repeat_until, (3,), TypeError, r"^repeat_until: expected a callable, got int"),
+        (repeat_until, (3, bool), TypeError, r"^repeat_until: expected a Sender, got int"),
+        (repeat_until, (ex.just(1), 3), TypeError, r"^repeat_until: expected a callable"),
+        (repeat, (3,), TypeError, r"^repeat: expected a Sender, got int"),
+        (repeat(), (3,), TypeError, r"^repeat: expected a Sender, got int"),
+        (repeat_n(2), (3,), TypeError, r"^repeat_n: expected a Sender, got int"),
+        (repeat_until(bool), (3,), TypeError, r"^repeat_until: expected a Sender, got int"),
+    ],
+)
+def test_bad_composition_is_refused_when_built_naming_the_algorithm(
+    algorithm: Any, args: tuple[object, ...], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        algorithm(*args)

@@ -1,0 +1,249 @@
+"""Tests of when_any (stdexec's exec::when_any): the first completion wins."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+import dsexec as ex
+from dsexec.senders._when_any import when_any
+from dsexec.testing import (
+    ExpectErrorReceiver,
+    ExpectStoppedReceiver,
+    ExpectValueReceiver,
+    RecordingReceiver,
+)
+
+
+class _Manual(ex.Sender[Any]):
+    """A single-use sender that completes when the test says so; logs start and stop requests.
+
+    A stop request does not complete it: the test decides when (and how) it completes.
+    """
+
+    def __init__(self, name: str, events: list[str]) -> None:
+        self.name = name
+        self.events = events
+        self.receiver: ex.Receiver[Any] | None = None
+        self.env: ex.Env | None = None
+        self._callback: ex.StopCallback | None = None
+
+    def connect(self, receiver: ex.Receiver[Any], /) -> ex.OperationState:
+        self.receiver = receiver
+        return self
+
+    def start(self) -> None:
+        assert self.receiver is not None
+        self.events.append(f"{self.name} started")
+        self.env = self.receiver.get_env()
+        self._callback = self.env.stop_token.register(self._on_stop)
+
+    def _on_stop(self) -> None:
+        self.events.append(f"{self.name} stop requested")
+
+    def _finish(self, how: str) -> ex.Receiver[Any]:
+        assert self.receiver is not None
+        assert self._callback is not None
+        self._callback.unregister()
+        self.events.append(f"{self.name} {how}")
+        return self.receiver
+
+    def complete_value(self, value: object) -> None:
+        self._finish("value").set_value(value)
+
+    def complete_error(self, error: BaseException) -> None:
+        self._finish("error").set_error(error)
+
+    def complete_stopped(self) -> None:
+        self._finish("stopped").set_stopped()
+
+
+def _pending(receiver: RecordingReceiver[Any]) -> bool:
+    """Whether ``receiver`` is still waiting (a function, so mypy does not narrow it)."""
+    return not receiver.completed
+
+
+def _manuals(count: int) -> tuple[list[str], list[_Manual]]:
+    events: list[str] = []
+    return events, [_Manual(chr(ord("a") + i), events) for i in range(count)]
+
+
+def test_when_any_completes_with_the_first_value() -> None:
+    events, (a, b, c) = _manuals(3)
+    receiver = ExpectValueReceiver("b wins")
+    ex.connect(when_any(a, b, c), receiver).start()
+    b.complete_value("b wins")
+    assert {"a stop requested", "c stop requested"} <= set(events)
+    a.complete_stopped()
+    assert _pending(receiver)
+    c.complete_value("too late")
+    assert receiver.completed
+    assert events[-1] == "c value"
+
+
+def test_when_any_of_timers_completes_with_the_earliest_and_cancels_the_rest() -> None:
+    with ex.VirtualTimeScheduler() as vts:
+        pipeline = when_any(
+            vts.schedule_after(5) | ex.then(lambda _: "slow"),
+            vts.schedule_after(1) | ex.then(lambda _: "fast"),
+        )
+        assert ex.sync_wait(pipeline, context=vts) == "fast"
+        assert vts.now() == 1.0
+        assert vts.statistics().timers == 0
+
+
+def test_when_any_of_inline_senders_takes_the_first_started() -> None:
+    assert ex.sync_wait(when_any(ex.just(1), ex.just(2))) == 1
+
+
+def test_when_any_of_one_sender_is_that_sender() -> None:
+    assert ex.sync_wait(when_any(ex.just("only"))) == "only"
+
+
+def test_when_any_first_error_wins_after_the_others_completed() -> None:
+    events, (a, b) = _manuals(2)
+    receiver = ExpectErrorReceiver(ValueError, match="a failed")
+    ex.connect(when_any(a, b), receiver).start()
+    a.complete_error(ValueError("a failed"))
+    assert "b stop requested" in events
+    assert _pending(receiver)
+    b.complete_value(2)
+    assert receiver.completed
+
+
+def test_when_any_first_stopped_wins_over_a_later_value() -> None:
+    events, (a, b) = _manuals(2)
+    receiver = ExpectStoppedReceiver()
+    ex.connect(when_any(a, b), receiver).start()
+    b.complete_stopped()
+    assert "a stop requested" in events
+    a.complete_value(1)
+
+
+def test_when_any_value_wins_over_a_later_error() -> None:
+    _, (a, b) = _manuals(2)
+    receiver = ExpectValueReceiver(1)
+    ex.connect(when_any(a, b), receiver).start()
+    a.complete_value(1)
+    b.complete_error(ValueError("ignored"))
+
+
+def test_when_any_outer_stop_stops_every_child_and_completes_stopped() -> None:
+    source = ex.StopSource()
+    with ex.VirtualTimeScheduler() as vts:
+        receiver = ExpectStoppedReceiver(stop_token=source.token)
+        ex.connect(when_any(vts.schedule_after(10), vts.schedule_after(20)), receiver).start()
+        assert vts.statistics().timers == 2
+        source.request_stop()
+        assert receiver.completed
+        assert vts.statistics().timers == 0
+        assert source._callbacks == {}
+
+
+def test_when_any_outer_stop_waits_for_every_child() -> None:
+    source = ex.StopSource()
+    events, (a, b) = _manuals(2)
+    receiver = ExpectStoppedReceiver(stop_token=source.token)
+    ex.connect(when_any(a, b), receiver).start()
+    source.request_stop()
+    assert {"a stop requested", "b stop requested"} <= set(events)
+    a.complete_stopped()
+    assert _pending(receiver)
+    b.complete_stopped()
+    assert receiver.completed
+
+
+def test_when_any_with_stop_already_requested_starts_no_child() -> None:
+    source = ex.StopSource()
+    source.request_stop()
+    events, (a, b) = _manuals(2)
+    receiver = ExpectStoppedReceiver(stop_token=source.token)
+    ex.connect(when_any(a, b), receiver).start()
+    assert events == []
+    assert source._callbacks == {}
+
+
+@pytest.mark.parametrize("outcome", ["value", "error", "stopped"])
+def test_when_any_unregisters_its_outer_stop_callback_before_completing(outcome: str) -> None:
+    source = ex.StopSource()
+    _, (a, b) = _manuals(2)
+    seen_callbacks: list[int] = []
+
+    class _Probe(RecordingReceiver[Any]):
+        def set_value(self, value: Any, /) -> None:
+            seen_callbacks.append(len(source._callbacks))
+            super().set_value(value)
+
+        def set_error(self, error: BaseException, /) -> None:
+            seen_callbacks.append(len(source._callbacks))
+            super().set_error(error)
+
+        def set_stopped(self) -> None:
+            seen_callbacks.append(len(source._callbacks))
+            super().set_stopped()
+
+    receiver = _Probe(stop_token=source.token)
+    ex.connect(when_any(a, b), receiver).start()
+    assert len(source._callbacks) == 1
+    if outcome == "value":
+        a.complete_value(1)
+    elif outcome == "error":
+        a.complete_error(ValueError())
+    else:
+        a.complete_stopped()
+    b.complete_stopped()
+    assert receiver.completion == outcome
+    assert seen_callbacks == [0]
+    assert source._callbacks == {}
+
+
+def test_when_any_children_see_a_new_stop_token_and_the_same_scheduler() -> None:
+    source = ex.StopSource()
+    with ex.VirtualTimeScheduler() as vts:
+        _, (a,) = _manuals(1)
+        scheduler = vts.get_scheduler()
+        receiver = ExpectValueReceiver(7, stop_token=source.token, scheduler=scheduler)
+        ex.connect(when_any(a), receiver).start()
+        assert a.env is not None
+        assert a.env.stop_token != source.token
+        assert a.env.scheduler is scheduler
+        a.complete_value(7)
+
+
+def test_when_any_children_completing_on_different_threads() -> None:
+    count = 8
+    events, children = _manuals(count)
+    receiver: RecordingReceiver[Any] = RecordingReceiver()
+    ex.connect(when_any(*children), receiver).start()
+    barrier = threading.Barrier(count)
+
+    def complete(index: int) -> None:
+        barrier.wait()
+        children[index].complete_value(index)
+
+    threads = [threading.Thread(target=complete, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert receiver.completion == "value"
+    assert receiver.value in range(count)
+    assert sum(event.endswith(" value") for event in events) == count
+
+
+def test_when_any_is_reusable_each_connect_gets_fresh_state() -> None:
+    sender = when_any(ex.just(1), ex.just(2))
+    assert ex.sync_wait(sender) == 1
+    assert ex.sync_wait(sender) == 1
+
+
+def test_when_any_needs_at_least_one_sender() -> None:
+    with pytest.raises(TypeError, match=r"^when_any: expected at least one Sender"):
+        when_any()  # type: ignore[call-overload]
+
+
+def test_when_any_rejects_a_non_sender_when_built() -> None:
+    with pytest.raises(TypeError, match=r"^when_any: expected a Sender, got str"):
+        when_any(ex.just(1), "x")  # type: ignore[call-overload]

@@ -1,0 +1,32 @@
+"""The code in README.md and docs/*.md runs: each file's ```python blocks execute in order in
+one namespace, like a reader following along. Blocks meant only to be read are fenced as
+```python-norun or ```text."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCUMENTS = sorted([ROOT / "README.md", *(ROOT / "docs").glob("**/*.md")])
+BLOCK = re.compile(r"^```python\n(.*?)^```$", re.DOTALL | re.MULTILINE)
+
+
+def python_blocks(document: Path) -> list[str]:
+    return BLOCK.findall(document.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    "document", DOCUMENTS, ids=[str(path.relative_to(ROOT)) for path in DOCUMENTS]
+)
+def test_code_examples_in_the_docs_run(document: Path) -> None:
+    namespace: dict[str, object] = {"__name__": f"docs.{document.stem}"}
+    for number, block in enumerate(python_blocks(document), start=1):
+        code = compile(block, f"{document.name} (python block {number})", "exec")
+        exec(code, namespace)
+
+
+def test_every_document_with_code_has_runnable_blocks() -> None:
+    assert python_blocks(ROOT / "README.md"), "README.md needs a runnable pipeline example"
