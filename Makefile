@@ -17,8 +17,10 @@ $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
+# Until MedusaServ lands, the demo is the example HTTP server (a pipeline on dsexec.net).
 demo: $(VENV)/.installed
-	$(BIN)/python examples/echo_server.py
+	@echo "Starting examples/hello_pipeline.py: point a browser at http://localhost:8080/ (Ctrl-C stops it)"
+	$(BIN)/python examples/hello_pipeline.py 8080
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests examples benchmarks
@@ -34,6 +36,7 @@ test: lint typecheck pytest
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_core.py
 	$(BIN)/python benchmarks/bench_scheduling.py
+	$(BIN)/python benchmarks/http_hello/run.py
 
 clean:
 	rm -rf $(VENV) build .mypy_cache .pytest_cache .ruff_cache

@@ -26,13 +26,7 @@ from collections.abc import Callable
 from typing import Any, final
 
 import dsexec as ex
-from dsexec.schedulers._io_context import IoContext, IoScheduler
-
-_repeat_n: Callable[[int], Callable[[ex.Sender[Any]], ex.Sender[None]]] | None
-try:
-    from dsexec.senders._repeat import repeat_n as _repeat_n
-except ImportError:  # not there yet in every checkout; the hand-rolled chain stands in
-    _repeat_n = None
+from dsexec import IoContext, IoScheduler
 
 
 def _timed(fn: Callable[[], float]) -> float:
@@ -115,10 +109,8 @@ def hops_dsexec_chain(n: int) -> float:
 
 
 def hops_dsexec_repeat_n(n: int) -> float:
-    repeat_n = _repeat_n
-    assert repeat_n is not None
     with IoContext() as io:
-        sender = io.get_scheduler().schedule() | ex.then(_identity) | repeat_n(n)
+        sender = io.get_scheduler().schedule() | ex.then(_identity) | ex.repeat_n(n)
         start = time.perf_counter()
         ex.sync_wait(sender, context=io)
         return time.perf_counter() - start
@@ -293,13 +285,12 @@ def main(argv: list[str] | None = None) -> int:
         lambda: hops_dsexec_chain(hops),
         lambda: hops_asyncio(hops),
     )
-    if _repeat_n is not None:
-        row(
-            f"(a) {hops} hops, repeat_n",
-            hops,
-            lambda: hops_dsexec_repeat_n(hops),
-            lambda: hops_asyncio(hops),
-        )
+    row(
+        f"(a) {hops} hops, repeat_n",
+        hops,
+        lambda: hops_dsexec_repeat_n(hops),
+        lambda: hops_asyncio(hops),
+    )
     row(
         f"(b) {n_timers} timers 0..10 ms",
         n_timers,
@@ -320,8 +311,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'benchmark':<34} {'dsexec/s':>12} {'asyncio/s':>12} {'ratio':>7}")
     for name, ours, theirs in rows:
         print(f"{name:<34} {ours:>12,.0f} {theirs:>12,.0f} {ours / theirs:>7.2f}")
-    if _repeat_n is None:
-        print("(a) repeat_n form skipped: dsexec.senders._repeat is not importable")
     return 0
 
 

@@ -301,3 +301,33 @@ def test_tokens_of_one_source_are_equal_and_of_different_sources_not() -> None:
     assert a.token != NEVER_STOP_TOKEN
     other: Any = object()
     assert a.token != other
+
+
+class _StopWhileInserting(dict[ex.StopCallback, bool]):
+    """A callbacks table that lets a stop request land between register's insert and its
+    re-check, on this thread, to exercise the lock-free race handling deterministically."""
+
+    def __init__(self, source: ex.StopSource, *, pop_first: bool) -> None:
+        super().__init__()
+        self._source = source
+        self._pop_first = pop_first
+
+    def __setitem__(self, key: ex.StopCallback, value: bool) -> None:
+        super().__setitem__(key, value)
+        if self._pop_first:
+            self._source.request_stop()  # stop pops and runs the new entry itself
+        else:
+            self._source._stopped = True  # stop flipped, entries not yet popped
+
+
+@pytest.mark.parametrize("pop_first", [True, False], ids=["stop-popped-it", "stop-flipped-only"])
+def test_register_racing_request_stop_runs_the_callback_exactly_once(pop_first: bool) -> None:
+    source = ex.StopSource()
+    source._callbacks = _StopWhileInserting(source, pop_first=pop_first)
+    calls: list[str] = []
+    handle = source.token.register(lambda: calls.append("ran"))
+    assert calls == ["ran"]
+    handle.unregister()
+    source._stopped = False  # let the real request_stop run its (now empty) loop
+    source.request_stop()
+    assert calls == ["ran"]

@@ -16,8 +16,8 @@ import anyio
 import pytest
 
 import dsexec as ex
-from dsexec.schedulers._anyio import AnyioScheduler, current_anyio_reactor
-from dsexec.schedulers._anyio_bridge import as_awaitable
+from dsexec import AnyioScheduler, as_awaitable
+from dsexec.schedulers._anyio import current_anyio_reactor
 from dsexec.testing import RecordingReceiver
 
 pytestmark = pytest.mark.anyio

@@ -10,9 +10,8 @@ import anyio
 import pytest
 
 import dsexec as ex
-from dsexec.schedulers._anyio import AnyioScheduler
-from dsexec.schedulers._anyio_bridge import as_awaitable, from_coroutine
-from dsexec.schedulers._reactor import reactor_of
+from dsexec import AnyioScheduler, as_awaitable, from_coroutine
+from dsexec.schedulers import reactor_of
 from dsexec.testing import RecordingReceiver
 
 pytestmark = pytest.mark.anyio

@@ -9,9 +9,8 @@ import threading
 import pytest
 
 import dsexec as ex
-from dsexec.schedulers._reactor import ReactorScheduler
-from dsexec.testing import RecordingReceiver
-from dsexec.testing._schedulers import SchedulerRunner, available_runner_kinds
+from dsexec.schedulers import ReactorScheduler
+from dsexec.testing import RecordingReceiver, SchedulerRunner, available_runner_kinds
 
 
 def test_runner_kinds_cover_every_available_loop() -> None:

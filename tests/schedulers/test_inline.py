@@ -6,7 +6,7 @@ import threading
 from typing import Any
 
 import dsexec as ex
-from dsexec.schedulers._inline import InlineScheduler
+from dsexec import InlineScheduler
 from dsexec.testing import ExpectStoppedReceiver, ExpectValueReceiver, RecordingReceiver
 
 

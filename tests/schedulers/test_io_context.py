@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import pytest
 
 import dsexec as ex
-from dsexec.schedulers._io_context import IoContext
+from dsexec import IoContext
 from dsexec.testing import (
     ExpectErrorReceiver,
     ExpectStoppedReceiver,

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import pytest
 
 import dsexec as ex
-from dsexec.schedulers._thread_pool import ThreadPool
+from dsexec import ThreadPool
 from dsexec.testing import ExpectErrorReceiver, RecordingReceiver
 
 T = TypeVar("T")

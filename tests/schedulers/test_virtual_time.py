@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import pytest
 
 import dsexec as ex
-from dsexec.schedulers._virtual_time import VirtualTimeScheduler
+from dsexec import VirtualTimeScheduler
 from dsexec.testing import ExpectStoppedReceiver, ExpectValueReceiver, RecordingReceiver
 
 T = TypeVar("T")

@@ -10,7 +10,8 @@ import pytest
 from numpy.typing import NDArray
 
 import dsexec as ex
-from dsexec.senders._bulk import STOP_CHECK_INTERVAL, bulk
+from dsexec import bulk
+from dsexec.senders._bulk import STOP_CHECK_INTERVAL
 from dsexec.testing import ExpectErrorReceiver, ExpectStoppedReceiver
 
 _FORMS: list[Callable[[ex.Sender[Any], int, Callable[[int, Any], object]], ex.Sender[Any]]] = [

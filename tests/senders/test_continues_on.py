@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import dsexec as ex
-from dsexec.senders._continues_on import continues_on
+from dsexec import continues_on
 from dsexec.testing import (
     ExpectErrorReceiver,
     ExpectStoppedReceiver,

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import dsexec as ex
-from dsexec.senders._counting_scope import CountingScope
+from dsexec import CountingScope
 from dsexec.testing import (
     ExpectErrorReceiver,
     ExpectStoppedReceiver,

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 import dsexec as ex
-from dsexec.senders._finally import finally_
-from dsexec.senders._unstoppable import unstoppable
+from dsexec import finally_, unstoppable
 from dsexec.testing import (
     ExpectErrorReceiver,
     ExpectStoppedReceiver,

@@ -9,7 +9,7 @@ import attrs
 import pytest
 
 import dsexec as ex
-from dsexec.senders._into_result import Result, into_result
+from dsexec import Result, into_result
 from dsexec.testing import ExpectStoppedReceiver, ExpectValueReceiver
 
 _FORMS: list[Callable[[ex.Sender[Any]], ex.Sender[Any]]] = [

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import dsexec as ex
-from dsexec.senders._let import let_error, let_stopped, let_value
+from dsexec import let_error, let_stopped, let_value
 from dsexec.testing import ExpectErrorReceiver, ExpectStoppedReceiver, ExpectValueReceiver
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import dsexec as ex
-from dsexec.senders._repeat import repeat, repeat_n, repeat_until
+from dsexec import repeat, repeat_n, repeat_until
 from dsexec.testing import (
     ExpectErrorReceiver,
     ExpectStoppedReceiver,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import dsexec as ex
-from dsexec.senders._retry import retry
+from dsexec import retry
 from dsexec.testing import ExpectErrorReceiver, ExpectStoppedReceiver, ExpectValueReceiver
 
 

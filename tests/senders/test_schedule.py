@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import dsexec as ex
-from dsexec.senders._schedule import schedule, schedule_after, schedule_at
+from dsexec import schedule, schedule_after, schedule_at
 from dsexec.testing import ExpectStoppedReceiver, ExpectValueReceiver
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 import dsexec as ex
+from dsexec import start_detached
 from dsexec.senders import _start_detached
-from dsexec.senders._start_detached import start_detached
 
 
 @pytest.fixture

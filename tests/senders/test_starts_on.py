@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 import dsexec as ex
-from dsexec.senders._starts_on import starts_on
-from dsexec.senders._timeout import timeout
+from dsexec import starts_on, timeout
 from dsexec.testing import (
     ExpectErrorReceiver,
     ExpectStoppedReceiver,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import dsexec as ex
-from dsexec.senders._stop_when import stop_when
+from dsexec import stop_when
 from dsexec.testing import (
     ExpectErrorReceiver,
     ExpectStoppedReceiver,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import dsexec as ex
-from dsexec.senders._stopped_as import stopped_as_error, stopped_as_optional
+from dsexec import stopped_as_error, stopped_as_optional
 from dsexec.testing import ExpectErrorReceiver, ExpectValueReceiver
 
 _AS_OPTIONAL_FORMS: list[Callable[[ex.Sender[Any]], ex.Sender[Any]]] = [

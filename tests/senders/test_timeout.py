@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 import dsexec as ex
-from dsexec.senders._repeat import repeat_n
-from dsexec.senders._timeout import timeout
+from dsexec import repeat_n, timeout
 from dsexec.testing import (
     ExpectErrorReceiver,
     ExpectStoppedReceiver,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import dsexec as ex
-from dsexec.senders._unstoppable import unstoppable
+from dsexec import unstoppable
 from dsexec.testing import ExpectErrorReceiver, ExpectStoppedReceiver, ExpectValueReceiver
 
 _FORMS: list[Callable[[ex.Sender[Any]], ex.Sender[Any]]] = [

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import dsexec as ex
-from dsexec.senders._when_all import when_all
+from dsexec import when_all
 from dsexec.testing import (
     ExpectErrorReceiver,
     ExpectStoppedReceiver,

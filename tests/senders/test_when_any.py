@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import dsexec as ex
-from dsexec.senders._when_any import when_any
+from dsexec import when_any
 from dsexec.testing import (
     ExpectErrorReceiver,
     ExpectStoppedReceiver,

@@ -13,9 +13,10 @@ from dsexec.testing import (
     ExpectErrorReceiver,
     ExpectStoppedReceiver,
     ExpectValueReceiver,
+    ImpulseScheduler,
+    ManualSender,
     RecordingReceiver,
 )
-from dsexec.testing._impulse import ImpulseScheduler, ManualSender
 
 T = TypeVar("T")
 

@@ -7,9 +7,8 @@ from typing import assert_type
 import anyio
 
 import dsexec as ex
-from dsexec.schedulers._anyio import AnyioScheduler
-from dsexec.schedulers._anyio_bridge import as_awaitable, from_coroutine
-from dsexec.testing._schedulers import SchedulerRunner
+from dsexec import AnyioScheduler, as_awaitable, from_coroutine
+from dsexec.testing import SchedulerRunner
 
 
 async def scale(x: int, factor: float) -> float:

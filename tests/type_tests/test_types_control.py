@@ -6,15 +6,21 @@ from __future__ import annotations
 from typing import Never, assert_type
 
 import dsexec as ex
-from dsexec.senders._continues_on import continues_on
-from dsexec.senders._counting_scope import CountingScope
-from dsexec.senders._repeat import repeat, repeat_n, repeat_until
-from dsexec.senders._retry import retry
-from dsexec.senders._schedule import schedule, schedule_after, schedule_at
-from dsexec.senders._start_detached import start_detached
-from dsexec.senders._starts_on import starts_on
-from dsexec.senders._stop_when import stop_when
-from dsexec.senders._timeout import timeout
+from dsexec import (
+    CountingScope,
+    continues_on,
+    repeat,
+    repeat_n,
+    repeat_until,
+    retry,
+    schedule,
+    schedule_after,
+    schedule_at,
+    start_detached,
+    starts_on,
+    stop_when,
+    timeout,
+)
 
 
 def is_big(value: int) -> bool:

@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import assert_type
 
 import dsexec as ex
-from dsexec.schedulers._inline import InlineScheduler
-from dsexec.schedulers._thread_pool import ThreadPool
-from dsexec.testing._impulse import ImpulseScheduler, ManualSender
+from dsexec import InlineScheduler, ThreadPool
+from dsexec.testing import ImpulseScheduler, ManualSender
 
 
 def test_thread_pool_schedule_is_a_sender_of_none_and_pipes() -> None:

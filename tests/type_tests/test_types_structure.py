@@ -10,14 +10,20 @@ import numpy as np
 from numpy.typing import NDArray
 
 import dsexec as ex
-from dsexec.senders._bulk import bulk
-from dsexec.senders._finally import finally_
-from dsexec.senders._into_result import Result, into_result
-from dsexec.senders._let import let_error, let_stopped, let_value
-from dsexec.senders._stopped_as import stopped_as_error, stopped_as_optional
-from dsexec.senders._unstoppable import unstoppable
-from dsexec.senders._when_all import when_all
-from dsexec.senders._when_any import when_any
+from dsexec import (
+    Result,
+    bulk,
+    finally_,
+    into_result,
+    let_error,
+    let_stopped,
+    let_value,
+    stopped_as_error,
+    stopped_as_optional,
+    unstoppable,
+    when_all,
+    when_any,
+)
 
 
 def int_to_str_sender(value: int) -> ex.Sender[str]:

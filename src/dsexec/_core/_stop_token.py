@@ -105,7 +105,7 @@ class StopSource:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         # Insertion-ordered set of live registrations; request_stop pops them newest first.
-        self._callbacks: dict[StopCallback, None] = {}
+        self._callbacks: dict[StopCallback, bool] = {}
         self._stopped = False
         self._running: StopCallback | None = None
         self._running_thread = 0
@@ -138,19 +138,19 @@ class StopSource:
         with self._lock:
             if self._stopped:
                 return False
-            self._stopped = True
             self._running_thread = threading.get_ident()
-            if not self._callbacks:
-                return True
-            self._done = threading.Condition(self._lock)
+            self._stopped = True
+        callbacks = self._callbacks
         interrupt: BaseException | None = None
         while True:
             with self._lock:
                 self._running = None
-                self._done.notify_all()
-                if not self._callbacks:
+                # The condition exists only once another thread waits in unregister().
+                if self._done is not None:
+                    self._done.notify_all()
+                if not callbacks:
                     break
-                handle, _ = self._callbacks.popitem()
+                handle, _ = callbacks.popitem()
                 self._running = handle
             try:
                 handle._callback()
@@ -163,12 +163,20 @@ class StopSource:
             raise interrupt
         return True
 
+    # register/unregister take no lock on their common paths. They rely on single dict
+    # operations being atomic (true under the GIL and, per object, on free-threaded builds)
+    # and on request_stop() setting ``_stopped`` before it pops any callback: whoever removes
+    # an entry from ``_callbacks`` -- request_stop's popitem or our pop -- owns running it.
+
     def _register(self, callback: Callable[[], None]) -> StopCallback:
-        with self._lock:
-            if not self._stopped:
-                handle = StopCallback(self, callback)
-                self._callbacks[handle] = None
+        if not self._stopped:
+            handle = StopCallback(self, callback)
+            callbacks = self._callbacks
+            callbacks[handle] = True
+            if not self._stopped:  # re-read: request_stop() may have run since the first read
                 return handle
+            if not callbacks.pop(handle, False):  # type: ignore[unreachable]
+                return handle  # request_stop() took it and runs it; unregister() will wait
         try:
             callback()
         except Exception:
@@ -176,13 +184,15 @@ class StopSource:
         return _INERT
 
     def _unregister(self, handle: StopCallback) -> None:
+        if self._callbacks.pop(handle, False):
+            return  # still registered: now it never runs
+        # request_stop() took it: it ran, runs, or is about to run on the stopping thread.
+        # popitem and setting ``_running`` happen under the lock, so this sees them together.
         with self._lock:
-            if handle in self._callbacks:
-                del self._callbacks[handle]
-                return
             if self._running is handle and self._running_thread != threading.get_ident():
                 done = self._done
-                assert done is not None
+                if done is None:
+                    done = self._done = threading.Condition(self._lock)
                 while self._running is handle:
                     done.wait()
 

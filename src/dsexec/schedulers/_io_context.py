@@ -149,6 +149,9 @@ class IoContext:
         self._writers = 0
         self._work = 0
         self._thread_id: int | None = None
+        # The thread that may act as the loop thread while nobody runs the loop: the creator,
+        # then whichever thread ran it last. Other threads always go through post().
+        self._home_thread_id = _get_ident()
         self._stopped = False
         self._closed = False
         self._sleeping = False
@@ -300,9 +303,12 @@ class IoContext:
     """The loop's clock: ``time.monotonic()`` (the C function itself: no Python frame)."""
 
     def in_loop_thread(self) -> bool:
-        """True on the thread running the loop, or on any thread while nobody runs it."""
+        """True on the thread running the loop; while nobody runs it, on the thread that
+        created it or ran it last (any other thread must ``post``)."""
         thread_id = self._thread_id
-        return thread_id is None or thread_id == _get_ident()
+        if thread_id is None:
+            thread_id = self._home_thread_id
+        return thread_id == _get_ident()
 
     def call_at(self, deadline: float, callback: Callable[[], object], /) -> _Timer:
         """Run ``callback`` once ``time() >= deadline``; returns a handle with ``cancel()``."""
@@ -385,6 +391,7 @@ class IoContext:
             yield
         finally:
             self._thread_id = None
+            self._home_thread_id = me
 
     def _has_work(self) -> bool:
         return bool(

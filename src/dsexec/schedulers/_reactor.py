@@ -166,9 +166,14 @@ class ReactorScheduler:
 
 
 def reactor_of(scheduler: object, algorithm: str) -> Reactor:
-    """The reactor behind ``scheduler``; ``TypeError`` naming ``algorithm`` if it has none."""
+    """The reactor behind ``scheduler``; ``TypeError`` naming ``algorithm`` if it has none.
+
+    A ``VirtualTimeScheduler`` is both a scheduler and its own reactor.
+    """
     if isinstance(scheduler, ReactorScheduler):
         return scheduler._reactor
+    if getattr(scheduler, "_is_own_reactor", False):
+        return scheduler  # type: ignore[return-value]
     raise TypeError(
         f"{algorithm}: needs a scheduler with an I/O reactor (IoContext, VirtualTimeScheduler "
         f"or AnyioScheduler), got {type(scheduler).__name__}"

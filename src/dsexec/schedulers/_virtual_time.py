@@ -34,6 +34,8 @@ class VirtualTimeScheduler(IoContext):
     context=vts)``) and the scheduler (``schedule()``, ``schedule_after()``, ``now()``).
     """
 
+    _is_own_reactor = True  # dsexec.schedulers.reactor_of(vts) is vts itself
+
     def __init__(self, start: float = 0.0) -> None:
         super().__init__()
         self._now = float(start)

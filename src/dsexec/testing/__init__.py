@@ -2,6 +2,9 @@
 an impulse scheduler, fault-injecting socket factories and pytest fixtures."""
 
 from ..schedulers import VirtualTimeScheduler as VirtualTimeScheduler
+from ._faults import FaultySocketFactory as FaultySocketFactory
+from ._faults import Operation as Operation
+from ._faults import inject_socket_faults as inject_socket_faults
 from ._impulse import ImpulseScheduler as ImpulseScheduler
 from ._impulse import ManualSender as ManualSender
 from ._receivers import ContractViolation as ContractViolation

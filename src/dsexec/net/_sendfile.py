@@ -1,0 +1,223 @@
+"""``async_sendfile(sch, sock, file, offset=0, count=None)``: send (part of) a file, zero-copy.
+
+The file's bytes go from the page cache to the socket with ``os.sendfile`` -- no copy through
+Python -- in a loop that sends until the socket buffer is full (``EAGAIN``), waits for
+writability, and goes on. Where ``os.sendfile`` is missing (Windows) or refuses this pair of
+fds (``EINVAL``, ``ENOSYS``, ``ENOTSOCK``, ``EOPNOTSUPP`` on the very first call), it falls back
+to ``pread`` + ``send`` through one 64 KiB buffer, sent as ``memoryview`` slices.
+
+The value is the number of bytes sent: ``count``, or up to the end of the file when ``count``
+is ``None`` (the size is read with ``fstat`` at start); fewer if the file turns out shorter.
+The file position is not used or moved (``offset`` says where to start).
+
+Errors: ``ClosedResourceError``, ``BusyResourceError`` and ``NetError`` as ``async_write``;
+``OSError`` for the file. On stop: the wait is withdrawn and ``set_stopped`` sent at once; as
+with ``async_write``, a prefix may have been sent.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import IO, Any, Final, final
+
+from .._core import ClosedResourceError, NetError, OperationState, Receiver, Sender
+from ..schedulers._reactor import Reactor
+from ._checks import check_int
+from ._op import ReactorOp, reactor_for
+from ._socket import Socket
+
+__all__ = ["async_sendfile"]
+
+_HAVE_SENDFILE: bool = hasattr(os, "sendfile")
+_CHUNK: Final = 1 << 30
+_FALLBACK_CHUNK: Final = 1 << 16
+_UNSUPPORTED: Final = frozenset(
+    getattr(errno, name)
+    for name in ("EINVAL", "ENOSYS", "ENOTSOCK", "EOPNOTSUPP", "ENOTSUP")
+    if hasattr(errno, name)
+)
+_CLOSED_MESSAGE: Final = "async_sendfile: the socket is closed"
+
+
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    if hasattr(os, "pread"):
+        return os.pread(fd, size, offset)
+    os.lseek(fd, offset, os.SEEK_SET)  # pragma: no cover (Windows)
+    return os.read(fd, size)  # pragma: no cover
+
+
+@final
+class _SendfileSender(Sender[int]):
+    __slots__ = ("_count", "_file_fd", "_offset", "_reactor", "_sock")
+
+    def __init__(
+        self, reactor: Reactor, sock: Socket, file_fd: int, offset: int, count: int | None
+    ) -> None:
+        self._reactor = reactor
+        self._sock = sock
+        self._file_fd = file_fd
+        self._offset = offset
+        self._count = count
+
+    def connect(self, receiver: Receiver[int], /) -> OperationState:
+        return _SendfileOp(
+            self._reactor, receiver, self._sock, self._file_fd, self._offset, self._count
+        )
+
+
+@final
+class _SendfileOp(ReactorOp[int]):
+    __slots__ = (
+        "_count",
+        "_file_fd",
+        "_offset",
+        "_pending",
+        "_remaining",
+        "_sent",
+        "_sock",
+        "_zero_copy",
+    )
+
+    def __init__(  # noqa: PLR0917
+        self,
+        reactor: Reactor,
+        receiver: Receiver[int],
+        sock: Socket,
+        file_fd: int,
+        offset: int,
+        count: int | None,
+    ) -> None:
+        super().__init__(reactor, receiver)
+        self._sock = sock
+        self._file_fd = file_fd
+        self._offset = offset
+        self._count = count
+        self._remaining = 0
+        self._sent = 0
+        self._pending: memoryview | None = None
+        self._zero_copy = _HAVE_SENDFILE
+
+    def _begin(self) -> None:
+        count = self._count
+        if count is None:
+            try:
+                size = os.fstat(self._file_fd).st_size
+            except OSError as exc:
+                self._fail(exc)
+                return
+            count = max(0, size - self._offset)
+        self._remaining = count
+        self._pump()
+
+    def _pump(self) -> None:
+        sock = self._sock
+        out_fd = sock._fd
+        if out_fd < 0:
+            self._fail(ClosedResourceError(_CLOSED_MESSAGE))
+            return
+        while self._remaining > 0:
+            try:
+                if self._zero_copy:
+                    sent = os.sendfile(
+                        out_fd, self._file_fd, self._offset, min(self._remaining, _CHUNK)
+                    )
+                    if sent == 0:  # the file is shorter than announced
+                        break
+                else:
+                    pending = self._pending
+                    if pending is None:
+                        data = _pread(
+                            self._file_fd, min(self._remaining, _FALLBACK_CHUNK), self._offset
+                        )
+                        if not data:
+                            break
+                        pending = memoryview(data)
+                    try:
+                        sent = sock._sock.send(pending)
+                    except BlockingIOError:
+                        self._pending = pending
+                        raise
+                    self._pending = pending[sent:] if sent < len(pending) else None
+            except BlockingIOError:
+                self._wait()
+                return
+            except OSError as exc:
+                if self._zero_copy and self._sent == 0 and exc.errno in _UNSUPPORTED:
+                    self._zero_copy = False
+                    continue
+                self._fail_with(exc)
+                return
+            self._offset += sent
+            self._remaining -= sent
+            self._sent += sent
+        self._pending = None
+        self._succeed(self._sent)
+
+    def _wait(self) -> None:
+        sock = self._sock
+        fd = sock._fd
+        if fd < 0:
+            self._fail(ClosedResourceError(_CLOSED_MESSAGE))
+            return
+        reactor = self._reactor
+        if sock._reactor is not reactor:
+            sock._note_reactor(reactor)
+        try:
+            reactor.add_writer(fd, self)
+        except Exception as exc:  # BusyResourceError: another write is pending
+            self._fail(exc)
+            return
+        self._watch_stop()
+
+    def fd_ready(self) -> None:
+        if self._done:  # stopped after the reactor had queued this wake-up
+            return
+        self._pump()
+
+    def fd_closed(self, error: ClosedResourceError, /) -> None:
+        self._pending = None
+        self._fail(error)
+
+    def _fail_with(self, exc: OSError) -> None:
+        self._pending = None
+        sock = self._sock
+        if sock._fd < 0:
+            self._fail(ClosedResourceError(_CLOSED_MESSAGE))
+            return
+        error = NetError(exc.errno, f"sendfile on fd {sock._fd} failed: {exc.strerror}")
+        error.__cause__ = exc
+        self._fail(error)
+
+    def _cancel(self) -> None:
+        self._pending = None
+        fd = self._sock._fd
+        if fd >= 0:
+            self._reactor.remove_writer(fd, self)
+
+
+def async_sendfile(
+    scheduler: object,
+    sock: Socket,
+    file: IO[bytes] | IO[Any] | int,
+    /,
+    offset: int = 0,
+    count: int | None = None,
+) -> Sender[int]:
+    """Send ``count`` bytes (``None``: to the end) of ``file`` from ``offset`` to ``sock``:
+    ``Sender[int]``, the number of bytes sent.
+
+    ``file`` is a binary file object (anything with ``fileno()``) or an fd; it must stay open
+    until the sender completes. Zero-copy with ``os.sendfile``; ``pread`` + ``send`` where that
+    is unavailable.
+    """
+    reactor = reactor_for(scheduler, "async_sendfile")
+    if not isinstance(sock, Socket):
+        raise TypeError(
+            f"async_sendfile: expected a dsexec.net.Socket, got {type(sock).__name__}"
+        )
+    file_fd = file if isinstance(file, int) else file.fileno()
+    offset = check_int("async_sendfile", "offset", offset, 0)
+    if count is not None:
+        count = check_int("async_sendfile", "count", count, 0)
+    return _SendfileSender(reactor, sock, file_fd, offset, count)

@@ -1,0 +1,225 @@
+"""``Socket``: a connected (or connectable) non-blocking TCP socket, and
+``create_tcp_socket``.
+
+A ``Socket`` is what ``async_accept`` and ``async_connect`` deliver and what ``async_read``,
+``async_write`` and ``async_sendfile`` take. It remembers the reactors its operations waited on,
+so ``close()`` can wake them (``notify_closing``) before the fd number is freed; see
+``_closing.py``. Reads and writes are the senders' job; this class holds addresses and the
+lifetime.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import socket
+import warnings
+from socket import AddressFamily
+from types import TracebackType
+from typing import Any, final
+
+from .._core import ClosedResourceError, NetError
+from ..schedulers._reactor import Reactor
+from ._closing import close_watched
+from ._dual_stack import NO_IPV6_ERRNOS, DualStackWarning, set_v6only
+from ._endpoint import Endpoint, IPAddress, address_of_sockaddr, endpoint_of_sockaddr
+from ._factory import get_socket_factory
+
+__all__ = ["Socket", "create_tcp_socket", "wrap_socket"]
+
+_TCP_FAMILIES = (socket.AF_INET, socket.AF_INET6)
+
+
+@final
+class Socket:
+    """A non-blocking TCP socket with ``TCP_NODELAY`` on, owned by dsexec.
+
+    ``Socket(sock)`` adopts an existing ``socket.socket`` (it is made non-blocking; pass
+    ``nodelay=False`` to leave Nagle's algorithm on). ``close()`` is idempotent and wakes
+    pending operations with ``ClosedResourceError``; a ``Socket`` is a context manager.
+    """
+
+    __slots__ = ("__weakref__", "_fd", "_more", "_peer", "_reactor", "_reactors", "_sock")
+
+    def __init__(self, sock: socket.socket, *, nodelay: bool = True) -> None:
+        sock.setblocking(False)
+        if nodelay and sock.family in _TCP_FAMILIES:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._sock = sock
+        self._fd = sock.fileno()
+        self._peer: Any = None
+        # The reactor the last operation waited on, and every other one ever used (rare).
+        self._reactor: Reactor | None = None
+        self._reactors: list[Reactor] | None = None
+        # Hint for async_read: the last recv filled its buffer, so more is probably queued.
+        self._more = False
+
+    @property
+    def socket(self) -> socket.socket:
+        """The underlying ``socket.socket`` (for options; do not close it behind dsexec)."""
+        return self._sock
+
+    @property
+    def family(self) -> AddressFamily:
+        """``AF_INET6`` or ``AF_INET``."""
+        return self._sock.family
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called."""
+        return self._fd < 0
+
+    def fileno(self) -> int:
+        """The fd, or -1 once closed."""
+        return self._fd
+
+    def get_remote_address(self) -> IPAddress:
+        """The peer's address; an IPv4-mapped IPv6 peer (``::ffff:a.b.c.d``) comes back as
+        ``IPv4Address``. ``NetError`` (``ENOTCONN``) if not connected."""
+        return address_of_sockaddr(self._peername())
+
+    def get_remote_endpoint(self) -> Endpoint:
+        """The peer's address and port (address unmapped as in ``get_remote_address``)."""
+        return endpoint_of_sockaddr(self._peername())
+
+    def get_local_endpoint(self) -> Endpoint:
+        """The local address and port this socket is bound to (unmapped)."""
+        self._check_open()
+        self._check_ip()
+        try:
+            return endpoint_of_sockaddr(self._sock.getsockname())
+        except OSError as exc:
+            message = f"getsockname on fd {self._fd} failed: {exc.strerror}"
+            raise NetError(exc.errno, message) from exc
+
+    def shutdown_write(self) -> None:
+        """Send FIN: the peer reads EOF; this side can still read."""
+        self._check_open()
+        try:
+            self._sock.shutdown(socket.SHUT_WR)
+        except OSError as exc:
+            raise NetError(exc.errno, f"shutdown on fd {self._fd} failed: {exc.strerror}") from exc
+
+    def close(self) -> None:
+        """Close the socket; idempotent.
+
+        Pending operations are woken with ``ClosedResourceError`` first (``notify_closing`` on
+        every reactor an operation waited on; posted to reactors running on other threads, in
+        which case the fd is closed once they have all been told).
+        """
+        fd = self._fd
+        if fd < 0:
+            return
+        self._fd = -1
+        reactors: list[Reactor] = []
+        if self._reactor is not None:
+            reactors.append(self._reactor)
+        if self._reactors:
+            reactors.extend(r for r in self._reactors if r is not self._reactor)
+        close_watched((fd,), (self._sock,), reactors)
+
+    def _note_reactor(self, reactor: Reactor) -> None:
+        """Remember that an operation waits on ``reactor`` (call when ``self._reactor`` differs)."""
+        previous = self._reactor
+        self._reactor = reactor
+        if previous is not None:
+            if self._reactors is None:
+                self._reactors = [previous]
+            elif previous not in self._reactors:
+                self._reactors.append(previous)
+
+    def _check_open(self) -> None:
+        if self._fd < 0:
+            raise ClosedResourceError("the socket is closed")
+
+    def _check_ip(self) -> None:
+        if self._sock.family not in _TCP_FAMILIES:
+            raise NetError(
+                errno.EAFNOSUPPORT,
+                f"fd {self._fd} is a {self._sock.family.name} socket: it has no IP endpoints",
+            )
+
+    def _peername(self) -> Any:
+        peer = self._peer
+        if peer is None:
+            self._check_open()
+            self._check_ip()
+            try:
+                peer = self._sock.getpeername()
+            except OSError as exc:
+                raise NetError(
+                    exc.errno, f"fd {self._fd} has no peer address: {exc.strerror}"
+                ) from exc
+            self._peer = peer
+        return peer
+
+    def __enter__(self) -> Socket:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        if self._fd < 0:
+            return "<Socket closed>"
+        peer = ""
+        with contextlib.suppress(Exception):
+            peer = f" peer={self.get_remote_endpoint()}"
+        return f"<Socket fd={self._fd}{peer}>"
+
+
+def wrap_socket(sock: socket.socket, peer: Any) -> Socket:
+    """Adopt a freshly accepted or connected socket whose peer address is known (hot path)."""
+    wrapped = Socket(sock)
+    wrapped._peer = peer
+    return wrapped
+
+
+def create_tcp_socket(*, dual_stack: bool = True) -> Socket:
+    """A new, unconnected, non-blocking TCP socket with ``TCP_NODELAY`` on.
+
+    ``AF_INET6`` with ``IPV6_V6ONLY`` set *explicitly* to ``0`` (``dual_stack=True``) or ``1``.
+    Where the host has no IPv6 (``EAFNOSUPPORT``, ``EPROTONOSUPPORT``) it is an ``AF_INET``
+    socket instead, with a :class:`DualStackWarning`; where the OS refuses ``IPV6_V6ONLY=0``
+    (OpenBSD) it stays IPv6-only, with a warning. Other failures raise ``NetError``.
+    """
+    factory = get_socket_factory()
+    try:
+        raw = factory.socket(socket.AF_INET6, socket.SOCK_STREAM, 0)
+    except OSError as exc:
+        if exc.errno not in NO_IPV6_ERRNOS:
+            raise NetError(exc.errno, f"cannot create an IPv6 TCP socket: {exc.strerror}") from exc
+        warnings.warn(
+            DualStackWarning(
+                f"IPv6 is not available on this host ({exc.strerror}); "
+                "created an IPv4-only TCP socket"
+            ),
+            stacklevel=2,
+        )
+        try:
+            raw = factory.socket(socket.AF_INET, socket.SOCK_STREAM, 0)
+        except OSError as exc4:
+            raise NetError(
+                exc4.errno, f"cannot create a TCP socket: {exc4.strerror}"
+            ) from exc4
+        return Socket(raw)
+    try:
+        set_v6only(raw, not dual_stack)
+    except OSError as exc:
+        if not dual_stack or exc.errno == errno.EBADF:
+            raw.close()
+            raise NetError(exc.errno, f"cannot set IPV6_V6ONLY: {exc.strerror}") from exc
+        warnings.warn(
+            DualStackWarning(
+                f"this OS refuses IPV6_V6ONLY=0 ({exc.strerror}); the socket is IPv6-only "
+                "(create_acceptor serves both families with two sockets instead)"
+            ),
+            stacklevel=2,
+        )
+    return Socket(raw)
