@@ -1,0 +1,79 @@
+"""The examples run: each server starts on a free port, answers a real client on loopback, and
+exits cleanly on SIGINT. Bounded: every wait has a deadline and the process is killed on failure."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LISTENING = re.compile(r"listening on \[::\]:(\d+)")
+DEADLINE = 20.0
+
+
+@contextmanager
+def running(script: str, *args: str) -> Iterator[tuple[subprocess.Popen[str], list[int]]]:
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "examples" / script), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        ports: list[int] = []
+        expected = args.count("--port") or 1
+        while len(ports) < expected:
+            line = process.stdout.readline()
+            assert line, f"{script} exited before listening (code {process.poll()})"
+            match = LISTENING.search(line)
+            if match:
+                ports.append(int(match.group(1)))
+        yield process, ports
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(DEADLINE)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def interrupt_and_wait(process: subprocess.Popen[str]) -> int:
+    process.send_signal(signal.SIGINT)
+    return process.wait(DEADLINE)
+
+
+def exchange(port: int, family: socket.AddressFamily, host: str, payload: bytes) -> bytes:
+    with socket.create_connection((host, port), timeout=DEADLINE) as client:
+        assert client.family == family
+        client.sendall(payload)
+        client.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := client.recv(65536):
+            received += chunk
+        return received
+
+
+def test_echo_server_echoes_on_every_port_and_stops_on_sigint() -> None:
+    with running("echo_server.py", "--port", "0", "--port", "0") as (process, ports):
+        assert len(set(ports)) == 2
+        for port in ports:
+            assert exchange(port, socket.AF_INET, "127.0.0.1", b"hello over IPv4") == (
+                b"hello over IPv4"
+            )
+        assert interrupt_and_wait(process) == 0
+
+
+def test_hello_pipeline_answers_pipelined_keep_alive_requests() -> None:
+    with running("hello_pipeline.py", "0") as (process, [port]):
+        request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+        answer = exchange(port, socket.AF_INET, "127.0.0.1", request * 3)
+        assert answer.count(b"HTTP/1.1 200 OK\r\n") == 3
+        assert answer.endswith(b"Hello, World!")
+        assert interrupt_and_wait(process) == 0
