@@ -43,13 +43,6 @@ def ctx() -> Iterator[ex.IoContext]:
 
 
 @pytest.fixture
-def vts() -> Iterator[ex.VirtualTimeScheduler]:
-    """A fresh VirtualTimeScheduler, closed after the test."""
-    with ex.VirtualTimeScheduler() as scheduler:
-        yield scheduler
-
-
-@pytest.fixture
 def open_fds() -> Callable[[], int]:
     """Count this process's open fds (``/proc/self/fd``)."""
     if not os.path.isdir("/proc/self/fd"):

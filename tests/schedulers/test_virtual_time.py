@@ -8,7 +8,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pytest
@@ -32,15 +32,6 @@ def record(into: list[T], item: T) -> Callable[[object], None]:
         into.append(item)
 
     return append
-
-
-@pytest.fixture
-def vts() -> Iterator[VirtualTimeScheduler]:
-    context = VirtualTimeScheduler()
-    try:
-        yield context
-    finally:
-        context.close()
 
 
 def start(sender: ex.Sender[Any], receiver: ex.Receiver[Any]) -> None:

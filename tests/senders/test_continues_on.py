@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,29 +16,6 @@ from dsexec.testing import (
     ExpectValueReceiver,
     RecordingReceiver,
 )
-
-
-@pytest.fixture
-def vts() -> Iterator[ex.VirtualTimeScheduler]:
-    context = ex.VirtualTimeScheduler()
-    try:
-        yield context
-    finally:
-        context.close()
-
-
-@pytest.fixture
-def worker() -> Iterator[tuple[ex.IoContext, threading.Thread]]:
-    """An IoContext running on a thread of its own until the test ends."""
-    context = ex.IoContext()
-    thread = threading.Thread(target=context.run)
-    try:
-        with context.work_guard():
-            thread.start()
-            yield context, thread
-        thread.join()
-    finally:
-        context.close()
 
 
 class _HopScheduler:

@@ -7,7 +7,6 @@ import gc
 import logging
 import threading
 import weakref
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,29 +19,6 @@ from dsexec.testing import (
     ExpectValueReceiver,
     RecordingReceiver,
 )
-
-
-@pytest.fixture
-def vts() -> Iterator[ex.VirtualTimeScheduler]:
-    context = ex.VirtualTimeScheduler()
-    try:
-        yield context
-    finally:
-        context.close()
-
-
-@pytest.fixture
-def worker() -> Iterator[tuple[ex.IoContext, threading.Thread]]:
-    """An IoContext running on a thread of its own until the test ends."""
-    context = ex.IoContext()
-    thread = threading.Thread(target=context.run)
-    try:
-        with context.work_guard():
-            thread.start()
-            yield context, thread
-        thread.join()
-    finally:
-        context.close()
 
 
 class _EnvProbe(ex.Sender[None]):

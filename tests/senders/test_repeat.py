@@ -7,7 +7,7 @@ import queue
 import sys
 import threading
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,15 +20,6 @@ from dsexec.testing import (
     ExpectValueReceiver,
     RecordingReceiver,
 )
-
-
-@pytest.fixture
-def vts() -> Iterator[ex.VirtualTimeScheduler]:
-    context = ex.VirtualTimeScheduler()
-    try:
-        yield context
-    finally:
-        context.close()
 
 
 class _Script(ex.Sender[int]):

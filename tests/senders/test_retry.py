@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,15 +12,6 @@ import pytest
 import dsexec as ex
 from dsexec import retry
 from dsexec.testing import ExpectErrorReceiver, ExpectStoppedReceiver, ExpectValueReceiver
-
-
-@pytest.fixture
-def vts() -> Iterator[ex.VirtualTimeScheduler]:
-    context = ex.VirtualTimeScheduler()
-    try:
-        yield context
-    finally:
-        context.close()
 
 
 class _Flaky:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,15 +10,6 @@ import pytest
 import dsexec as ex
 from dsexec import schedule, schedule_after, schedule_at
 from dsexec.testing import ExpectStoppedReceiver, ExpectValueReceiver
-
-
-@pytest.fixture
-def vts() -> Iterator[ex.VirtualTimeScheduler]:
-    context = ex.VirtualTimeScheduler()
-    try:
-        yield context
-    finally:
-        context.close()
 
 
 class _PlainScheduler:

@@ -15,15 +15,6 @@ from dsexec import start_detached
 from dsexec.senders import _start_detached
 
 
-@pytest.fixture
-def vts() -> Iterator[ex.VirtualTimeScheduler]:
-    context = ex.VirtualTimeScheduler()
-    try:
-        yield context
-    finally:
-        context.close()
-
-
 @pytest.fixture(autouse=True)
 def _no_leaked_operations() -> Iterator[None]:
     assert not _start_detached._detached

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,15 +15,6 @@ from dsexec.testing import (
     ExpectValueReceiver,
     RecordingReceiver,
 )
-
-
-@pytest.fixture
-def vts() -> Iterator[ex.VirtualTimeScheduler]:
-    context = ex.VirtualTimeScheduler()
-    try:
-        yield context
-    finally:
-        context.close()
 
 
 class _HopScheduler:

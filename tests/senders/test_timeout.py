@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,15 +16,6 @@ from dsexec.testing import (
     ExpectValueReceiver,
     RecordingReceiver,
 )
-
-
-@pytest.fixture
-def vts() -> Iterator[ex.VirtualTimeScheduler]:
-    context = ex.VirtualTimeScheduler()
-    try:
-        yield context
-    finally:
-        context.close()
 
 
 class _Manual(ex.Sender[Any]):

@@ -6,6 +6,7 @@ import threading
 from typing import Any
 
 import pytest
+from tests._helpers import manuals, pending
 
 import dsexec as ex
 from dsexec import when_all
@@ -17,66 +18,13 @@ from dsexec.testing import (
 )
 
 
-class _Manual(ex.Sender[Any]):
-    """A single-use sender that completes when the test says so; logs start and stop requests.
-
-    A stop request does not complete it: the test decides when (and how) it completes.
-    """
-
-    def __init__(self, name: str, events: list[str]) -> None:
-        self.name = name
-        self.events = events
-        self.receiver: ex.Receiver[Any] | None = None
-        self.env: ex.Env | None = None
-        self._callback: ex.StopCallback | None = None
-
-    def connect(self, receiver: ex.Receiver[Any], /) -> ex.OperationState:
-        self.receiver = receiver
-        return self
-
-    def start(self) -> None:
-        assert self.receiver is not None
-        self.events.append(f"{self.name} started")
-        self.env = self.receiver.get_env()
-        self._callback = self.env.stop_token.register(self._on_stop)
-
-    def _on_stop(self) -> None:
-        self.events.append(f"{self.name} stop requested")
-
-    def _finish(self, how: str) -> ex.Receiver[Any]:
-        assert self.receiver is not None
-        assert self._callback is not None
-        self._callback.unregister()
-        self.events.append(f"{self.name} {how}")
-        return self.receiver
-
-    def complete_value(self, value: object) -> None:
-        self._finish("value").set_value(value)
-
-    def complete_error(self, error: BaseException) -> None:
-        self._finish("error").set_error(error)
-
-    def complete_stopped(self) -> None:
-        self._finish("stopped").set_stopped()
-
-
-def _pending(receiver: RecordingReceiver[Any]) -> bool:
-    """Whether ``receiver`` is still waiting (a function, so mypy does not narrow it)."""
-    return not receiver.completed
-
-
-def _manuals(count: int) -> tuple[list[str], list[_Manual]]:
-    events: list[str] = []
-    return events, [_Manual(chr(ord("a") + i), events) for i in range(count)]
-
-
 def test_when_all_completes_with_the_values_in_argument_order() -> None:
-    events, (a, b, c) = _manuals(3)
+    events, (a, b, c) = manuals(3)
     receiver = ExpectValueReceiver((1, "two", 3.0))
     ex.connect(when_all(a, b, c), receiver).start()
     c.complete_value(3.0)
     a.complete_value(1)
-    assert _pending(receiver)
+    assert pending(receiver)
     b.complete_value("two")
     assert receiver.completed
     assert events[:3] == ["a started", "b started", "c started"]
@@ -103,21 +51,21 @@ def test_when_all_of_timers_completes_when_the_last_timer_fires() -> None:
 
 
 def test_when_all_error_stops_the_siblings_and_waits_for_them() -> None:
-    events, (a, b, c) = _manuals(3)
+    events, (a, b, c) = manuals(3)
     receiver = ExpectErrorReceiver(ValueError, match="b failed")
     ex.connect(when_all(a, b, c), receiver).start()
     b.complete_error(ValueError("b failed"))
     assert "a stop requested" in events
     assert "c stop requested" in events
     a.complete_stopped()
-    assert _pending(receiver)
+    assert pending(receiver)
     c.complete_value(3)
     assert receiver.completed
     assert events[-1] == "c value"
 
 
 def test_when_all_delivers_the_first_error_only() -> None:
-    _, (a, b) = _manuals(2)
+    _, (a, b) = manuals(2)
     receiver = ExpectErrorReceiver(KeyError, match="first")
     ex.connect(when_all(a, b), receiver).start()
     b.complete_error(KeyError("first"))
@@ -125,7 +73,7 @@ def test_when_all_delivers_the_first_error_only() -> None:
 
 
 def test_when_all_error_beats_stopped_even_when_it_comes_later() -> None:
-    _, (a, b) = _manuals(2)
+    _, (a, b) = manuals(2)
     receiver = ExpectErrorReceiver(ValueError)
     ex.connect(when_all(a, b), receiver).start()
     a.complete_stopped()
@@ -133,12 +81,12 @@ def test_when_all_error_beats_stopped_even_when_it_comes_later() -> None:
 
 
 def test_when_all_stopped_child_stops_the_siblings_and_completes_stopped() -> None:
-    events, (a, b) = _manuals(2)
+    events, (a, b) = manuals(2)
     receiver = ExpectStoppedReceiver()
     ex.connect(when_all(a, b), receiver).start()
     a.complete_stopped()
     assert "b stop requested" in events
-    assert _pending(receiver)
+    assert pending(receiver)
     b.complete_value(2)
     assert receiver.completed
 
@@ -167,20 +115,20 @@ def test_when_all_outer_stop_reaches_every_pending_child() -> None:
 
 def test_when_all_outer_stop_waits_for_children_that_are_slow_to_stop() -> None:
     source = ex.StopSource()
-    events, (a, b) = _manuals(2)
+    events, (a, b) = manuals(2)
     receiver = ExpectStoppedReceiver(stop_token=source.token)
     ex.connect(when_all(a, b), receiver).start()
     source.request_stop()
     assert sorted(events) == ["a started", "a stop requested", "b started", "b stop requested"]
     a.complete_stopped()
-    assert _pending(receiver)
+    assert pending(receiver)
     b.complete_stopped()
     assert receiver.completed
 
 
 def test_when_all_children_that_finish_despite_a_stop_request_deliver_their_values() -> None:
     source = ex.StopSource()
-    _, (a, b) = _manuals(2)
+    _, (a, b) = manuals(2)
     receiver = ExpectValueReceiver((1, 2), stop_token=source.token)
     ex.connect(when_all(a, b), receiver).start()
     source.request_stop()
@@ -191,7 +139,7 @@ def test_when_all_children_that_finish_despite_a_stop_request_deliver_their_valu
 def test_when_all_with_stop_already_requested_starts_no_child() -> None:
     source = ex.StopSource()
     source.request_stop()
-    events, (a, b) = _manuals(2)
+    events, (a, b) = manuals(2)
     receiver = ExpectStoppedReceiver(stop_token=source.token)
     ex.connect(when_all(a, b), receiver).start()
     assert events == []
@@ -201,7 +149,7 @@ def test_when_all_with_stop_already_requested_starts_no_child() -> None:
 @pytest.mark.parametrize("outcome", ["value", "error", "stopped"])
 def test_when_all_unregisters_its_outer_stop_callback_before_completing(outcome: str) -> None:
     source = ex.StopSource()
-    _, (a, b) = _manuals(2)
+    _, (a, b) = manuals(2)
     seen_callbacks: list[int] = []
 
     class _Probe(RecordingReceiver[Any]):
@@ -235,7 +183,7 @@ def test_when_all_unregisters_its_outer_stop_callback_before_completing(outcome:
 def test_when_all_children_see_a_new_stop_token_and_the_same_scheduler() -> None:
     source = ex.StopSource()
     with ex.VirtualTimeScheduler() as vts:
-        events, (a,) = _manuals(1)
+        events, (a,) = manuals(1)
         scheduler = vts.get_scheduler()
         receiver = ExpectValueReceiver((None,), stop_token=source.token, scheduler=scheduler)
         ex.connect(when_all(a), receiver).start()
@@ -250,7 +198,7 @@ def test_when_all_children_see_a_new_stop_token_and_the_same_scheduler() -> None
 @pytest.mark.parametrize("failing", [None, 3])
 def test_when_all_children_completing_on_different_threads(failing: int | None) -> None:
     count = 8
-    _, children = _manuals(count)
+    _, children = manuals(count)
     receiver: RecordingReceiver[Any] = RecordingReceiver()
     ex.connect(when_all(*children), receiver).start()
     barrier = threading.Barrier(count)
@@ -278,7 +226,7 @@ def test_when_all_children_completing_on_different_threads(failing: int | None) 
 def test_when_all_stop_from_another_thread_while_children_complete() -> None:
     source = ex.StopSource()
     count = 4
-    _, children = _manuals(count)
+    _, children = manuals(count)
     receiver: RecordingReceiver[Any] = RecordingReceiver(stop_token=source.token)
     ex.connect(when_all(*children), receiver).start()
     barrier = threading.Barrier(count + 1)

@@ -6,6 +6,7 @@ import threading
 from typing import Any
 
 import pytest
+from tests._helpers import manuals, pending
 
 import dsexec as ex
 from dsexec import when_any
@@ -17,67 +18,14 @@ from dsexec.testing import (
 )
 
 
-class _Manual(ex.Sender[Any]):
-    """A single-use sender that completes when the test says so; logs start and stop requests.
-
-    A stop request does not complete it: the test decides when (and how) it completes.
-    """
-
-    def __init__(self, name: str, events: list[str]) -> None:
-        self.name = name
-        self.events = events
-        self.receiver: ex.Receiver[Any] | None = None
-        self.env: ex.Env | None = None
-        self._callback: ex.StopCallback | None = None
-
-    def connect(self, receiver: ex.Receiver[Any], /) -> ex.OperationState:
-        self.receiver = receiver
-        return self
-
-    def start(self) -> None:
-        assert self.receiver is not None
-        self.events.append(f"{self.name} started")
-        self.env = self.receiver.get_env()
-        self._callback = self.env.stop_token.register(self._on_stop)
-
-    def _on_stop(self) -> None:
-        self.events.append(f"{self.name} stop requested")
-
-    def _finish(self, how: str) -> ex.Receiver[Any]:
-        assert self.receiver is not None
-        assert self._callback is not None
-        self._callback.unregister()
-        self.events.append(f"{self.name} {how}")
-        return self.receiver
-
-    def complete_value(self, value: object) -> None:
-        self._finish("value").set_value(value)
-
-    def complete_error(self, error: BaseException) -> None:
-        self._finish("error").set_error(error)
-
-    def complete_stopped(self) -> None:
-        self._finish("stopped").set_stopped()
-
-
-def _pending(receiver: RecordingReceiver[Any]) -> bool:
-    """Whether ``receiver`` is still waiting (a function, so mypy does not narrow it)."""
-    return not receiver.completed
-
-
-def _manuals(count: int) -> tuple[list[str], list[_Manual]]:
-    events: list[str] = []
-    return events, [_Manual(chr(ord("a") + i), events) for i in range(count)]
-
-
 def test_when_any_completes_with_the_first_value() -> None:
-    events, (a, b, c) = _manuals(3)
+    events, (a, b, c) = manuals(3)
     receiver = ExpectValueReceiver("b wins")
     ex.connect(when_any(a, b, c), receiver).start()
     b.complete_value("b wins")
     assert {"a stop requested", "c stop requested"} <= set(events)
     a.complete_stopped()
-    assert _pending(receiver)
+    assert pending(receiver)
     c.complete_value("too late")
     assert receiver.completed
     assert events[-1] == "c value"
@@ -103,18 +51,18 @@ def test_when_any_of_one_sender_is_that_sender() -> None:
 
 
 def test_when_any_first_error_wins_after_the_others_completed() -> None:
-    events, (a, b) = _manuals(2)
+    events, (a, b) = manuals(2)
     receiver = ExpectErrorReceiver(ValueError, match="a failed")
     ex.connect(when_any(a, b), receiver).start()
     a.complete_error(ValueError("a failed"))
     assert "b stop requested" in events
-    assert _pending(receiver)
+    assert pending(receiver)
     b.complete_value(2)
     assert receiver.completed
 
 
 def test_when_any_first_stopped_wins_over_a_later_value() -> None:
-    events, (a, b) = _manuals(2)
+    events, (a, b) = manuals(2)
     receiver = ExpectStoppedReceiver()
     ex.connect(when_any(a, b), receiver).start()
     b.complete_stopped()
@@ -123,7 +71,7 @@ def test_when_any_first_stopped_wins_over_a_later_value() -> None:
 
 
 def test_when_any_value_wins_over_a_later_error() -> None:
-    _, (a, b) = _manuals(2)
+    _, (a, b) = manuals(2)
     receiver = ExpectValueReceiver(1)
     ex.connect(when_any(a, b), receiver).start()
     a.complete_value(1)
@@ -144,13 +92,13 @@ def test_when_any_outer_stop_stops_every_child_and_completes_stopped() -> None:
 
 def test_when_any_outer_stop_waits_for_every_child() -> None:
     source = ex.StopSource()
-    events, (a, b) = _manuals(2)
+    events, (a, b) = manuals(2)
     receiver = ExpectStoppedReceiver(stop_token=source.token)
     ex.connect(when_any(a, b), receiver).start()
     source.request_stop()
     assert {"a stop requested", "b stop requested"} <= set(events)
     a.complete_stopped()
-    assert _pending(receiver)
+    assert pending(receiver)
     b.complete_stopped()
     assert receiver.completed
 
@@ -158,7 +106,7 @@ def test_when_any_outer_stop_waits_for_every_child() -> None:
 def test_when_any_with_stop_already_requested_starts_no_child() -> None:
     source = ex.StopSource()
     source.request_stop()
-    events, (a, b) = _manuals(2)
+    events, (a, b) = manuals(2)
     receiver = ExpectStoppedReceiver(stop_token=source.token)
     ex.connect(when_any(a, b), receiver).start()
     assert events == []
@@ -168,7 +116,7 @@ def test_when_any_with_stop_already_requested_starts_no_child() -> None:
 @pytest.mark.parametrize("outcome", ["value", "error", "stopped"])
 def test_when_any_unregisters_its_outer_stop_callback_before_completing(outcome: str) -> None:
     source = ex.StopSource()
-    _, (a, b) = _manuals(2)
+    _, (a, b) = manuals(2)
     seen_callbacks: list[int] = []
 
     class _Probe(RecordingReceiver[Any]):
@@ -202,7 +150,7 @@ def test_when_any_unregisters_its_outer_stop_callback_before_completing(outcome:
 def test_when_any_children_see_a_new_stop_token_and_the_same_scheduler() -> None:
     source = ex.StopSource()
     with ex.VirtualTimeScheduler() as vts:
-        _, (a,) = _manuals(1)
+        _, (a,) = manuals(1)
         scheduler = vts.get_scheduler()
         receiver = ExpectValueReceiver(7, stop_token=source.token, scheduler=scheduler)
         ex.connect(when_any(a), receiver).start()
@@ -214,7 +162,7 @@ def test_when_any_children_see_a_new_stop_token_and_the_same_scheduler() -> None
 
 def test_when_any_children_completing_on_different_threads() -> None:
     count = 8
-    events, children = _manuals(count)
+    events, children = manuals(count)
     receiver: RecordingReceiver[Any] = RecordingReceiver()
     ex.connect(when_any(*children), receiver).start()
     barrier = threading.Barrier(count)

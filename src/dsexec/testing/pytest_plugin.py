@@ -16,6 +16,7 @@
 
   ``runner.kind`` names the loop and ``runner.virtual_time`` tells whether timers complete
   without waiting.
+* ``vts``: a fresh :class:`~dsexec.VirtualTimeScheduler`, closed after the test.
 * ``real_time_scheduler_runner``: the same without ``virtual_time``, for tests that need a real
   clock (keep their delays to a few milliseconds).
 """
@@ -26,6 +27,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from ..schedulers import VirtualTimeScheduler
 from ._receivers import collect_contract_violations
 from ._schedulers import SchedulerRunner, available_runner_kinds
 
@@ -49,3 +51,10 @@ def scheduler_runner(request: pytest.FixtureRequest) -> SchedulerRunner:
 def real_time_scheduler_runner(request: pytest.FixtureRequest) -> SchedulerRunner:
     """Like ``scheduler_runner``, without the virtual-time kind."""
     return SchedulerRunner(request.param)
+
+
+@pytest.fixture
+def vts() -> Iterator[VirtualTimeScheduler]:
+    """A fresh ``VirtualTimeScheduler`` (clock at 0.0), closed after the test."""
+    with VirtualTimeScheduler() as scheduler:
+        yield scheduler
