@@ -4,12 +4,19 @@
     wrk -t2 -c64 -d10s http://127.0.0.1:8080/
 
 Per connection: ``async_read | let_value(answer every complete request head) |
-repeat_until(closed)``. The per-request path is kept lean: the complete heads in a read are
-counted, one regular expression tells whether any of them says ``Connection``,
-``Content-Length``, ``Transfer-Encoding`` or ``HTTP/1.0`` (only those take the slower
-head-by-head path), and the constant response goes out once per head in a single write.
+repeat_until(closed)``, closed on every path by ``finally_``. The per-request path is kept
+lean: a read holding exactly one complete head that no regular expression flags as saying
+``Connection``, ``Content-Length``, ``Transfer-Encoding`` or ``HTTP/1.0`` is answered with a
+write sender built once per connection; anything else (pipelined heads, partial heads, those
+headers) takes the head-by-head path, which sends one response per head in a single write.
 Request bodies are not read: a request announcing one is answered and the connection closed.
 Ctrl-C stops it.
+
+What a connection costs is kept small too, because a server holds thousands of idle ones: the
+per-connection state is one slotted :class:`Responder` (``let_value``'s function, no
+closures),
+the adaptors shared by every connection are built once at import, and the pipeline's senders
+are dropped once it runs (``repeat_until`` restarts its operation states round after round).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import signal
 import socket
 import sys
 from collections.abc import Sequence
+from typing import Final, final
 
 import dsexec as ex
 from dsexec.net import Acceptor, Socket, async_accept, async_read, async_write, create_acceptor
@@ -37,11 +45,42 @@ BAD_REQUEST = b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: clos
 END_OF_HEAD = b"\r\n\r\n"
 MAX_HEAD = 16384
 READ_SIZE = 65536
-# Anything that changes the answer: only heads containing one of these take the slow path.
+# Anything that may change the answer: only heads in which this matches take the slow path,
+# which looks at them properly. It matches a line starting with one of the three headers, or
+# ending in "1.0" (the request line of HTTP/1.0; other such lines are rare and cost only the
+# slow path). Every alternative starts at a CRLF, so the regex engine skips to those at C speed,
+# and the first letter of each header is a plain class (a pattern-wide IGNORECASE is slower).
 SPECIAL = re.compile(
-    rb"\r\n(?:connection|content-length|transfer-encoding)[ \t]*:|HTTP/1\.0\r\n", re.IGNORECASE
+    rb"\r\n(?:(?<=1\.0\r\n)"
+    rb"|[Cc](?i:onnection|ontent-length)[ \t]*:"
+    rb"|[Tt](?i:ransfer-encoding)[ \t]*:)"
 )
-NOTHING: ex.Sender[int] = ex.just(0)  # senders are reusable: built once
+
+# The value of a round tells repeat_until whether the connection is done: bytes written (>= 0)
+# to go on, CLOSED to stop. Senders are reusable, so the constant ones are built once.
+CLOSED: Final = -1
+NOTHING: ex.Sender[int] = ex.just(0)  # an incomplete head: read on
+EOF: ex.Sender[int] = ex.just(CLOSED)
+
+
+def closed(sent: int) -> bool:
+    """``repeat_until``'s predicate: the round said the connection is done."""
+    return sent == CLOSED
+
+
+def mark_closed(_sent: int) -> int:
+    return CLOSED
+
+
+def ignore_error(_error: BaseException) -> None:
+    """Reset by peer and the like: just close."""
+
+
+# Adaptors every connection shares (a SenderAdaptor is reusable like a sender).
+UNTIL_CLOSED = ex.repeat_until(closed)
+IGNORE_ERRORS = ex.upon_error(ignore_error)
+THEN_CLOSED = ex.then(mark_closed)
+CLOSE_SOCKET = ex.then(Socket.close)
 
 
 def answer(pending: bytes | bytearray) -> tuple[bytes, bool, int]:
@@ -77,34 +116,51 @@ def answer(pending: bytes | bytearray) -> tuple[bytes, bool, int]:
         responses += KEEP_ALIVE
 
 
+@final
+class Responder:
+    """One connection's state, and ``let_value``'s function (a callable object: a bound
+    method would cost another object per connection).
+
+    A call returns the round's sender: the write of the responses, ``NOTHING`` while a head is
+    incomplete, ``EOF`` when the client closed (or a write that ends in ``CLOSED``).
+    """
+
+    __slots__ = ("_answer_one", "_pending", "_sch", "_sock")
+
+    def __init__(self, sch: ex.IoScheduler, sock: Socket) -> None:
+        self._sch = sch
+        self._sock = sock
+        self._pending = b""  # an incomplete request head, kept between reads
+        # The usual round's sender, built once: a sender is a value, reusable at will.
+        self._answer_one = async_write(sch, sock, KEEP_ALIVE)
+
+    def __call__(self, data: bytes) -> ex.Sender[int]:
+        """The round's sender for the bytes of one read."""
+        if not data:
+            return EOF
+        if self._pending:
+            data = self._pending + data
+            self._pending = b""
+        if data.find(END_OF_HEAD) == len(data) - 4 and SPECIAL.search(data) is None:
+            # the common case, inlined: one whole head (its end is the first and only one)
+            # of a plain keep-alive request; pipelined heads and the rest go through answer()
+            return self._answer_one
+        responses, close, used = answer(data)
+        if used < len(data):
+            self._pending = data[used:]
+        if close:
+            return async_write(self._sch, self._sock, responses) | THEN_CLOSED
+        return async_write(self._sch, self._sock, responses) if responses else NOTHING
+
+
 def connection(sch: ex.IoScheduler, sock: Socket) -> ex.Sender[object]:
     """Serve one keep-alive connection until EOF, an error or ``Connection: close``."""
-    buffer = bytearray()  # an incomplete request head, kept between reads
-    closing = [False]
-
-    def on_data(data: bytes) -> ex.Sender[int]:
-        if not data:  # EOF
-            closing[0] = True
-            return NOTHING
-        pending: bytes | bytearray = data
-        if buffer:
-            buffer.extend(data)
-            pending = buffer
-        responses, close, used = answer(pending)
-        if pending is buffer:
-            del buffer[:used]
-        elif used < len(data):
-            buffer.extend(data[used:])
-        if close:
-            closing[0] = True
-        return async_write(sch, sock, responses) if responses else NOTHING
-
     return (
         async_read(sch, sock, READ_SIZE)
-        | ex.let_value(on_data)
-        | ex.repeat_until(lambda _sent: closing[0])
-        | ex.upon_error(lambda _error: None)  # reset by peer and the like: just close
-        | ex.finally_(ex.just(sock) | ex.then(Socket.close))
+        | ex.let_value(Responder(sch, sock))
+        | UNTIL_CLOSED
+        | IGNORE_ERRORS
+        | ex.finally_(ex.just(sock) | CLOSE_SOCKET)
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import dsexec as ex
-from dsexec._core._stop_token import NEVER_STOP_TOKEN, StopSource, StopToken
+from dsexec._core._stop_token import NEVER_STOP_TOKEN, StopObserver, StopSource, StopToken
 
 
 def test_registered_callback_runs_once_on_request_stop() -> None:
@@ -303,7 +303,7 @@ def test_tokens_of_one_source_are_equal_and_of_different_sources_not() -> None:
     assert a.token != other
 
 
-class _StopWhileInserting(dict[ex.StopCallback, bool]):
+class _StopWhileInserting(dict[StopObserver, bool]):
     """A callbacks table that lets a stop request land between register's insert and its
     re-check, on this thread, to exercise the lock-free race handling deterministically."""
 
@@ -312,7 +312,7 @@ class _StopWhileInserting(dict[ex.StopCallback, bool]):
         self._source = source
         self._pop_first = pop_first
 
-    def __setitem__(self, key: ex.StopCallback, value: bool) -> None:
+    def __setitem__(self, key: StopObserver, value: bool) -> None:
         super().__setitem__(key, value)
         if self._pop_first:
             self._source.request_stop()  # stop pops and runs the new entry itself
@@ -331,3 +331,129 @@ def test_register_racing_request_stop_runs_the_callback_exactly_once(pop_first: 
     source._stopped = False  # let the real request_stop run its (now empty) loop
     source.request_stop()
     assert calls == ["ran"]
+
+
+# -- observers: the allocation-free registration of dsexec's own operations --------------------
+
+
+class _Observer:
+    """An operation-like object observed with ``_observe``: its method is the callback."""
+
+    def __init__(self, action: Any = None) -> None:
+        self.calls: list[int] = []
+        self._action = action
+
+    def _on_stop_requested(self) -> None:
+        self.calls.append(threading.get_ident())
+        if self._action is not None:
+            self._action()
+
+
+def test_an_observer_is_called_once_on_request_stop_and_allocates_no_handle() -> None:
+    source = StopSource()
+    observer = _Observer()
+    source._observe(observer)
+    assert list(source._callbacks) == [observer]  # the object itself is the key
+    assert observer.calls == []
+    assert source.request_stop() is True
+    source.request_stop()
+    assert observer.calls == [threading.get_ident()]
+
+
+def test_an_unobserved_observer_is_never_called() -> None:
+    source = StopSource()
+    observer = _Observer()
+    source._observe(observer)
+    source._unobserve(observer)
+    source._unobserve(observer)  # idempotent, like unregister()
+    source.request_stop()
+    assert observer.calls == []
+    assert not source._callbacks
+
+
+def test_observing_after_stop_calls_the_observer_inline() -> None:
+    source = StopSource()
+    source.request_stop()
+    observer = _Observer()
+    source._observe(observer)
+    assert observer.calls == [threading.get_ident()]
+    source._unobserve(observer)  # nothing registered: a no-op
+
+
+def test_observers_and_handles_share_one_registry_newest_first() -> None:
+    source = StopSource()
+    order: list[str] = []
+    source.token.register(lambda: order.append("handle"))
+    source._observe(_Observer(lambda: order.append("observer")))
+    source.request_stop()
+    assert order == ["observer", "handle"]
+
+
+@pytest.mark.parametrize("pop_first", [True, False], ids=["stop-popped-it", "stop-flipped-only"])
+def test_observe_racing_request_stop_calls_the_observer_exactly_once(pop_first: bool) -> None:
+    source = ex.StopSource()
+    source._callbacks = _StopWhileInserting(source, pop_first=pop_first)
+    observer = _Observer()
+    source._observe(observer)
+    assert len(observer.calls) == 1
+    source._unobserve(observer)
+    source._stopped = False  # let the real request_stop run its (now empty) loop
+    source.request_stop()
+    assert len(observer.calls) == 1
+
+
+def test_unobserve_from_another_thread_waits_for_the_running_observer() -> None:
+    source = StopSource()
+    entered = threading.Event()
+    unobserve_waiting = threading.Event()
+    order: list[str] = []
+
+    class Spy(threading.Condition):
+        """The source's condition variable: tells the test when _unobserve() waits on it."""
+
+        def wait(self, timeout: float | None = None) -> bool:
+            unobserve_waiting.set()
+            return super().wait(timeout)
+
+    def running() -> None:  # on the stopping thread
+        source._done = Spy(source._lock)
+        entered.set()
+        assert unobserve_waiting.wait(10), "_unobserve() did not wait for the observer"
+        order.append("observer finished")
+
+    observer = _Observer(running)
+    source._observe(observer)
+
+    def unobserve() -> None:
+        assert entered.wait(10)
+        source._unobserve(observer)
+        order.append("unobserve returned")
+
+    stopper = threading.Thread(target=source.request_stop)
+    other = threading.Thread(target=unobserve)
+    other.start()
+    stopper.start()
+    stopper.join()
+    other.join()
+    assert order == ["observer finished", "unobserve returned"]
+
+
+def test_an_observer_that_raises_is_logged_and_the_others_still_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def boom() -> None:
+        raise ValueError("boom")
+
+    source = StopSource()
+    first, second = _Observer(), _Observer(boom)
+    source._observe(first)
+    source._observe(second)
+    with caplog.at_level(logging.ERROR, logger="dsexec"):
+        source.request_stop()
+    assert first.calls
+    assert second.calls
+    assert any(r.exc_info and isinstance(r.exc_info[1], ValueError) for r in caplog.records)
+    late = _Observer(boom)
+    with caplog.at_level(logging.ERROR, logger="dsexec"):
+        source._observe(late)  # runs inline: logged, not raised
+    assert late.calls

@@ -309,8 +309,9 @@ def test_accept_stopped_after_its_wake_up_was_queued_takes_no_connection(
     receiver = ExpectStoppedReceiver(stop_token=source.token)
     start(async_accept(ctx.get_scheduler(), acceptor), receiver)
     client("127.0.0.1", acceptor.port)
-    ctx.post(source.request_stop)  # runs before the fd wake-up of the same turn
-    ctx.run()
+    ctx.post(source.request_stop)
+    while ctx.run_one():  # run_one queues the fd wake-up behind the posted stop
+        pass
     assert receiver.completed
     second: ExpectValueReceiver[Socket] = ExpectValueReceiver()
     start(async_accept(ctx.get_scheduler(), acceptor), second)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
 import struct
@@ -13,7 +14,7 @@ import pytest
 
 import dsexec as ex
 from dsexec import timeout
-from dsexec.net import Socket, async_read
+from dsexec.net import Socket, _read, async_read, async_write
 from dsexec.perf import MemoryPool
 from dsexec.testing import (
     ExpectErrorReceiver,
@@ -236,8 +237,241 @@ def test_read_stopped_after_its_wake_up_was_queued_consumes_nothing(
     receiver = ExpectStoppedReceiver(stop_token=source.token)
     start(async_read(ctx.get_scheduler(), server, 10), receiver)
     client.socket.sendall(b"keep me")
-    # posted work runs before the fd wake-ups of the same turn: the stop comes first
+    # run_one queues the fd wake-ups of a poll behind the work posted before it: the stop
+    # comes first, then the (now stale) wake-up
     ctx.post(source.request_stop)
-    ctx.run()
+    while ctx.run_one():
+        pass
     assert receiver.completed
     assert server.socket.recv(10) == b"keep me"  # non-blocking: still there, not consumed
+
+
+# -- async_read | let_value(f): one fused operation, restarted by repeat -----------------------
+
+
+def _echo_rounds(
+    sch: ex.IoScheduler, server: Socket, answer: Callable[[bytes], ex.Sender[int]]
+) -> ex.Sender[int]:
+    return async_read(sch, server, 64) | ex.let_value(answer) | ex.repeat_until(lambda n: n < 0)
+
+
+def test_read_then_let_value_is_one_fused_operation(ctx: ex.IoContext, tcp_pair: Pair) -> None:
+    server, _client = tcp_pair
+    sender: ex.Sender[bytes] = async_read(ctx.get_scheduler(), server, 64) | ex.let_value(ex.just)
+    op = ex.connect(sender, RecordingReceiver[Any]())
+    assert type(op).__name__ == "_ReadLetValueOp"
+    pooled = async_read(ctx.get_scheduler(), server, 64, pool=MemoryPool(64, 1))
+    generic = ex.connect(pooled | ex.let_value(ex.just), RecordingReceiver[Any]())
+    assert type(generic).__name__ == "_LetValueOp"  # with a pool: the generic let_value
+
+
+def test_a_read_answer_loop_serves_many_requests_with_one_operation_state(
+    ctx: ex.IoContext, tcp_pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, client = tcp_pair
+    sch = ctx.get_scheduler()
+    seen: list[bytes] = []
+    connects: list[object] = []
+    fused = _read._ReadLetValueSender
+    connect = fused.connect
+
+    def counting_connect(self: Any, receiver: ex.Receiver[Any], /) -> ex.OperationState:
+        connects.append(self)
+        return connect(self, receiver)
+
+    monkeypatch.setattr(fused, "connect", counting_connect)
+
+    def answer(data: bytes) -> ex.Sender[int]:
+        seen.append(data)
+        return async_write(sch, server, data.upper()) if data else ex.just(-1)
+
+    receiver = ExpectValueReceiver(-1)
+    start(_echo_rounds(sch, server, answer), receiver)
+    for count, word in enumerate((b"one", b"two", b"three"), start=1):
+        client.socket.sendall(word)
+        while len(seen) < count:
+            ctx.run_one()
+        assert client.socket.recv(64) == word.upper()  # written inline, so already here
+    client.shutdown_write()
+    ctx.run()
+    assert receiver.completed
+    assert seen == [b"one", b"two", b"three", b""]
+    assert len(connects) == 1  # one operation state, restarted for every request
+
+
+@pytest.mark.parametrize(
+    ("answer", "error", "match"),
+    [
+        (lambda _: 1 // 0, ZeroDivisionError, None),
+        (lambda _: "not a sender", TypeError, "^let_value: the function must return a Sender"),
+        (lambda _: ex.just_error(KeyError("second")), KeyError, "second"),
+    ],
+    ids=["fn-raises", "non-sender", "second-fails"],
+)
+def test_fused_read_and_let_value_report_errors_like_let_value(
+    ctx: ex.IoContext, tcp_pair: Pair, answer: Any, error: type[Exception], match: str | None
+) -> None:
+    server, client = tcp_pair
+    client.socket.sendall(b"x")
+    receiver = ExpectErrorReceiver(error, match=match)
+    start(async_read(ctx.get_scheduler(), server, 64) | ex.let_value(answer), receiver)
+    ctx.run()
+    assert receiver.completed
+
+
+def test_fused_read_passes_read_errors_through_without_calling_fn(
+    ctx: ex.IoContext, tcp_pair: Pair
+) -> None:
+    server, _client = tcp_pair
+    calls: list[bytes] = []
+
+    def answer(data: bytes) -> ex.Sender[bytes]:
+        calls.append(data)
+        return ex.just(data)
+
+    receiver = ExpectErrorReceiver(ex.ClosedResourceError)
+    start(async_read(ctx.get_scheduler(), server, 64) | ex.let_value(answer), receiver)
+    server.close()
+    ctx.run()
+    assert receiver.completed
+    assert calls == []
+
+
+def test_stop_reaches_a_fused_read_and_then_its_second_operation(
+    ctx: ex.IoContext, tcp_pair: Pair
+) -> None:
+    server, client = tcp_pair
+    sch = ctx.get_scheduler()
+    waiting = ex.StopSource()  # stopped while the read waits
+    receiver = ExpectStoppedReceiver(stop_token=waiting.token)
+    start(async_read(sch, server, 64) | ex.let_value(ex.just), receiver)
+    waiting.request_stop()
+    assert receiver.completed
+    assert ctx.statistics().readers == 0
+    answering = ex.StopSource()  # stopped while the second sender (a long timer) runs
+    second = ExpectStoppedReceiver(stop_token=answering.token)
+    start(async_read(sch, server, 64) | ex.let_value(lambda _: sch.schedule_after(3600)), second)
+    client.socket.sendall(b"x")
+    while ctx.statistics().timers == 0:
+        ctx.run_one()
+    answering.request_stop()
+    assert second.completed
+    assert ctx.statistics().timers == 0
+
+
+def test_a_restarted_read_keeps_answering_after_a_full_buffer(
+    ctx: ex.IoContext, tcp_pair: Pair
+) -> None:
+    # 10 bytes through 4-byte reads: the read restarts inline (the last one filled its buffer)
+    # and falls back to waiting on EAGAIN, round after round.
+    server, client = tcp_pair
+    got: list[bytes] = []
+
+    def keep(data: bytes) -> ex.Sender[int]:
+        got.append(data)
+        return ex.just(len(data) if b"!" not in data else -1)
+
+    receiver = ExpectValueReceiver(-1)
+    start(async_read(ctx.get_scheduler(), server, 4) | ex.let_value(keep) | ex.repeat_until(
+        lambda n: n < 0
+    ), receiver)
+    client.socket.sendall(b"abcdefghi!")
+    ctx.run()
+    assert b"".join(got) == b"abcdefghi!"
+    assert receiver.completed
+
+
+# -- a looping read keeps its stop registration between rounds, until the loop ends ------------
+
+
+def _requests(client: Socket, ctx: ex.IoContext, seen: list[bytes], words: list[bytes]) -> None:
+    for count, word in enumerate(words, start=len(seen) + 1):
+        client.socket.sendall(word)
+        while len(seen) < count:
+            ctx.run_one()
+
+
+@pytest.mark.parametrize("end", ["eof", "error", "stop-waiting", "stop-between-rounds"])
+def test_a_read_loop_registers_for_stop_once_and_leaves_nothing_behind(
+    end: str, ctx: ex.IoContext, tcp_pair: Pair
+) -> None:
+    server, client = tcp_pair
+    sch = ctx.get_scheduler()
+    source = ex.StopSource()
+    seen: list[bytes] = []
+    registrations: list[int] = []
+
+    def answer(data: bytes) -> ex.Sender[int]:
+        seen.append(data)
+        registrations.append(len(source._callbacks))
+        if not data:
+            return ex.just(-1)
+        if data == b"fail":
+            return ex.just_error(KeyError("fail"))
+        if data == b"hold":  # a second sender that waits: the read is between rounds
+            return sch.schedule_after(3600) | ex.then(lambda _: 0)
+        return ex.just(len(data))
+
+    expected = {
+        "eof": ExpectValueReceiver(-1, stop_token=source.token),
+        "error": ExpectErrorReceiver(KeyError, stop_token=source.token),
+        "stop-waiting": ExpectStoppedReceiver(stop_token=source.token),
+        "stop-between-rounds": ExpectStoppedReceiver(stop_token=source.token),
+    }[end]
+    start(_echo_rounds(sch, server, answer), expected)
+    _requests(client, ctx, seen, [b"a", b"b", b"c"])
+    # The read registered once, in round 1, and kept it (the loop owns it): one entry.
+    assert registrations == [1, 1, 1]
+    if end == "eof":
+        client.shutdown_write()
+        ctx.run()
+    elif end == "error":
+        _requests(client, ctx, seen, [b"fail"])
+    elif end == "stop-waiting":
+        source.request_stop()
+    else:
+        _requests(client, ctx, seen, [b"hold"])
+        assert ctx.statistics().timers == 1
+        source.request_stop()
+    assert expected.completed
+    assert not source._callbacks  # retired: nothing left registered
+    assert ctx.statistics().readers == 0
+    assert ctx.statistics().timers == 0
+
+
+@pytest.mark.parametrize("case", ["fits", "partial", "stopped", "send-fails", "other-loop"])
+def test_a_fused_read_answering_with_a_write_behaves_like_let_value(
+    case: str, ctx: ex.IoContext, faulty_pair: Pair, faults: FaultySocketFactory
+) -> None:
+    server, client = faulty_pair
+    source = ex.StopSource()
+    payload = b"x" * (8 * 1024 * 1024 if case == "partial" else 10)
+    with ex.IoContext() as other:
+        loop = other if case == "other-loop" else ctx
+
+        def answer(_: bytes) -> ex.Sender[int]:
+            if case == "stopped":
+                source.request_stop()  # before the write starts: it must send nothing
+            if case == "send-fails":
+                faults.fail("send", errno.EPIPE)
+            return async_write(loop.get_scheduler(), server, payload)
+
+        receiver: RecordingReceiver[Any]
+        if case == "stopped":
+            receiver = ExpectStoppedReceiver(stop_token=source.token)
+        elif case == "send-fails":
+            receiver = ExpectErrorReceiver(ex.NetError, stop_token=source.token)
+        else:
+            receiver = ExpectValueReceiver(len(payload), stop_token=source.token)
+        start(async_read(ctx.get_scheduler(), server, 64) | ex.let_value(answer), receiver)
+        client.socket.sendall(b"request")
+        received = bytearray()
+        while not receiver.completed:  # the client drains while the loop makes progress
+            ctx.poll()
+            with contextlib.suppress(BlockingIOError):
+                received += client.socket.recv(1 << 20)
+        with contextlib.suppress(BlockingIOError):
+            while chunk := client.socket.recv(1 << 20):
+                received += chunk
+    expected = b"" if case in ("stopped", "send-fails") else payload
+    assert bytes(received) == expected

@@ -5,6 +5,7 @@ from __future__ import annotations
 import array
 import contextlib
 import errno
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,17 @@ def start(sender: ex.Sender[Any], receiver: RecordingReceiver[Any]) -> ex.Operat
     op = ex.connect(sender, receiver)
     op.start()
     return op
+
+
+# How a write gets started: connect + start, or as the sender a let_value function returns
+# (Sender._connect_or_complete: no operation state when the data fits in the send buffer).
+STARTS = ["connect", "let_value"]
+
+
+def started(how: str, sender: ex.Sender[int]) -> ex.Sender[int]:
+    if how == "connect":
+        return sender
+    return ex.just(None) | ex.let_value(lambda _: sender)
 
 
 def fill_send_buffer(sock: Socket) -> int:
@@ -58,24 +70,27 @@ def read_exactly(sch: object, sock: Socket, size: int, chunk: int) -> ex.Sender[
     )
 
 
-def test_small_write_completes_inline(ctx: ex.IoContext, tcp_pair: Pair) -> None:
+@pytest.mark.parametrize("how", STARTS)
+def test_small_write_completes_inline(how: str, ctx: ex.IoContext, tcp_pair: Pair) -> None:
     server, client = tcp_pair
     receiver = ExpectValueReceiver(5)
-    start(async_write(ctx.get_scheduler(), server, b"hello"), receiver)
+    start(started(how, async_write(ctx.get_scheduler(), server, b"hello")), receiver)
     assert receiver.completed
     assert client.socket.recv(10) == b"hello"
 
 
-def test_empty_write_completes_with_zero(ctx: ex.IoContext, tcp_pair: Pair) -> None:
+@pytest.mark.parametrize("how", STARTS)
+def test_empty_write_completes_with_zero(how: str, ctx: ex.IoContext, tcp_pair: Pair) -> None:
     server, _client = tcp_pair
     receiver = ExpectValueReceiver(0)
-    start(async_write(ctx.get_scheduler(), server, b""), receiver)
+    start(started(how, async_write(ctx.get_scheduler(), server, b"")), receiver)
     assert receiver.completed
 
 
+@pytest.mark.parametrize("how", STARTS)
 @pytest.mark.parametrize("kind", ["bytes", "bytearray", "memoryview"])
 def test_large_write_to_a_slow_reader_delivers_every_byte(
-    kind: str, ctx: ex.IoContext, tcp_pair: Pair
+    kind: str, how: str, ctx: ex.IoContext, tcp_pair: Pair
 ) -> None:
     server, client = tcp_pair
     size = 8 * 1024 * 1024
@@ -89,7 +104,9 @@ def test_large_write_to_a_slow_reader_delivers_every_byte(
         data = memoryview(payload)
     sch = ctx.get_scheduler()
     written, received = ex.sync_wait(
-        when_all(async_write(sch, server, data), read_exactly(sch, client, size, 4096)),
+        when_all(
+            started(how, async_write(sch, server, data)), read_exactly(sch, client, size, 4096)
+        ),
         context=ctx,
     )
     assert written == size
@@ -105,15 +122,16 @@ def test_write_of_a_typed_memoryview_counts_bytes(ctx: ex.IoContext, tcp_pair: P
     assert client.socket.recv(1000) == numbers.tobytes()
 
 
+@pytest.mark.parametrize("how", STARTS)
 def test_write_blocked_on_a_full_buffer_can_be_stopped(
-    ctx: ex.IoContext, tcp_pair: Pair, open_fds: Callable[[], int]
+    how: str, ctx: ex.IoContext, tcp_pair: Pair, open_fds: Callable[[], int]
 ) -> None:
     server, _client = tcp_pair
     fill_send_buffer(server)
     before = open_fds()
     source = ex.StopSource()
     receiver = ExpectStoppedReceiver(stop_token=source.token)
-    start(async_write(ctx.get_scheduler(), server, b"x" * 100_000), receiver)
+    start(started(how, async_write(ctx.get_scheduler(), server, b"x" * 100_000)), receiver)
     assert receiver.completion is None
     assert ctx.statistics().writers == 1
     source.request_stop()
@@ -143,13 +161,14 @@ def test_closing_the_socket_wakes_a_pending_write(ctx: ex.IoContext, tcp_pair: P
     assert receiver.completed
 
 
+@pytest.mark.parametrize("how", STARTS)
 def test_write_on_a_closed_socket_fails_with_closed_resource_error(
-    ctx: ex.IoContext, tcp_pair: Pair
+    how: str, ctx: ex.IoContext, tcp_pair: Pair
 ) -> None:
     server, _client = tcp_pair
     server.close()
     receiver = ExpectErrorReceiver(ex.ClosedResourceError)
-    start(async_write(ctx.get_scheduler(), server, b"x"), receiver)
+    start(started(how, async_write(ctx.get_scheduler(), server, b"x")), receiver)
     assert receiver.completed
 
 
@@ -168,14 +187,15 @@ def test_second_pending_write_fails_with_busy_resource_error(
     assert first.completed
 
 
+@pytest.mark.parametrize("how", STARTS)
 @pytest.mark.parametrize("code", [errno.ECONNRESET, errno.EPIPE])
 def test_send_errors_are_net_errors(
-    code: int, ctx: ex.IoContext, faulty_pair: Pair, faults: FaultySocketFactory
+    code: int, how: str, ctx: ex.IoContext, faulty_pair: Pair, faults: FaultySocketFactory
 ) -> None:
     server, _client = faulty_pair
     faults.fail("send", code)
     receiver = ExpectErrorReceiver(ex.NetError, match="send on fd")
-    start(async_write(ctx.get_scheduler(), server, b"x"), receiver)
+    start(started(how, async_write(ctx.get_scheduler(), server, b"x")), receiver)
     assert receiver.completed
     assert isinstance(receiver.error, OSError)
     assert receiver.error.errno == code
@@ -190,3 +210,66 @@ def test_async_write_rejects_bad_arguments(ctx: ex.IoContext, tcp_pair: Pair) ->
         async_write(sch, server.socket, b"")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="async_write: expected bytes or another buffer"):
         async_write(sch, server, "text")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("how", STARTS)
+def test_a_stop_requested_before_the_write_starts_sends_nothing(
+    how: str, ctx: ex.IoContext, tcp_pair: Pair
+) -> None:
+    server, client = tcp_pair
+    source = ex.StopSource()
+    source.request_stop()
+    receiver = ExpectStoppedReceiver(stop_token=source.token)
+    start(started(how, async_write(ctx.get_scheduler(), server, b"never")), receiver)
+    assert receiver.completed
+    with pytest.raises(BlockingIOError):
+        client.socket.recv(10)
+
+
+def test_connect_or_complete_builds_no_operation_state_for_a_write_that_fits(
+    ctx: ex.IoContext, tcp_pair: Pair
+) -> None:
+    server, client = tcp_pair
+    receiver = ExpectValueReceiver(3)
+    assert async_write(ctx.get_scheduler(), server, b"abc")._connect_or_complete(receiver) is None
+    assert receiver.completed
+    assert client.socket.recv(10) == b"abc"
+
+
+def test_connect_or_complete_hands_the_rest_of_a_partial_write_to_an_operation(
+    ctx: ex.IoContext, tcp_pair: Pair
+) -> None:
+    server, client = tcp_pair
+    payload = bytes(range(256)) * 16384  # 4 MiB: more than the socket buffers hold
+    receiver = ExpectValueReceiver(len(payload))
+    op = async_write(ctx.get_scheduler(), server, payload)._connect_or_complete(receiver)
+    assert op is not None  # a prefix went out; the operation sends the rest once started
+    assert not receiver.completed
+    op.start()
+    reader = read_exactly(ctx.get_scheduler(), client, len(payload), 65536)
+    received = ex.sync_wait(reader, context=ctx)
+    assert received == payload
+    assert receiver.completed
+
+
+def test_connect_or_complete_off_the_loop_thread_returns_an_operation_that_posts(
+    ctx: ex.IoContext, tcp_pair: Pair
+) -> None:
+    server, client = tcp_pair
+    receiver = ExpectValueReceiver(2)
+    ops: list[ex.OperationState | None] = []
+
+    def elsewhere() -> None:
+        op = async_write(ctx.get_scheduler(), server, b"hi")._connect_or_complete(receiver)
+        ops.append(op)
+        if op is not None:
+            op.start()  # posted to the loop
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join()
+    assert ops[0] is not None
+    assert receiver.completion is None
+    ctx.run()
+    assert receiver.completed
+    assert client.socket.recv(10) == b"hi"

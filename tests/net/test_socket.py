@@ -11,8 +11,17 @@ from collections.abc import Callable
 import pytest
 
 import dsexec as ex
-from dsexec.net import DualStackWarning, Endpoint, Socket, create_tcp_socket
-from dsexec.testing import inject_socket_faults
+from dsexec.net import (
+    DualStackWarning,
+    Endpoint,
+    Socket,
+    async_accept,
+    async_read,
+    async_write,
+    create_acceptor,
+    create_tcp_socket,
+)
+from dsexec.testing import ExpectErrorReceiver, inject_socket_faults
 
 
 @pytest.mark.ipv6
@@ -112,3 +121,38 @@ def test_socket_close_is_idempotent(open_fds: Callable[[], int]) -> None:
         sock.get_remote_address()
     with pytest.raises(ex.ClosedResourceError):
         sock.shutdown_write()
+
+
+
+def test_close_wakes_the_waiters_of_every_reactor_the_socket_was_used_on(
+    tcp_pair: tuple[Socket, Socket],
+) -> None:
+    server, _client = tcp_pair
+    with ex.IoContext() as first, ex.IoContext() as second, ex.VirtualTimeScheduler() as third:
+        loops = (first, second, third)
+        receivers = [ExpectErrorReceiver(ex.ClosedResourceError) for _ in loops]
+        for loop, receiver in zip(loops, receivers, strict=True):
+            ex.connect(async_read(loop.get_scheduler(), server, 10), receiver).start()
+        again = ExpectErrorReceiver(ex.ClosedResourceError)  # and back on the first one
+        ex.connect(async_write(first.get_scheduler(), server, b"x" * 10_000_000), again).start()
+        server.close()
+        for loop in loops:
+            loop.run()
+            assert loop.statistics().readers == 0
+        assert all(r.completed for r in [*receivers, again])
+
+
+def test_an_accepted_sockets_peer_host_is_interned(ctx: ex.IoContext) -> None:
+    with create_acceptor(0, "127.0.0.1") as acceptor:
+        clients = [socket.create_connection(("127.0.0.1", acceptor.port)) for _ in range(2)]
+        sch = ctx.get_scheduler()
+        accepted = [ex.sync_wait(async_accept(sch, acceptor), context=ctx) for _ in clients]
+        try:
+            hosts = [str(sock.get_remote_address()) for sock in accepted]
+            assert hosts == ["127.0.0.1", "127.0.0.1"]
+            assert accepted[0]._peer[0] is accepted[1]._peer[0]  # one string for both
+        finally:
+            for sock in accepted:
+                sock.close()
+            for client in clients:
+                client.close()

@@ -6,7 +6,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import selectors
+import os
+import select
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -16,6 +17,8 @@ import pytest
 
 import dsexec as ex
 from dsexec import IoContext
+from dsexec.schedulers import _io_context
+from dsexec.schedulers._reactor import running_loop
 from dsexec.testing import (
     ExpectErrorReceiver,
     ExpectStoppedReceiver,
@@ -43,8 +46,25 @@ def record(into: list[T], item: T) -> Callable[[object], None]:
     return append
 
 
+IN, OUT = 0x001, 0x004  # the poller's event bits (epoll's values, on every platform)
+
+_POLLERS = [pytest.param("selectors", id="selectors")]
+if hasattr(select, "epoll"):
+    _POLLERS.insert(0, pytest.param("epoll", id="epoll"))
+
+
+@pytest.fixture(params=_POLLERS)
+def poller_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every IoContext made by the test uses this poller: ``select.epoll`` or the portable
+    ``selectors`` fallback."""
+    kind: str = request.param
+    if kind == "selectors":
+        monkeypatch.setattr(_io_context, "_new_poller", _io_context._SelectorPoller)
+    return kind
+
+
 @pytest.fixture
-def io() -> Iterator[IoContext]:
+def io(poller_kind: str) -> Iterator[IoContext]:
     context = IoContext()
     try:
         yield context
@@ -101,30 +121,37 @@ class CountingSocket:
         self._sock.close()
 
 
-class CountingSelector:
-    """Wraps the selector to count the registration calls the reactor makes."""
+class CountingPoller:
+    """Wraps the poller to count the registration calls the reactor makes."""
 
-    def __init__(self, selector: selectors.BaseSelector) -> None:
-        self._selector = selector
+    def __init__(self, poller: Any) -> None:
+        self._poller = poller
         self.calls: list[tuple[str, int, int]] = []
 
-    def register(self, fd: int, events: int, data: Any = None) -> selectors.SelectorKey:
+    def register(self, fd: int, events: int, /) -> None:
         self.calls.append(("register", fd, events))
-        return self._selector.register(fd, events, data)
+        self._poller.register(fd, events)
 
-    def modify(self, fd: int, events: int, data: Any = None) -> selectors.SelectorKey:
+    def modify(self, fd: int, events: int, /) -> None:
         self.calls.append(("modify", fd, events))
-        return self._selector.modify(fd, events, data)
+        self._poller.modify(fd, events)
 
-    def unregister(self, fd: int) -> selectors.SelectorKey:
+    def unregister(self, fd: int, /) -> None:
         self.calls.append(("unregister", fd, 0))
-        return self._selector.unregister(fd)
+        self._poller.unregister(fd)
 
-    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        return self._selector.select(timeout)
+    def poll(self, timeout: float | None = None, /) -> list[tuple[int, int]]:
+        result: list[tuple[int, int]] = self._poller.poll(timeout)
+        return result
 
     def close(self) -> None:
-        self._selector.close()
+        self._poller.close()
+
+
+def counting_poller(context: IoContext) -> CountingPoller:
+    poller = CountingPoller(context._poller)
+    context._poller = poller
+    return poller
 
 
 def count_sleeps(context: IoContext, on_sleep: Callable[[], None] | None = None) -> list[int]:
@@ -132,7 +159,7 @@ def count_sleeps(context: IoContext, on_sleep: Callable[[], None] | None = None)
     sleeps = [0]
     original = context._select
 
-    def select(timeout: float | None) -> list[tuple[selectors.SelectorKey, int]]:
+    def select(timeout: float | None) -> list[tuple[int, int]]:
         if timeout != 0.0:
             sleeps[0] += 1
             if on_sleep is not None:
@@ -306,7 +333,7 @@ def test_run_until_ignores_stop_and_does_not_spin(io: IoContext) -> None:
     polls = [0]
     original = io._select
 
-    def select(timeout: float | None) -> list[tuple[selectors.SelectorKey, int]]:
+    def select(timeout: float | None) -> list[tuple[int, int]]:
         polls[0] += 1
         return original(timeout)
 
@@ -799,22 +826,23 @@ def test_ready_fd_wait_stopped_before_its_callback_runs_completes_once(
     # The readiness callback and a stop request land in the same turn, the stop first.
     original = io._select
 
-    def select(timeout: float | None) -> list[tuple[selectors.SelectorKey, int]]:
+    def select(timeout: float | None) -> list[tuple[int, int]]:
         events = original(timeout)
         if events and not source.stop_requested():
             io._ready.append(source.request_stop)
         return events
 
     io._select = select  # type: ignore[method-assign]
-    io.run()
+    # run_one queues fd waiters (one callback per call), so the stop queued first runs first.
+    while io.run_one():
+        pass
     assert receiver.completed
 
 
 def test_read_interest_stays_registered_while_unwanted_write_interest_is_dropped(
     io: IoContext, pair: tuple[socket.socket, socket.socket]
 ) -> None:
-    selector = CountingSelector(io._selector)
-    io._selector = selector  # type: ignore[assignment]
+    selector = counting_poller(io)
     sch = io.get_scheduler()
     a, b = pair
     fd = a.fileno()
@@ -829,7 +857,7 @@ def test_read_interest_stays_registered_while_unwanted_write_interest_is_dropped
         start(sch.wait_writable(fd), writer)
         io.run()
         assert writer.completed, i
-    read, both = selectors.EVENT_READ, selectors.EVENT_READ | selectors.EVENT_WRITE
+    read, both = IN, IN | OUT
     # Read interest is never withdrawn; the always-ready write interest is dropped when the
     # selector reports it with nobody waiting (else it would wake the loop forever).
     assert (
@@ -846,8 +874,7 @@ def test_read_interest_stays_registered_while_unwanted_write_interest_is_dropped
 def test_fd_registration_is_kept_for_a_read_after_a_read(
     io: IoContext, pair: tuple[socket.socket, socket.socket]
 ) -> None:
-    selector = CountingSelector(io._selector)
-    io._selector = selector  # type: ignore[assignment]
+    selector = counting_poller(io)
     sch = io.get_scheduler()
     a, b = pair
     for _ in range(10):
@@ -857,15 +884,14 @@ def test_fd_registration_is_kept_for_a_read_after_a_read(
         io.run()
         assert receiver.completed
         a.recv(10)
-    assert selector.calls == [("register", a.fileno(), selectors.EVENT_READ)]
+    assert selector.calls == [("register", a.fileno(), IN)]
     assert io.statistics().registered_fds == 1
 
 
 def test_unwanted_fd_registration_is_dropped_lazily(
     io: IoContext, pair: tuple[socket.socket, socket.socket]
 ) -> None:
-    selector = CountingSelector(io._selector)
-    io._selector = selector  # type: ignore[assignment]
+    selector = counting_poller(io)
     sch = io.get_scheduler()
     a, b = pair
     receiver = ExpectValueReceiver(None)
@@ -887,8 +913,7 @@ def test_unwanted_fd_registration_is_dropped_lazily(
 def test_reader_and_writer_share_one_registration(
     io: IoContext, pair: tuple[socket.socket, socket.socket]
 ) -> None:
-    selector = CountingSelector(io._selector)
-    io._selector = selector  # type: ignore[assignment]
+    selector = counting_poller(io)
     sch = io.get_scheduler()
     a, b = pair
     reader = ExpectValueReceiver(None)
@@ -896,8 +921,8 @@ def test_reader_and_writer_share_one_registration(
     start(sch.wait_readable(a.fileno()), reader)
     start(sch.wait_writable(a.fileno()), writer)
     assert selector.calls == [
-        ("register", a.fileno(), selectors.EVENT_READ),
-        ("modify", a.fileno(), selectors.EVENT_READ | selectors.EVENT_WRITE),
+        ("register", a.fileno(), IN),
+        ("modify", a.fileno(), IN | OUT),
     ]
     io.poll()
     assert writer.completed
@@ -953,13 +978,13 @@ def test_statistics_and_repr(io: IoContext) -> None:
 def test_an_fd_gone_bad_while_dropping_interest_wakes_its_waiter_and_the_loop_goes_on(
     io: IoContext, pair: tuple[socket.socket, socket.socket], caplog: pytest.LogCaptureFixture
 ) -> None:
-    class FailingModify(CountingSelector):
-        def modify(self, fd: int, events: int, data: Any = None) -> selectors.SelectorKey:
-            if events == selectors.EVENT_READ:  # the lazy drop of the write interest
+    class FailingModify(CountingPoller):
+        def modify(self, fd: int, events: int, /) -> None:
+            if events == IN:  # the lazy drop of the write interest
                 raise OSError(9, "Bad file descriptor")
-            return super().modify(fd, events, data)
+            super().modify(fd, events)
 
-    io._selector = FailingModify(io._selector)  # type: ignore[assignment]
+    io._poller = FailingModify(io._poller)
     sch = io.get_scheduler()
     a, _ = pair
     reader = ExpectErrorReceiver(ex.ClosedResourceError)
@@ -972,3 +997,158 @@ def test_an_fd_gone_bad_while_dropping_interest_wakes_its_waiter_and_the_loop_go
     stats = io.statistics()
     assert (stats.readers, stats.registered_fds) == (0, 0)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+# -- fd waiters called from the poll loop ----------------------------------------------------
+
+
+@pytest.fixture
+def two_pairs() -> Iterator[list[tuple[socket.socket, socket.socket]]]:
+    pairs = [socket.socketpair(), socket.socketpair()]
+    try:
+        yield pairs
+    finally:
+        for a, b in pairs:
+            a.close()
+            b.close()
+
+
+def test_run_one_calls_exactly_one_of_several_ready_fd_waiters(
+    io: IoContext, two_pairs: list[tuple[socket.socket, socket.socket]]
+) -> None:
+    sch = io.get_scheduler()
+    receivers = [RecordingReceiver[None]() for _ in two_pairs]
+    for (a, b), receiver in zip(two_pairs, receivers, strict=True):
+        start(sch.wait_readable(a.fileno()), receiver)
+        b.send(b"x")
+    assert io.run_one() == 1
+    assert sum(r.completed for r in receivers) == 1
+    assert io.run_one() == 1
+    assert all(r.completed for r in receivers)
+
+
+def test_ready_fd_waiters_run_in_the_turn_of_their_poll(
+    io: IoContext, two_pairs: list[tuple[socket.socket, socket.socket]]
+) -> None:
+    sch = io.get_scheduler()
+    receivers = [ExpectValueReceiver(None) for _ in two_pairs]
+    for (a, b), receiver in zip(two_pairs, receivers, strict=True):
+        start(sch.wait_readable(a.fileno()), receiver)
+        b.send(b"x")
+    assert io.poll() == 2
+    assert all(r.completed for r in receivers)
+
+
+def test_stop_from_an_fd_waiter_parks_the_other_ready_waiters_until_restart(
+    io: IoContext, two_pairs: list[tuple[socket.socket, socket.socket]]
+) -> None:
+    sch = io.get_scheduler()
+    order: list[int] = []
+
+    def done(i: int) -> Callable[[object], None]:
+        def on_ready(_: object) -> None:
+            order.append(i)
+            io.stop()
+
+        return on_ready
+
+    for i, (a, b) in enumerate(two_pairs):
+        start(sch.wait_readable(a.fileno()) | ex.then(done(i)), ExpectValueReceiver(None))
+        b.send(b"x")
+    io.run()
+    assert len(order) == 1  # the second waiter is parked, not run and not lost
+    io.restart()
+    io.run()
+    assert sorted(order) == [0, 1]
+
+
+def test_an_fd_waiter_that_raises_is_logged_and_the_other_waiters_still_run(
+    io: IoContext,
+    two_pairs: list[tuple[socket.socket, socket.socket]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Raising:
+        def fd_ready(self) -> None:
+            raise ValueError("waiter bug")
+
+        def fd_closed(self, error: ex.ClosedResourceError, /) -> None:
+            raise AssertionError("not closed")
+
+    (a1, b1), (a2, b2) = two_pairs
+    io.add_reader(a1.fileno(), Raising())
+    receiver = ExpectValueReceiver(None)
+    start(io.get_scheduler().wait_readable(a2.fileno()), receiver)
+    b1.send(b"x")
+    b2.send(b"x")
+    with caplog.at_level(logging.ERROR, logger="dsexec"):
+        io.poll()
+    assert receiver.completed
+    errors = [r for r in caplog.records if r.exc_info]
+    assert len(errors) == 1
+    assert errors[0].exc_info is not None
+    assert isinstance(errors[0].exc_info[1], ValueError)
+
+
+def test_an_event_for_an_fd_closed_and_reused_within_the_same_poll_is_not_delivered(
+    io: IoContext, two_pairs: list[tuple[socket.socket, socket.socket]]
+) -> None:
+    # Both fds are ready in one poll. Whichever waiter runs first closes the other fd and puts a
+    # fresh, silent socket on the same number, then waits on it: the other fd's event from that
+    # poll belongs to the old file and must not wake the new waiter.
+    sch = io.get_scheduler()
+    fresh: list[socket.socket] = []
+    late = RecordingReceiver[None]()
+
+    def reuse_the_other(mine: int) -> Callable[[object], None]:
+        def on_ready(_: object) -> None:
+            other = two_pairs[1 - mine][0]
+            fd = other.fileno()
+            sch.notify_closing(fd)  # wakes the other waiter with ClosedResourceError
+            new_a, new_b = socket.socketpair()
+            fresh.extend((new_a, new_b))
+            other.close()
+            os.dup2(new_a.fileno(), fd)  # the very number the pending event names
+            fresh.append(socket.socket(fileno=fd))
+            start(sch.wait_readable(fd), late)
+
+        return on_ready
+
+    first = [RecordingReceiver[None](), RecordingReceiver[None]()]
+    for i, (a, b) in enumerate(two_pairs):
+        start(sch.wait_readable(a.fileno()) | ex.then(reuse_the_other(i)), first[i])
+        b.send(b"x")
+    try:
+        io.poll()
+        completions = sorted(str(r.completion) for r in first)
+        assert completions == ["error", "value"]  # the closed one: ClosedResourceError
+        [error] = [r.error for r in first if r.error is not None]
+        assert isinstance(error, ex.ClosedResourceError)
+        assert pending(late)  # nothing was sent on the new socket
+        fresh[1].send(b"y")
+        io.poll()
+        assert late.completed
+    finally:
+        for sock in fresh:
+            sock.close()
+
+
+def test_a_running_context_publishes_itself_as_this_threads_loop(io: IoContext) -> None:
+    seen: list[object] = []
+    assert running_loop.reactor is None
+    with IoContext() as inner:
+
+        def nested() -> None:
+            seen.append(running_loop.reactor)
+            inner.post(lambda: seen.append(running_loop.reactor))
+            inner.run()  # another loop inside this one, on the same thread
+            seen.append(running_loop.reactor)
+
+        io.post(nested)
+        io.run()
+    assert seen == [io, inner, io]
+    assert running_loop.reactor is None
+    other: list[object] = []
+    thread = threading.Thread(target=lambda: other.append(running_loop.reactor))
+    thread.start()
+    thread.join()
+    assert other == [None]  # per thread

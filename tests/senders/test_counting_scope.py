@@ -446,3 +446,37 @@ class _TrackedOp:
 
     def start(self) -> None:
         self.inner.start()
+
+
+@pytest.mark.parametrize(
+    "order", [[0, 1, 2, 3, 4], [4, 3, 2, 1, 0], [2, 0, 4, 1, 3]], ids=["fifo", "lifo", "mixed"]
+)
+def test_spawned_work_completing_in_any_order_is_counted_exactly(order: list[int]) -> None:
+    # The live list is intrusive (each entry links to its neighbours): removing the head, the
+    # tail or a middle entry must all keep the count and the join right.
+    scope = CountingScope()
+    pending: list[ex.Receiver[None]] = []
+
+    class _Waiting(ex.Sender[None]):
+        def connect(self, receiver: ex.Receiver[None], /) -> ex.OperationState:
+            class _Op:
+                def start(self) -> None:
+                    pending.append(receiver)
+
+            return _Op()
+
+    for _ in order:
+        scope.spawn(_Waiting())
+    spawned_future = scope.spawn_future(_Waiting())  # a future's state is on the list too
+    joined = RecordingReceiver[None]()
+    ex.connect(scope.join(), joined).start()
+    future_receiver = pending.pop()
+    assert scope.active == len(order) + 1
+    future_receiver.set_value(None)
+    for done, index in enumerate(order, start=1):
+        pending[index].set_value(None)
+        assert scope.active == len(order) - done
+        assert len(scope) == scope.active
+        assert joined.completed == (done == len(order))
+    assert f"active={scope.active}" in repr(scope)
+    assert ex.sync_wait(spawned_future) is None

@@ -37,3 +37,10 @@ def test_just_sender_can_be_connected_many_times() -> None:
 def test_just_error_rejects_a_non_exception_when_built() -> None:
     with pytest.raises(TypeError, match="just_error"):
         ex.just_error("not an exception")  # type: ignore[arg-type]
+
+
+
+def test_just_completes_in_connect_or_complete_without_an_operation_state() -> None:
+    receiver = ExpectValueReceiver(4)
+    assert ex.just(4)._connect_or_complete(receiver) is None  # let_* start it this way
+    assert receiver.completed

@@ -3,10 +3,12 @@ repeat_effect_until): rounds, channels, stop, stack safety and flat memory."""
 
 from __future__ import annotations
 
+import gc
 import queue
 import sys
 import threading
 import tracemalloc
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +16,7 @@ import pytest
 
 import dsexec as ex
 from dsexec import repeat, repeat_n, repeat_until
+from dsexec.senders import _trampoline
 from dsexec.testing import (
     ExpectErrorReceiver,
     ExpectStoppedReceiver,
@@ -375,3 +378,210 @@ def test_bad_composition_is_refused_when_built_naming_the_algorithm(
 ) -> None:
     with pytest.raises(error, match=message):
         algorithm(*args)
+
+
+# -- restartable upstreams: connected once, started every round (see _trampoline.py) ----------
+
+
+class _Restartable(ex.Sender[int]):
+    """A sender making the restartable promise: its operation may be started again once done.
+
+    Every start reads the environment (as real operations do, for the stop token) and
+    completes inline with the number of starts so far."""
+
+    _restartable = True
+
+    def __init__(self) -> None:
+        self.connects = 0
+        self.starts = 0
+
+    def connect(self, receiver: ex.Receiver[int], /) -> ex.OperationState:
+        self.connects += 1
+        return _RestartableOp(self, receiver)
+
+
+class _RestartableOp:
+    def __init__(self, sender: _Restartable, receiver: ex.Receiver[int]) -> None:
+        self.sender = sender
+        self.receiver = receiver
+
+    def start(self) -> None:
+        self.receiver.get_env()
+        self.sender.starts += 1
+        self.receiver.set_value(self.sender.starts)
+
+
+_ADAPTED: dict[str, Callable[[ex.Sender[int]], ex.Sender[Any]]] = {
+    "bare": lambda s: s,
+    "then": lambda s: s | ex.then(lambda v: v),
+    "upon_error": lambda s: s | ex.upon_error(lambda _: 0),
+    "let_value": lambda s: s | ex.let_value(ex.just),
+    "let_error": lambda s: s | ex.let_error(lambda _: ex.just(0)),
+}
+
+
+@pytest.mark.parametrize("adapt", _ADAPTED.values(), ids=_ADAPTED.keys())
+@pytest.mark.parametrize("builder", _BUILDERS.values(), ids=_BUILDERS.keys())
+def test_a_restartable_upstream_is_connected_once_and_restarted_every_round(
+    builder: Any, adapt: Any
+) -> None:
+    upstream = _Restartable()
+    source = ex.StopSource()
+
+    def stop_at_200(value: int) -> int:
+        if value == 200:
+            source.request_stop()  # ends repeat(), which never completes with a value
+        return value
+
+    receiver = RecordingReceiver[Any](stop_token=source.token)
+    ex.connect(builder(adapt(upstream) | ex.then(stop_at_200)), receiver).start()
+    assert receiver.completed
+    assert upstream.connects == 1
+    assert upstream.starts in (10, 101, 200)  # repeat_n(10), repeat_until(v > 100), repeat()
+
+
+def test_a_sender_without_the_promise_is_connected_afresh_every_round() -> None:
+    class _Plain(ex.Sender[int]):  # wraps a restartable operation, but makes no promise
+        def __init__(self) -> None:
+            self.connects = 0
+
+        def connect(self, receiver: ex.Receiver[int], /) -> ex.OperationState:
+            self.connects += 1
+            return ex.connect(ex.just(self.connects), receiver)
+
+    upstream = _Plain()
+    assert ex.sync_wait(upstream | ex.then(lambda v: v) | repeat_until(lambda v: v == 5)) == 5
+    assert upstream.connects == 5
+
+
+def test_a_reusing_loop_lets_the_upstream_senders_go() -> None:
+    upstream = _Restartable()
+    pipeline: ex.Sender[int] = upstream | ex.then(lambda v: v) | repeat_until(lambda v: v == 3)
+    ref = weakref.ref(upstream)
+    receiver = ExpectValueReceiver(3)
+    op = ex.connect(pipeline, receiver)
+    del pipeline, upstream
+    op.start()
+    gc.collect()
+    assert ref() is None  # the operation states do the work; nothing keeps the senders
+
+
+def test_the_environment_is_read_once_for_all_rounds() -> None:
+    class _CountingEnv(RecordingReceiver[None]):
+        reads = 0
+
+        def get_env(self) -> ex.Env:
+            self.reads += 1
+            return super().get_env()
+
+    receiver = _CountingEnv(stop_token=ex.StopSource().token)
+    upstream = _Restartable()
+    ex.connect(upstream | ex.let_value(lambda _: ex.just(None)) | repeat_n(50), receiver).start()
+    assert receiver.completion == "value"
+    assert receiver.reads == 1
+
+
+class _RestartableHandoff(_Handoff):
+    """``_Handoff`` making the restartable promise: one operation, started round after round
+    on whichever thread finished the previous one."""
+
+    _restartable = True
+
+    def connect(self, receiver: ex.Receiver[None], /) -> ex.OperationState:
+        return _RestartedHandoffOp(self, receiver)
+
+
+class _RestartedHandoffOp(_HandoffOp):
+    def __init__(self, sender: _Handoff, receiver: ex.Receiver[None]) -> None:
+        super().__init__(sender, receiver, wait=False)
+
+    def start(self) -> None:
+        self.sender.rounds += 1
+        self.completed = threading.Event() if self.sender.rounds % 2 == 0 else None
+        super().start()
+
+
+def test_restarted_rounds_racing_with_start_on_other_threads_run_exactly_once_each() -> None:
+    sender = _RestartableHandoff()
+    for worker in sender.workers:
+        worker.start()
+    try:
+        done = threading.Event()
+        receiver = ExpectValueReceiver(None)
+        pipeline = sender | repeat_n(2000) | ex.then(lambda _: done.set())
+        ex.connect(pipeline, receiver).start()
+        assert done.wait(timeout=30)
+        assert sender.rounds == 2000
+    finally:
+        for work, worker in zip(sender.queues, sender.workers, strict=True):
+            work.put(None)
+            worker.join()
+
+
+def test_a_million_restarted_inline_rounds_do_not_overflow_the_stack() -> None:
+    upstream = _Restartable()
+    assert ex.sync_wait(upstream | ex.then(lambda v: v) | repeat_n(1_000_000)) is None
+    assert upstream.connects == 1
+
+
+def test_no_round_ticket_outlives_its_round() -> None:
+    with ex.IoContext() as ctx:
+        sch = ctx.get_scheduler()
+        ex.sync_wait(ex.just(1) | repeat_n(100), context=ctx)
+        ex.sync_wait(sch.schedule() | repeat_n(100), context=ctx)
+        assert ex.sync_wait(_Restartable() | repeat_until(lambda v: v == 9), context=ctx) == 9
+
+    class _Raising(ex.Sender[None]):
+        def connect(self, receiver: ex.Receiver[None], /) -> ex.OperationState:
+            return _RaisingOp()
+
+    class _RaisingOp:
+        def start(self) -> None:
+            raise RuntimeError("a broken operation")
+
+    with pytest.raises(RuntimeError, match="broken"):
+        ex.connect(_Raising() | repeat(), RecordingReceiver[None]()).start()
+    assert not _trampoline._ROUNDS
+
+
+class _Retiring(_Restartable):
+    """A restartable sender whose operation counts ``_enter_loop()`` and ``_retire()`` calls
+    (see _trampoline.py)."""
+
+    def __init__(self, fail_at: int = 0) -> None:
+        super().__init__()
+        self.entered = 0
+        self.retired = 0
+        self.fail_at = fail_at
+
+    def connect(self, receiver: ex.Receiver[int], /) -> ex.OperationState:
+        sender = self
+        op = super().connect(receiver)
+
+        class _Op:
+            def start(self) -> None:
+                if sender.starts + 1 == sender.fail_at:
+                    sender.starts += 1
+                    receiver.set_error(KeyError("round failed"))
+                    return
+                op.start()
+
+            def _enter_loop(self) -> None:
+                sender.entered += 1
+
+            def _retire(self) -> None:
+                sender.retired += 1
+
+        return _Op()
+
+
+@pytest.mark.parametrize("adapt", _ADAPTED.values(), ids=_ADAPTED.keys())
+@pytest.mark.parametrize("fail_at", [0, 3], ids=["value", "error"])
+def test_a_loop_over_a_restartable_upstream_enters_and_retires_it_once(
+    adapt: Any, fail_at: int
+) -> None:
+    upstream = _Retiring(fail_at)
+    receiver = RecordingReceiver[Any]()
+    ex.connect(adapt(upstream) | repeat_until(lambda v: v == 5), receiver).start()
+    assert receiver.completed  # a value, or the error (unless an adaptor recovered from it)
+    assert (upstream.entered, upstream.retired) == (1, 1)

@@ -111,6 +111,23 @@ class Sender(Generic[T_co]):
     def connect(self, receiver: Receiver[T_co], /) -> OperationState:
         """Bind this sender to ``receiver``; returns the operation state to ``start()``."""
 
+    def _connect_or_complete(self, receiver: Receiver[T_co], /) -> OperationState | None:
+        """``connect`` for a caller that starts the operation right away (internal).
+
+        Either completes ``receiver`` here, as ``connect(receiver).start()`` would have done
+        inline, and returns ``None``; or returns an operation state that the caller keeps and
+        starts, exactly as if it came from ``connect``. It does not raise: an exception from
+        ``connect`` goes to ``receiver.set_error`` (and ``None`` is returned). The default is
+        ``connect``; senders whose operation usually completes at once (``just``,
+        ``async_write``) override it to skip building an operation state for that case.
+        ``let_*`` use it for the sender their function returns.
+        """
+        try:
+            return self.connect(receiver)
+        except Exception as exc:
+            receiver.set_error(exc)
+            return None
+
     def __or__(self, adaptor: Callable[[Self], R], /) -> R:
         if not callable(adaptor):
             return NotImplemented

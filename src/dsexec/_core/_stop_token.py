@@ -21,6 +21,15 @@ completes. The facts every caller relies on:
 * A never-stop token (``StopToken.never()``) has no source: ``stop_possible()`` is false and
   ``register()`` returns a shared inert handle without allocating; algorithms test
   ``stop_possible()`` to skip all of this on the fast path.
+* dsexec's own hot operations skip the handle too (``StopSource._observe(op)`` /
+  ``_unobserve(op)``): the operation object itself is the registry key and its
+  ``_on_stop_requested()`` method the callback, so a registration allocates nothing (no handle,
+  no bound method). It follows every rule above -- ``_observe`` runs the method inline when stop
+  was already requested, ``_unobserve`` waits for it while another thread runs it. An
+  operation must not be observed twice at once (one key, one entry). Operations read the
+  source as ``token._source`` (``None`` for the never-stop token) and may test
+  ``source._stopped`` directly: it only ever goes from false to true. The read loop of a
+  connection inlines the common paths of both (see the two methods).
 
 Exceptions raised by callbacks are logged to the ``dsexec`` logger and otherwise ignored: a stop
 request must reach every operation, and one faulty callback must not starve the others. That
@@ -36,11 +45,18 @@ import logging
 import threading
 from collections.abc import Callable
 from types import TracebackType
-from typing import Final
+from typing import Final, Protocol
 
-__all__ = ["StopCallback", "StopSource", "StopToken"]
+__all__ = ["StopCallback", "StopObserver", "StopSource", "StopToken"]
 
 _logger = logging.getLogger("dsexec")
+
+
+class StopObserver(Protocol):
+    """An object registered with ``StopSource._observe``: its method is the stop callback."""
+
+    def _on_stop_requested(self) -> None:
+        """Stop was requested (runs on the requesting thread, or inline in ``_observe``)."""
 
 
 class StopCallback:
@@ -64,7 +80,10 @@ class StopCallback:
         source = self._source
         if source is not None:
             self._source = None
-            source._unregister(self)
+            source._unobserve(self)
+
+    def _on_stop_requested(self) -> None:
+        self._callback()
 
     def __enter__(self) -> StopCallback:
         return self
@@ -104,10 +123,11 @@ class StopSource:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        # Insertion-ordered set of live registrations; request_stop pops them newest first.
-        self._callbacks: dict[StopCallback, bool] = {}
+        # Insertion-ordered set of live registrations (StopCallback handles and observed
+        # operations); request_stop pops them newest first.
+        self._callbacks: dict[StopObserver, bool] = {}
         self._stopped = False
-        self._running: StopCallback | None = None
+        self._running: StopObserver | None = None
         self._running_thread = 0
         self._done: threading.Condition | None = None
         self._token = StopToken(self)
@@ -153,9 +173,11 @@ class StopSource:
                 handle, _ = callbacks.popitem()
                 self._running = handle
             try:
-                handle._callback()
+                handle._on_stop_requested()
             except Exception:
-                _logger.exception("stop callback %r raised; ignoring it", handle._callback)
+                _logger.exception(
+                    "stop callback %r raised; ignoring it", getattr(handle, "_callback", handle)
+                )
             except BaseException as exc:  # re-raised below, once every callback has run
                 if interrupt is None:
                     interrupt = exc
@@ -183,7 +205,41 @@ class StopSource:
             _logger.exception("stop callback %r raised; ignoring it", callback)
         return _INERT
 
-    def _unregister(self, handle: StopCallback) -> None:
+    def _observe(self, observer: StopObserver) -> None:
+        """``register`` without a handle: ``observer._on_stop_requested()`` is the callback.
+
+        As ``register``, it runs the callback inline if stop was already requested. Undo with
+        ``_unobserve(observer)`` (which then does nothing if the callback ran here). The hottest
+        operations inline this: ``source._callbacks[op] = True``, then ``if source._stopped:
+        source._observed_late(op)``.
+        """
+        if self._stopped:
+            self._run_inline(observer)
+            return
+        self._callbacks[observer] = True
+        if self._stopped:  # re-read, as in _register: request_stop() may have run meanwhile
+            self._observed_late(observer)  # type: ignore[unreachable]
+
+    def _observed_late(self, observer: StopObserver) -> None:
+        """``observer`` was put in ``_callbacks``, then ``_stopped`` was seen set: whoever
+        pops the entry runs the callback."""
+        if self._callbacks.pop(observer, False):
+            self._run_inline(observer)
+        # else request_stop() took it and runs it; _unobserve() will wait for it
+
+    @staticmethod
+    def _run_inline(observer: StopObserver) -> None:
+        try:
+            observer._on_stop_requested()
+        except Exception:
+            _logger.exception("stop callback of %r raised; ignoring it", observer)
+
+    def _unobserve(self, handle: StopObserver) -> None:
+        """Withdraw ``handle`` (a ``StopCallback`` or an observed operation), as ``unregister``.
+
+        Inlined by the hottest operations as ``if not source._callbacks.pop(op, False):
+        source._unobserve(op)`` (the second pop finds nothing and goes on to the wait).
+        """
         if self._callbacks.pop(handle, False):
             return  # still registered: now it never runs
         # request_stop() took it: it ran, runs, or is about to run on the stopping thread.

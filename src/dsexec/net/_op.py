@@ -10,24 +10,35 @@ those of ``dsexec.schedulers._reactor``:
 
 * State changes on the loop thread only. ``start()`` from another thread posts ``_begin``.
 * A stop already requested at start completes the operation with ``set_stopped`` before any
-  system call. Otherwise the stop callback is registered only when the operation is about to
-  *wait* (``_watch_stop``): a write or accept that completes at once never pays for the
-  registration. The callback may run on any thread; on the loop thread it stops inline,
-  elsewhere it posts the stop. ``_done`` makes the first of "completed" and "stopped" win;
-  the loser finds ``_done`` set and does nothing.
+  system call. Otherwise the operation watches for stop only when it is about to *wait*
+  (``_watch_stop``): a write or accept that completes at once never pays for it. Watching is
+  the allocation-free ``StopSource._observe(self)``: the operation is the registry key and
+  ``_on_stop_requested`` the callback (see ``_stop_token.py``); ``_source`` is the stop
+  source (``None`` for a never-stop token) and ``_watching`` says whether it is registered.
+  The callback may run on any thread; on the loop thread it stops inline, elsewhere it posts
+  the stop. ``_done`` makes the first of "completed" and "stopped" win; the loser finds
+  ``_done`` set and does nothing.
 * ``_cancel()`` (subclasses) withdraws every wait and timer and releases what the operation
   owns and nobody else got: a pooled buffer, an accepted socket not yet delivered, connection
   attempts. Then the stop callback is unregistered and ``set_stopped`` sent -- at once, without
   waiting for the socket.
 * Before any completion the stop callback is unregistered; nothing refers to the operation
   afterwards (the reactor forgot its waits, the timers are cancelled).
+* ``async_read``'s sender is restartable (``senders/_trampoline.py``): its operation may be
+  started again once it has completed, by the receiver's own loop (``repeat``). ``start()``
+  resets ``_done`` and reuses the stop source it read from the environment the first time, so
+  a keep-alive connection reads with one operation state for its whole life. Owned by the loop
+  (``_enter_loop()``), it keeps its stop registration across value completions until the loop
+  calls ``_retire()`` (the one exception to "unregistered before completing", and a safe one:
+  between rounds the callback finds ``_done`` set, and the next round checks the token first).
 """
 
 from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-from .._core import Receiver, StopCallback, StopToken
+from .._core import Receiver
+from .._core._stop_token import StopSource
 from ..schedulers._reactor import Reactor, ReactorScheduler, reactor_of
 
 __all__ = ["ReactorOp", "reactor_for"]
@@ -50,14 +61,14 @@ class ReactorOp(Generic[T]):
     registered; it must not raise) and ``_cancel()`` (withdraw and release everything).
     """
 
-    __slots__ = ("_done", "_reactor", "_receiver", "_stop_callback", "_token")
+    __slots__ = ("_done", "_reactor", "_receiver", "_source", "_watching")
 
     def __init__(self, reactor: Reactor, receiver: Receiver[T]) -> None:
         self._reactor = reactor
         self._receiver = receiver
         self._done = False
-        self._stop_callback: StopCallback | None = None
-        self._token: StopToken | None = None
+        self._source: StopSource | None = None
+        self._watching = False
 
     def start(self) -> None:
         if self._reactor.in_loop_thread():
@@ -66,12 +77,12 @@ class ReactorOp(Generic[T]):
             self._reactor.post(self._start_on_loop)
 
     def _start_on_loop(self) -> None:
-        token = self._receiver.get_env().stop_token
-        if token.stop_requested():
+        source = self._receiver.get_env().stop_token._source
+        if source is not None and source._stopped:
             self._done = True
             self._receiver.set_stopped()
             return
-        self._token = token if token.stop_possible() else None
+        self._source = source
         try:
             self._begin()
         except Exception as exc:  # a bug or an unexpected OS error: never out of start()
@@ -82,16 +93,16 @@ class ReactorOp(Generic[T]):
         raise NotImplementedError
 
     def _watch_stop(self) -> None:
-        """Register for stop requests -- once, and only when the operation is about to wait.
+        """Watch for stop requests -- once, and only when the operation is about to wait.
 
         Call it *after* arming the wait, as the last thing: if stop was requested meanwhile,
         the callback runs inline, withdraws the wait and completes the operation, so the
         caller must not touch the operation after this returns.
         """
-        token = self._token
-        if token is not None:
-            self._token = None
-            self._stop_callback = token.register(self._on_stop_requested)
+        source = self._source
+        if source is not None and not self._watching:
+            self._watching = True
+            source._observe(self)
 
     def _cancel(self) -> None:
         raise NotImplementedError
@@ -111,19 +122,16 @@ class ReactorOp(Generic[T]):
         self._receiver.set_stopped()
 
     def _release_stop_callback(self) -> None:
-        callback = self._stop_callback
-        if callback is not None:
-            self._stop_callback = None
-            callback.unregister()
+        source = self._source
+        if self._watching and source is not None:
+            self._watching = False
+            source._unobserve(self)
 
     def _succeed(self, value: T) -> None:
         if self._done:
             return
         self._done = True
-        callback = self._stop_callback
-        if callback is not None:
-            self._stop_callback = None
-            callback.unregister()
+        self._release_stop_callback()
         self._receiver.set_value(value)
 
     def _fail(self, error: BaseException) -> None:
@@ -132,4 +140,3 @@ class ReactorOp(Generic[T]):
         self._done = True
         self._release_stop_callback()
         self._receiver.set_error(error)
-

@@ -13,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import socket
+import sys
 import warnings
+from collections.abc import Sequence
 from socket import AddressFamily
 from types import TracebackType
 from typing import Any, final
@@ -31,6 +33,13 @@ _TCP_FAMILIES = (socket.AF_INET, socket.AF_INET6)
 
 
 @final
+class _Reactors(list[Reactor]):
+    """Every reactor a socket's operations waited on, once there was more than one."""
+
+    __slots__ = ()
+
+
+@final
 class Socket:
     """A non-blocking TCP socket with ``TCP_NODELAY`` on, owned by dsexec.
 
@@ -39,7 +48,7 @@ class Socket:
     pending operations with ``ClosedResourceError``; a ``Socket`` is a context manager.
     """
 
-    __slots__ = ("__weakref__", "_fd", "_more", "_peer", "_reactor", "_reactors", "_sock")
+    __slots__ = ("__weakref__", "_fd", "_more", "_peer", "_reactor", "_sock")
 
     def __init__(self, sock: socket.socket, *, nodelay: bool = True) -> None:
         sock.setblocking(False)
@@ -49,9 +58,10 @@ class Socket:
         self._sock = sock
         self._fd = sock.fileno()
         self._peer: Any = None
-        # The reactor the last operation waited on, and every other one ever used (rare).
-        self._reactor: Reactor | None = None
-        self._reactors: list[Reactor] | None = None
+        # The reactor operations wait on: the common case, one reactor, is a single check
+        # (``sock._reactor is not reactor``). A socket used on several reactors (rare) keeps
+        # them all in a _Reactors list instead, which that check never passes.
+        self._reactor: Reactor | _Reactors | None = None
         # Hint for async_read: the last recv filled its buffer, so more is probably queued.
         self._more = False
 
@@ -112,22 +122,26 @@ class Socket:
         if fd < 0:
             return
         self._fd = -1
-        reactors: list[Reactor] = []
-        if self._reactor is not None:
-            reactors.append(self._reactor)
-        if self._reactors:
-            reactors.extend(r for r in self._reactors if r is not self._reactor)
+        known = self._reactor
+        reactors: Sequence[Reactor]
+        if known is None:
+            reactors = ()
+        elif isinstance(known, _Reactors):
+            reactors = known
+        else:
+            reactors = (known,)
         close_watched((fd,), (self._sock,), reactors)
 
     def _note_reactor(self, reactor: Reactor) -> None:
         """Remember that an operation waits on ``reactor`` (call when ``self._reactor`` differs)."""
-        previous = self._reactor
-        self._reactor = reactor
-        if previous is not None:
-            if self._reactors is None:
-                self._reactors = [previous]
-            elif previous not in self._reactors:
-                self._reactors.append(previous)
+        known = self._reactor
+        if known is None:
+            self._reactor = reactor
+        elif isinstance(known, _Reactors):
+            if reactor not in known:
+                known.append(reactor)
+        else:
+            self._reactor = _Reactors((known, reactor))
 
     def _check_open(self) -> None:
         if self._fd < 0:
@@ -175,8 +189,14 @@ class Socket:
 
 
 def wrap_socket(sock: socket.socket, peer: Any) -> Socket:
-    """Adopt a freshly accepted or connected socket whose peer address is known (hot path)."""
+    """Adopt a freshly accepted or connected socket whose peer address is known (hot path).
+
+    The address string is interned: a server's connections mostly come from few hosts (a
+    proxy, a load balancer, a benchmark client), and each idle connection keeps its address.
+    """
     wrapped = Socket(sock)
+    if peer.__class__ is tuple and peer and peer[0].__class__ is str:
+        peer = (sys.intern(peer[0]), *peer[1:])
     wrapped._peer = peer
     return wrapped
 

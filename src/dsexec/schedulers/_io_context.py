@@ -1,4 +1,4 @@
-"""``IoContext``: the selectors-based reactor (asio's ``io_context``, as the seed names it).
+"""``IoContext``: the epoll/selectors reactor (asio's ``io_context``, as the seed names it).
 
 Theory of operation
 -------------------
@@ -7,12 +7,19 @@ context=ctx)``); that thread is "the loop thread" for as long as it runs it. Eac
 
 1. Work posted from other threads (``post`` from a foreign thread) is moved from ``_posted`` to
    the ready queue.
-2. The selector is polled: with timeout 0 if anything is ready, else until the nearest timer,
-   else (with fd waiters or outstanding work) forever. Ready fd waiters and due timers are
-   appended to the ready queue.
-3. Ready callbacks run in FIFO order, including callbacks they post, up to a budget; the budget
-   bounds how long I/O waits behind a busy queue, while a hot ``schedule()`` chain needs one
-   poll per budget instead of one per hop.
+2. The poller is polled: with timeout 0 if anything is ready, else until the nearest timer,
+   else (with fd waiters or outstanding work) forever.
+3. Ready fd waiters are called at once, from the poll loop (``waiter.fd_ready()``): no queue
+   entry, no bound method per event. ``run_one`` (a budget of one callback) queues them
+   instead, so it still runs exactly one callback per call.
+4. Due timers are appended to the ready queue; ready callbacks run in FIFO order, including
+   callbacks they post, up to a budget; the budget bounds how long I/O waits behind a busy
+   queue, while a hot ``schedule()`` chain needs one poll per budget instead of one per hop.
+
+The poller is ``select.epoll`` itself where there is one (Linux): events come back as
+``(fd, mask)`` tuples built in C, and ``_fds`` maps the fd to its waiters. Elsewhere
+``_SelectorPoller`` wraps ``selectors.DefaultSelector`` (kqueue, poll, select) behind the same
+five methods and the same mask bits, so the loop is one piece of code for both.
 
 Some facts the code relies on:
 
@@ -21,7 +28,7 @@ Some facts the code relies on:
   ``_posted`` and *then* reads ``_sleeping``. Whatever the interleaving, either the loop sees
   the item or the poster writes a byte. A stray byte costs one spurious wake-up and is drained.
 * **An fd stays registered while it stays interesting.** Withdrawing a waiter does not touch
-  the selector. When the selector reports a direction nobody waits on, that direction is
+  the poller. When the poller reports a direction nobody waits on, that direction is
   dropped then (one ``epoll_ctl``), so a keep-alive connection that reads, answers with a
   write that succeeds at once, and reads again costs no ``epoll_ctl`` per request. (Write
   interest nobody waits on is reported at the next poll -- a socket is nearly always writable
@@ -37,7 +44,14 @@ Some facts the code relies on:
   and ``run()`` never mistakes a live timer for a cancelled one.
 * **``stop()`` from a callback** ends the turn: the callbacks still queued are parked, in
   order, in front of the posted work, and run after ``restart()`` (or by ``run_until``, which
-  ignores ``stop()``; it never busy-polls because of it).
+  ignores ``stop()``; it never busy-polls because of it). When the callback is an fd waiter
+  called from the poll loop, the waiters of the remaining events of that poll are parked
+  behind them.
+* **Events of one poll are bound to fd numbers, not to registrations.** A waiter called from
+  the poll loop may close an fd that has an event further down the same list, and the number
+  may be reused at once by a new registration. Registrations created while the poll loop runs
+  are remembered (``_fresh``) and their events in that list skipped: level-triggered polling
+  reports them again on the next poll if they are real.
 * **``notify_closing(fd)``** wakes the fd's waiters with ``ClosedResourceError`` and
   unregisters it *before* the caller closes it, so a recycled fd number never inherits state.
 * **Callbacks never kill the loop.** An exception escaping a callback is logged to the
@@ -47,29 +61,35 @@ Some facts the code relies on:
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import heapq
 import logging
+import select
 import selectors
 import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Final, Self, final
+from typing import Final, Protocol, Self, final
 
 import attrs
 
 from .._core import BusyResourceError, ClosedResourceError
-from ._reactor import FdWaiter, ReactorScheduler
+from ._reactor import FdWaiter, ReactorScheduler, running_loop
 
 __all__ = ["IoContext", "IoContextStatistics", "IoScheduler"]
 
 _logger = logging.getLogger("dsexec")
 
-_READ: Final = selectors.EVENT_READ
-_WRITE: Final = selectors.EVENT_WRITE
-# Callbacks run per turn before the selector is polled again while work stays ready.
+# Event bits of the poller interface: epoll's own values, which _SelectorPoller translates to.
+_IN: Final = 0x001  # EPOLLIN
+_OUT: Final = 0x004  # EPOLLOUT
+_ERR_HUP: Final = 0x008 | 0x010  # EPOLLERR | EPOLLHUP: wake the reader and the writer
+_READABLE: Final = _IN | _ERR_HUP
+_WRITABLE: Final = _OUT | _ERR_HUP
+# Callbacks run per turn before the poller is polled again while work stays ready.
 _BUDGET: Final = 256
 # Compact the timer heap once this many entries are cancelled and they are the majority.
 _MIN_CANCELLED_FOR_COMPACTION: Final = 64
@@ -109,6 +129,74 @@ class _FdState:
         self.writer: FdWaiter | None = None
 
 
+class _Poller(Protocol):
+    """What the loop needs from a poller: ``select.epoll``'s own methods and mask bits."""
+
+    def register(self, fd: int, eventmask: int, /) -> None: ...
+    def modify(self, fd: int, eventmask: int, /) -> None: ...
+    def unregister(self, fd: int, /) -> None: ...
+    def poll(self, timeout: float | None = None, /) -> list[tuple[int, int]]: ...
+    def close(self) -> None: ...
+
+
+@final
+class _SelectorPoller:
+    """``selectors.DefaultSelector`` behind the ``select.epoll`` interface (portable fallback).
+
+    Errors follow epoll: ``FileExistsError`` for a second ``register``, ``FileNotFoundError``
+    to ``modify`` or ``unregister`` an fd that is not registered.
+    """
+
+    __slots__ = ("_selector",)
+
+    def __init__(self) -> None:
+        self._selector = selectors.DefaultSelector()
+
+    @staticmethod
+    def _events(mask: int) -> int:
+        return (selectors.EVENT_READ if mask & _IN else 0) | (
+            selectors.EVENT_WRITE if mask & _OUT else 0
+        )
+
+    def register(self, fd: int, eventmask: int, /) -> None:
+        try:
+            self._selector.register(fd, self._events(eventmask))
+        except KeyError:
+            raise FileExistsError(errno.EEXIST, f"fd {fd} is already registered") from None
+
+    def modify(self, fd: int, eventmask: int, /) -> None:
+        try:
+            self._selector.modify(fd, self._events(eventmask))
+        except KeyError:
+            raise FileNotFoundError(errno.ENOENT, f"fd {fd} is not registered") from None
+
+    def unregister(self, fd: int, /) -> None:
+        try:
+            self._selector.unregister(fd)
+        except KeyError:
+            raise FileNotFoundError(errno.ENOENT, f"fd {fd} is not registered") from None
+
+    def poll(self, timeout: float | None = None, /) -> list[tuple[int, int]]:
+        read = selectors.EVENT_READ
+        write = selectors.EVENT_WRITE
+        return [
+            (key.fd, (_IN if events & read else 0) | (_OUT if events & write else 0))
+            for key, events in self._selector.select(timeout)
+        ]
+
+    def close(self) -> None:
+        self._selector.close()
+
+
+def _new_poller() -> _Poller:
+    """``select.epoll()`` on Linux, else the selectors fallback."""
+    epoll = getattr(select, "epoll", None)
+    if epoll is not None:
+        poller: _Poller = epoll()
+        return poller
+    return _SelectorPoller()
+
+
 @attrs.frozen
 class IoContextStatistics:
     """A snapshot of an :class:`IoContext`'s queues, as ``IoContext.statistics()`` returns."""
@@ -124,13 +212,14 @@ class IoContextStatistics:
     writers: int
     """Operations waiting for an fd to become writable."""
     registered_fds: int
-    """Fds registered with the selector (including idle ones kept registered)."""
+    """Fds registered with the poller (including idle ones kept registered)."""
     outstanding_work: int
     """Work guards currently held (see :meth:`IoContext.work_guard`)."""
 
 
 class IoContext:
-    """A selectors-based event loop: ready queue, timer heap, fd readiness, cross-thread posts.
+    """An epoll (or selectors) event loop: ready queue, timer heap, fd readiness, cross-thread
+    posts.
 
     ``get_scheduler()`` returns the scheduler that pipelines use; ``run()`` drives the loop on
     the calling thread until there is no work left (no ready callbacks, timers, fd waiters or
@@ -143,8 +232,10 @@ class IoContext:
         self._timers: list[tuple[float, int, _Timer]] = []
         self._timer_seq = 0
         self._cancelled_timers = 0
-        self._selector = selectors.DefaultSelector()
+        self._poller = _new_poller()
         self._fds: dict[int, _FdState] = {}
+        # Fds given a new registration while the poll loop runs (None outside of it).
+        self._fresh: set[int] | None = None
         self._readers = 0
         self._writers = 0
         self._work = 0
@@ -159,7 +250,8 @@ class IoContext:
         self._wake_recv, self._wake_send = socket.socketpair()
         self._wake_recv.setblocking(False)
         self._wake_send.setblocking(False)
-        self._selector.register(self._wake_recv.fileno(), _READ, None)
+        self._wake_fd = self._wake_recv.fileno()
+        self._poller.register(self._wake_fd, _IN)
         self._scheduler = IoScheduler(self)
 
     # -- public face ------------------------------------------------------------------------
@@ -271,13 +363,13 @@ class IoContext:
         )
 
     def close(self) -> None:
-        """Release the selector and wake-up sockets. Pending work is dropped; idempotent."""
+        """Release the poller and wake-up sockets. Pending work is dropped; idempotent."""
         if self._closed:
             return
         if self._thread_id is not None:
             raise RuntimeError("IoContext.close() called while the context is running")
         self._closed = True
-        self._selector.close()
+        self._poller.close()
         self._wake_recv.close()
         self._wake_send.close()
         self._ready.clear()
@@ -321,11 +413,11 @@ class IoContext:
         """Call ``waiter.fd_ready()`` once ``fd`` is readable (one reader per fd)."""
         state = self._fds.get(fd)
         if state is None:
-            state = self._new_fd_state(fd, _READ)
+            state = self._new_fd_state(fd, _IN)
         elif state.reader is not None:
             raise BusyResourceError(f"another operation is already waiting to read fd {fd}")
-        elif not state.mask & _READ:
-            self._update_registration(state, state.mask | _READ)
+        elif not state.mask & _IN:
+            self._update_registration(state, state.mask | _IN)
         state.reader = waiter
         self._readers += 1
 
@@ -333,11 +425,11 @@ class IoContext:
         """Call ``waiter.fd_ready()`` once ``fd`` is writable (one writer per fd)."""
         state = self._fds.get(fd)
         if state is None:
-            state = self._new_fd_state(fd, _WRITE)
+            state = self._new_fd_state(fd, _OUT)
         elif state.writer is not None:
             raise BusyResourceError(f"another operation is already waiting to write fd {fd}")
-        elif not state.mask & _WRITE:
-            self._update_registration(state, state.mask | _WRITE)
+        elif not state.mask & _OUT:
+            self._update_registration(state, state.mask | _OUT)
         state.writer = waiter
         self._writers += 1
 
@@ -362,8 +454,8 @@ class IoContext:
         if state is None:
             return
         if state.mask:
-            with contextlib.suppress(KeyError, ValueError, OSError):
-                self._selector.unregister(fd)
+            with contextlib.suppress(ValueError, OSError):
+                self._poller.unregister(fd)
             state.mask = 0
         for waiter in (state.reader, state.writer):
             if waiter is not None:
@@ -387,9 +479,12 @@ class IoContext:
                 raise RuntimeError("IoContext is already running on this thread (nested run)")
             raise RuntimeError("IoContext is already running on another thread")
         self._thread_id = me
+        outer = running_loop.reactor
+        running_loop.reactor = self
         try:
             yield
         finally:
+            running_loop.reactor = outer
             self._thread_id = None
             self._home_thread_id = me
 
@@ -424,36 +519,32 @@ class IoContext:
         state = _FdState(fd)
         self._update_registration(state, mask)
         self._fds[fd] = state
+        fresh = self._fresh
+        if fresh is not None:
+            fresh.add(fd)
         return state
 
     def _update_registration(self, state: _FdState, mask: int) -> None:
-        selector = self._selector
+        poller = self._poller
         fd = state.fd
         try:
             if state.mask == 0:
-                selector.register(fd, mask, state)
+                poller.register(fd, mask)
             elif mask == 0:
-                selector.unregister(fd)
+                poller.unregister(fd)
             else:
-                selector.modify(fd, mask, state)
-        except KeyError:
-            # The fd was closed without notify_closing and its number reused: the selector
-            # still maps the old registration. Start afresh for the new file.
-            with contextlib.suppress(KeyError, ValueError, OSError):
-                selector.unregister(fd)
+                poller.modify(fd, mask)
+        except (FileExistsError, FileNotFoundError):
+            # The fd was closed without notify_closing and its number reused: the poller still
+            # maps the old file (EEXIST), or forgot it (ENOENT). Start afresh for the new file.
+            with contextlib.suppress(ValueError, OSError):
+                poller.unregister(fd)
             if mask:
-                selector.register(fd, mask, state)
-        except FileNotFoundError:
-            # epoll forgot the fd (closed and reopened behind our back); register it again.
-            with contextlib.suppress(KeyError, ValueError, OSError):
-                selector.unregister(fd)
-            if mask:
-                selector.register(fd, mask, state)
+                poller.register(fd, mask)
         state.mask = mask
 
-    def _compute_timeout(self, block: bool, forever: bool) -> float | None:
-        if self._ready or not block:
-            return 0.0
+    def _compute_timeout(self, forever: bool) -> float | None:
+        """How long a blocking poll may sleep: until the nearest live timer, or forever."""
         timers = self._timers
         while timers and timers[0][2][0] is None:
             _heappop(timers)
@@ -464,9 +555,10 @@ class IoContext:
             return None
         return 0.0
 
-    def _select(self, timeout: float | None) -> list[tuple[selectors.SelectorKey, int]]:
-        """Poll the selector; overridden by virtual time to jump the clock instead of sleeping."""
-        return self._selector.select(timeout)
+    def _select(self, timeout: float | None) -> list[tuple[int, int]]:
+        """Poll for ``(fd, mask)`` events; overridden by virtual time to jump the clock
+        instead of sleeping."""
+        return self._poller.poll(timeout)
 
     def _run_once(self, *, block: bool, budget: int, forever: bool = False) -> int:
         ready = self._ready
@@ -474,49 +566,27 @@ class IoContext:
         while posted:
             ready.append(posted.popleft())
 
-        timeout = self._compute_timeout(block, forever)
-        if timeout != 0.0:
-            self._sleeping = True
-            if posted or (self._stopped and not forever):
-                timeout = 0.0
-        try:
-            events = self._select(timeout)
-        finally:
-            self._sleeping = False
+        if ready or not block:
+            events = self._select(0.0)
+        else:
+            timeout = self._compute_timeout(forever)
+            if timeout == 0.0:
+                events = self._select(0.0)
+            else:
+                self._sleeping = True
+                try:
+                    if posted or (self._stopped and not forever):
+                        timeout = 0.0
+                    events = self._select(timeout)
+                finally:
+                    self._sleeping = False
 
+        count = 0
         if events:
-            for key, mask in events:
-                state: _FdState | None = key.data
-                if state is None:
-                    self._drain_wake_socket()
-                    continue
-                unwanted = 0
-                if mask & _READ:
-                    reader = state.reader
-                    if reader is not None:
-                        state.reader = None
-                        self._readers -= 1
-                        ready.append(reader.fd_ready)
-                    else:
-                        unwanted |= _READ
-                if mask & _WRITE:
-                    writer = state.writer
-                    if writer is not None:
-                        state.writer = None
-                        self._writers -= 1
-                        ready.append(writer.fd_ready)
-                    else:
-                        unwanted |= _WRITE
-                if unwanted and state.mask:
-                    try:
-                        self._update_registration(state, state.mask & ~unwanted)
-                    except OSError:
-                        # The fd went bad behind our back (closed without notify_closing):
-                        # forget it and wake its other waiter, if any, as if it were closed.
-                        self.notify_closing(state.fd)
-                        continue
-                    if not state.mask:
-                        del self._fds[state.fd]
+            was_stopped = self._stopped
+            count = self._dispatch(events, budget > 1 and not was_stopped)
+            if self._stopped and not was_stopped:
+                return count  # stop() from a waiter: the turn ends here
         while posted:
             ready.append(posted.popleft())
 
@@ -532,7 +602,6 @@ class IoContext:
                     timer[0] = None  # fired: a later cancel() must not count it
                     ready.append(callback)
 
-        count = 0
         while ready and count < budget:
             try:
                 while ready and count < budget:
@@ -540,6 +609,89 @@ class IoContext:
                     ready.popleft()()
             except Exception:
                 _logger.exception("a callback raised in %r; the loop carries on", self)
+        return count
+
+    def _dispatch(self, events: list[tuple[int, int]], direct: bool) -> int:
+        """Hand the events of one poll to the fd waiters: called here when ``direct``, else
+        queued; returns how many were called."""
+        fds = self._fds
+        sink = self._ready
+        fresh: set[int] = set()
+        self._fresh = fresh
+        count = 0
+        try:
+            for fd, mask in events:
+                state = fds.get(fd)
+                if state is None or (fresh and fd in fresh):
+                    if fd == self._wake_fd:
+                        self._drain_wake_socket()
+                    continue  # forgotten (notify_closing) or registered after this poll
+                if mask == _IN and direct:  # the common case, first: a reader to call
+                    reader = state.reader
+                    if reader is not None:
+                        state.reader = None
+                        self._readers -= 1
+                        count += 1
+                        try:
+                            reader.fd_ready()
+                        except Exception:
+                            _logger.exception("a callback raised in %r; the loop carries on", self)
+                        if self._stopped:  # stop() from the waiter: park the rest
+                            direct = False
+                            sink = self._posted
+                        continue
+                reader = writer = None
+                unwanted = 0
+                if mask & _READABLE:
+                    reader = state.reader
+                    if reader is None:
+                        unwanted = _IN
+                    else:
+                        state.reader = None
+                        self._readers -= 1
+                if mask & _WRITABLE:
+                    writer = state.writer
+                    if writer is None:
+                        unwanted |= _OUT
+                    else:
+                        state.writer = None
+                        self._writers -= 1
+                if unwanted & state.mask:
+                    try:
+                        self._update_registration(state, state.mask & ~unwanted)
+                    except OSError:
+                        # The fd went bad behind our back (closed without notify_closing):
+                        # forget it and wake its other waiter, if any, as if it were closed.
+                        self.notify_closing(fd)
+                    else:
+                        if not state.mask:
+                            del fds[fd]
+                if reader is not None:
+                    if direct:
+                        count += 1
+                        try:
+                            reader.fd_ready()
+                        except Exception:
+                            _logger.exception("a callback raised in %r; the loop carries on", self)
+                        if self._stopped:  # stop() from the waiter: park the rest
+                            direct = False
+                            sink = self._posted
+                    else:
+                        sink.append(reader.fd_ready)
+                if writer is not None:
+                    if direct:
+                        count += 1
+                        try:
+                            writer.fd_ready()
+                        except Exception:
+                            _logger.exception("a callback raised in %r; the loop carries on", self)
+                        if self._stopped:
+                            direct = False
+                            sink = self._posted
+                    else:
+                        sink.append(writer.fd_ready)
+        finally:
+            self._fresh = None
         return count
 
     def _drain_wake_socket(self) -> None:

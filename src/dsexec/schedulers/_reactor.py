@@ -15,30 +15,51 @@ Rules the operations below follow, and that new reactor-based operations must fo
 * Stop callbacks may run on any thread. A callback running on the loop thread completes the
   operation inline (``set_stopped`` at once, the timer or fd wait withdrawn); on another thread
   it posts that work to the loop. A ``_done`` flag makes the first of "ready" and "stopped" win.
+  The operations here and in ``dsexec.net`` register themselves, not a callback handle
+  (``StopSource._observe(op)``, with ``op._on_stop_requested`` as the callback): no
+  allocation per registration.
 * Before completing, an operation unregisters its stop callback and withdraws its timer or wait,
   so nothing refers to it afterwards.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from typing import Protocol, final
+from typing import Final, Protocol, final
 
 from .._core import (
     ClosedResourceError,
     OperationState,
     Receiver,
     Sender,
-    StopCallback,
 )
+from .._core._stop_token import StopSource
 
 __all__ = [
     "FdWaiter",
     "Reactor",
     "ReactorScheduler",
     "TimerHandle",
+    "running_loop",
     "reactor_of",
 ]
+
+
+class _RunningLoop(threading.local):
+    """Per thread: the reactor whose loop this thread is running right now, if it says so."""
+
+    reactor: object = None
+
+
+running_loop: Final = _RunningLoop()
+"""``running_loop.reactor is r`` is a cheap, sufficient test for ``r.in_loop_thread()``.
+
+A reactor may publish itself here while its loop runs (``IoContext`` does, and restores the
+previous value when its ``run`` returns, so nested loops on one thread work). The test is only a
+shortcut: when it fails, ask ``r.in_loop_thread()``, which stays the authority (a reactor that
+publishes nothing, or one nobody runs, whose home thread counts as its loop thread).
+"""
 
 
 class FdWaiter(Protocol):
@@ -187,6 +208,8 @@ def reactor_of(scheduler: object, algorithm: str) -> Reactor:
 class _ScheduleSender(Sender[None]):
     __slots__ = ("_reactor",)
 
+    _restartable = True  # its operation may be started again (see senders/_trampoline.py)
+
     def __init__(self, reactor: Reactor) -> None:
         self._reactor = reactor
 
@@ -209,7 +232,8 @@ class _ScheduleOp:
         # Like stdexec's run_loop: a queued item checks for stop when it runs, so the common
         # path registers no stop callback at all.
         receiver = self._receiver
-        if receiver.get_env().stop_token.stop_requested():
+        source = receiver.get_env().stop_token._source
+        if source is not None and source._stopped:
             receiver.set_stopped()
         else:
             receiver.set_value(None)
@@ -222,15 +246,17 @@ class _CancellableOp:
     """Start-on-loop, stop-on-loop and first-completion-wins logic shared by timer and fd waits.
 
     Subclasses set every attribute in their own ``__init__`` (no ``super()`` call on the hot
-    path): ``_reactor``, ``_receiver``, ``_done = False``, ``_stop_callback = None``.
+    path): ``_reactor``, ``_receiver``, ``_done = False``, ``_source = None`` (the stop source
+    it watches, once registered) and ``_watching = False``.
     """
 
-    __slots__ = ("_done", "_reactor", "_receiver", "_stop_callback")
+    __slots__ = ("_done", "_reactor", "_receiver", "_source", "_watching")
 
     _reactor: Reactor
     _receiver: Receiver[None]
     _done: bool
-    _stop_callback: StopCallback | None
+    _source: StopSource | None
+    _watching: bool
 
     def start(self) -> None:
         if self._reactor.in_loop_thread():
@@ -239,19 +265,27 @@ class _CancellableOp:
             self._reactor.post(self._start_on_loop)
 
     def _start_on_loop(self) -> None:
-        token = self._receiver.get_env().stop_token
-        if token.stop_possible():
-            if token.stop_requested():
-                self._done = True
-                self._receiver.set_stopped()
-                return
-            self._stop_callback = token.register(self._on_stop_requested)
-            if self._done:  # the callback ran inline: stop raced with registration
-                return
+        if self._watch_stop():
+            return
         try:
             self._arm()
         except Exception as exc:
             self._finish_with_error(exc)
+
+    def _watch_stop(self) -> bool:
+        """Watch the stop token before arming; true if the operation completed stopped."""
+        source = self._receiver.get_env().stop_token._source
+        if source is not None:
+            if source._stopped:
+                self._done = True
+                self._receiver.set_stopped()
+                return True
+            self._source = source
+            self._watching = True
+            source._observe(self)
+            if self._done:  # the callback ran inline: stop raced with registration
+                return True
+        return False
 
     def _arm(self) -> None:
         raise NotImplementedError
@@ -274,19 +308,19 @@ class _CancellableOp:
         self._receiver.set_stopped()
 
     def _release_stop_callback(self) -> None:
-        callback = self._stop_callback
-        if callback is not None:
-            self._stop_callback = None
-            callback.unregister()
+        source = self._source
+        if self._watching and source is not None:
+            self._watching = False
+            source._unobserve(self)
 
     def _finish(self) -> None:
         if self._done:
             return
         self._done = True
-        callback = self._stop_callback
-        if callback is not None:
-            self._stop_callback = None
-            callback.unregister()
+        source = self._source
+        if self._watching and source is not None:
+            self._watching = False
+            source._unobserve(self)
         self._receiver.set_value(None)
 
     def _finish_with_error(self, error: BaseException) -> None:
@@ -323,20 +357,24 @@ class _TimerOp(_CancellableOp):
         self._reactor = reactor
         self._receiver = receiver
         self._done = False
-        self._stop_callback = None
+        self._source = None
+        self._watching = False
         self._when = when
         self._relative = relative
         self._handle: TimerHandle | None = None
 
     def _start_on_loop(self) -> None:
-        # _CancellableOp._start_on_loop with _arm inlined: the hot path of every timeout.
-        token = self._receiver.get_env().stop_token
-        if token.stop_possible():
-            if token.stop_requested():
+        # _CancellableOp._start_on_loop with _watch_stop and _arm inlined: the hot path of
+        # every timeout.
+        source = self._receiver.get_env().stop_token._source
+        if source is not None:
+            if source._stopped:
                 self._done = True
                 self._receiver.set_stopped()
                 return
-            self._stop_callback = token.register(self._on_stop_requested)
+            self._source = source
+            self._watching = True
+            source._observe(self)
             if self._done:  # the callback ran inline: stop raced with registration
                 return
         reactor = self._reactor
@@ -380,7 +418,8 @@ class _FdWaitOp(_CancellableOp):
         self._reactor = reactor
         self._receiver = receiver
         self._done = False
-        self._stop_callback = None
+        self._source = None
+        self._watching = False
         self._fd = fd
         self._writable = writable
 

@@ -17,7 +17,6 @@ same code paths as production.
 
 from __future__ import annotations
 
-import selectors
 from typing import final
 
 from .._core import Sender
@@ -78,12 +77,13 @@ class VirtualTimeScheduler(IoContext):
         """A scheduler on this context; its ``now()`` is the virtual clock."""
         return self._scheduler
 
-    def _select(self, timeout: float | None) -> list[tuple[selectors.SelectorKey, int]]:
+    def _select(self, timeout: float | None) -> list[tuple[int, int]]:
+        poll = self._poller.poll
         if timeout == 0.0:
-            return self._selector.select(0)
-        events = self._selector.select(0)
+            return poll(0.0)
+        events = poll(0.0)
         if events or timeout is None:
-            return events or self._selector.select(None)
+            return events or poll(None)
         timers = self._timers
         if timers:  # _compute_timeout left a live timer on top
             self._now = max(self._now, timers[0][0])

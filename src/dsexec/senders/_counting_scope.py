@@ -19,20 +19,22 @@ spawning of work that outlives the frame that started it.
 
 Theory of operation
 -------------------
-The scope keeps every running spawned operation in ``_live`` (the receiver or future state that
-holds its operation state), so nothing needs the spawner to keep a reference, and the count is
-``len(_live)``. Spawned work may complete on any thread: ``_live`` and ``_joiners`` change only
-under ``_lock``, and whoever removes the last live entry takes the waiting joiners and completes
-them after releasing the lock. Completion order for one spawned operation: its result is handed
-over (logged, or delivered to the future's consumer) *then* it leaves ``_live``, so a completed
-``join`` means every result has been delivered.
+The scope keeps every running spawned operation on its live list (the receiver or future state
+that holds its operation state), so nothing needs the spawner to keep a reference, and counts
+them in ``_count``. The list is intrusive -- each entry has ``_prev``/``_next`` slots and the
+scope holds ``_head`` -- so a spawned connection costs two pointers, not a set entry: a server
+keeps thousands of them. Spawned work may complete on any thread: the list, ``_count`` and
+``_joiners`` change only under ``_lock``, and whoever removes the last live entry takes the
+waiting joiners and completes them after releasing the lock. Completion order for one spawned
+operation: its result is handed over (logged, or delivered to the future's consumer) *then* it
+leaves the list, so a completed ``join`` means every result has been delivered.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Final, Generic, TypeVar, final
+from typing import Any, Final, Generic, TypeAlias, TypeVar, final
 
 from .._core import (
     Env,
@@ -55,17 +57,25 @@ _VALUE: Final = 0
 _ERROR: Final = 1
 _STOPPED: Final = 2
 
+# An entry of a scope's live list: the receiver of a spawned operation, or a future's state.
+_Live: TypeAlias = "_SpawnReceiver | _FutureState[Any]"
+
 
 @final
 class _SpawnReceiver:
-    """Receiver of a ``spawn``ed operation; holds its operation state while it runs."""
+    """Receiver of a ``spawn``ed operation; holds its operation state while it runs.
 
-    __slots__ = ("_op", "_scope", "_sender")
+    It does not keep the sender: a long-lived spawned operation (a connection) should not keep
+    its whole pipeline of senders alive.
+    """
 
-    def __init__(self, scope: CountingScope, sender: Sender[Any]) -> None:
+    __slots__ = ("_next", "_op", "_prev", "_scope")
+
+    def __init__(self, scope: CountingScope) -> None:
         self._scope = scope
-        self._sender = sender
         self._op: OperationState | None = None
+        self._prev: _Live | None = None  # the scope's live list (see the module comment)
+        self._next: _Live | None = None
 
     def _release(self) -> None:
         self._op = None
@@ -75,9 +85,7 @@ class _SpawnReceiver:
         self._release()
 
     def set_error(self, error: BaseException, /) -> None:
-        _logger.error(
-            "%r: spawned work %r failed: %r", self._scope, self._sender, error, exc_info=error
-        )
+        _logger.error("%r: spawned work failed: %r", self._scope, error, exc_info=error)
         self._release()
 
     def set_stopped(self) -> None:
@@ -103,7 +111,9 @@ class _FutureState(Generic[T]):
         "_done",
         "_env",
         "_lock",
+        "_next",
         "_op",
+        "_prev",
         "_result",
         "_scope",
         "_scope_callback",
@@ -112,6 +122,8 @@ class _FutureState(Generic[T]):
 
     def __init__(self, scope: CountingScope) -> None:
         self._scope = scope
+        self._prev: _Live | None = None  # the scope's live list (see the module comment)
+        self._next: _Live | None = None
         self._lock = threading.Lock()
         self._source = StopSource()
         self._env = Env(self._source.token)
@@ -255,7 +267,7 @@ class _JoinOp:
         if token.stop_possible():
             self._stop_callback = token.register(self._on_stop)
         with scope._lock:
-            if not scope._live:
+            if not scope._count:
                 stopped = False
             elif token.stop_requested():
                 stopped = True
@@ -323,12 +335,13 @@ class CountingScope:
     and join from any thread; spawned work may complete on any thread.
     """
 
-    __slots__ = ("_closed", "_env", "_joiners", "_live", "_lock", "_name", "_source")
+    __slots__ = ("_closed", "_count", "_env", "_head", "_joiners", "_lock", "_name", "_source")
 
     def __init__(self, name: str | None = None) -> None:
         self._name = name
         self._lock = threading.Lock()
-        self._live: set[object] = set()
+        self._head: _Live | None = None  # the live list (see the module comment)
+        self._count = 0
         self._joiners: list[_JoinOp] = []
         self._closed = False
         self._source = StopSource()
@@ -337,10 +350,10 @@ class CountingScope:
     @property
     def active(self) -> int:
         """How many spawned operations have not completed yet."""
-        return len(self._live)
+        return self._count
 
     def __len__(self) -> int:
-        return len(self._live)
+        return self._count
 
     @property
     def closed(self) -> bool:
@@ -359,7 +372,7 @@ class CountingScope:
         an exception from ``connect`` propagates (nothing is started then).
         """
         require_sender("CountingScope.spawn", sender)
-        receiver = _SpawnReceiver(self, sender)
+        receiver = _SpawnReceiver(self)
         op = sender.connect(receiver)
         receiver._op = op
         self._associate(receiver, "spawn")
@@ -396,18 +409,34 @@ class CountingScope:
         with self._lock:
             self._closed = True
 
-    def _associate(self, item: object, method: str) -> None:
+    def _associate(self, item: _Live, method: str) -> None:
         with self._lock:
             if self._closed:
                 raise RuntimeError(
                     f"CountingScope.{method}: {self!r} is closed; it accepts no new work"
                 )
-            self._live.add(item)
+            head = self._head
+            item._next = head
+            if head is not None:
+                head._prev = item
+            self._head = item
+            self._count += 1
 
-    def _disassociate(self, item: object) -> None:
+    def _disassociate(self, item: _Live) -> None:
         with self._lock:
-            self._live.discard(item)
-            if self._live or not self._joiners:
+            prev = item._prev
+            after = item._next
+            if prev is not None:
+                prev._next = after
+            elif self._head is item:
+                self._head = after
+            else:
+                return  # not on the list (never was, or removed already)
+            if after is not None:
+                after._prev = prev
+            item._prev = item._next = None
+            self._count -= 1
+            if self._count or not self._joiners:
                 return
             joiners = self._joiners
             self._joiners = []
@@ -419,4 +448,4 @@ class CountingScope:
         flags = (" closed" if self._closed else "") + (
             " stop-requested" if self._source.stop_requested() else ""
         )
-        return f"<CountingScope{name} active={len(self._live)}{flags}>"
+        return f"<CountingScope{name} active={self._count}{flags}>"

@@ -52,32 +52,34 @@ class _CleanupReceiver:
 
 @final
 class _FinallyOp:
-    """The operation is the upstream's receiver; it owns both child operation states."""
+    """The operation is the upstream's receiver; it owns both child operation states.
 
-    __slots__ = ("_cleanup", "_cleanup_op", "_first", "_kind", "_receiver", "_result")
+    Slots are few because a connection's pipeline keeps one of these for its whole life:
+    ``_first`` holds the upstream's operation state, then the cleanup's; ``_result`` the
+    upstream's completion as ``(channel, value or error)`` while the cleanup runs.
+    """
+
+    __slots__ = ("_cleanup", "_first", "_receiver", "_result")
 
     def __init__(self, sender: Sender[Any], cleanup: Sender[Any], receiver: Receiver[Any]) -> None:
         self._receiver = receiver
         self._cleanup = cleanup
-        self._cleanup_op: OperationState | None = None
-        self._kind = _VALUE
-        self._result: Any = None
-        self._first = sender.connect(self)
+        self._result: tuple[int, Any] | None = None
+        self._first: OperationState = sender.connect(self)
 
     def start(self) -> None:
         self._first.start()
 
     def set_value(self, value: Any, /) -> None:
-        self._result = value
+        self._result = (_VALUE, value)
         self._run_cleanup()
 
     def set_error(self, error: BaseException, /) -> None:
-        self._kind = _ERROR
-        self._result = error
+        self._result = (_ERROR, error)
         self._run_cleanup()
 
     def set_stopped(self) -> None:
-        self._kind = _STOPPED
+        self._result = (_STOPPED, None)
         self._run_cleanup()
 
     def get_env(self) -> Env:
@@ -89,15 +91,17 @@ class _FinallyOp:
         except Exception as exc:
             self._receiver.set_error(exc)
             return
-        self._cleanup_op = op
+        self._first = op  # the upstream has completed: its operation state is done with
         op.start()
 
     def _deliver(self) -> None:
-        kind = self._kind
+        result = self._result
+        assert result is not None  # set before the cleanup started
+        kind, value = result
         if kind == _VALUE:
-            self._receiver.set_value(self._result)
+            self._receiver.set_value(value)
         elif kind == _ERROR:
-            self._receiver.set_error(self._result)
+            self._receiver.set_error(value)
         else:
             self._receiver.set_stopped()
 

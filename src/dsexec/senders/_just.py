@@ -1,7 +1,9 @@
 """``just``, ``just_error``, ``just_stopped`` [exec.just]: senders that complete inline in
 ``start()`` with the value, error or stop they were built with.
 
-They ignore stop requests: completing at once is as prompt as stopping.
+They ignore stop requests: completing at once is as prompt as stopping. The senders are
+restartable (an operation state may be started again once completed; see ``_trampoline.py``),
+so ``just(v) | then(f) | repeat_n(n)`` connects once, not once per round.
 """
 
 from __future__ import annotations
@@ -19,11 +21,17 @@ T = TypeVar("T")
 class _JustSender(Sender[T], Generic[T]):
     __slots__ = ("_value",)
 
+    _restartable = True
+
     def __init__(self, value: T) -> None:
         self._value = value
 
     def connect(self, receiver: Receiver[T], /) -> OperationState:
         return _JustOp(receiver, self._value)
+
+    def _connect_or_complete(self, receiver: Receiver[T], /) -> OperationState | None:
+        receiver.set_value(self._value)
+        return None
 
     def __repr__(self) -> str:
         return f"just({self._value!r:.60})"
@@ -44,6 +52,8 @@ class _JustOp(Generic[T]):
 @final
 class _JustErrorSender(Sender[Never]):
     __slots__ = ("_error",)
+
+    _restartable = True
 
     def __init__(self, error: BaseException) -> None:
         self._error = error
@@ -70,6 +80,8 @@ class _JustErrorOp:
 @final
 class _JustStoppedSender(Sender[Never]):
     __slots__ = ()
+
+    _restartable = True
 
     def connect(self, receiver: Receiver[Never], /) -> OperationState:
         return _JustStoppedOp(receiver)

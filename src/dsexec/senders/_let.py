@@ -2,7 +2,9 @@
 returns.
 
 * ``let_value(f)``: ``set_value(v)`` calls ``f(v)``, which returns a sender; that sender is
-  connected to the downstream receiver and started, and its completion is the result.
+  connected to the downstream receiver and started, and its completion is the result (a
+  sender that can complete at once, such as ``just`` or a write that fits the socket buffer,
+  does so without building an operation state: ``Sender._connect_or_complete``).
 * ``let_error(f)``: the same for ``set_error(e)``, with ``f(e)``.
 * ``let_stopped(f)``: the same for ``set_stopped()``, with ``f()``.
 
@@ -15,12 +17,14 @@ the first sender while it runs and the second one once it is started; neither is
 
 The operation state owns the first sender's operation state (it is that operation's receiver)
 and, once ``f`` has run, the second one, so both stay alive until the whole operation completes.
+The senders are restartable (see ``_trampoline.py``) when the upstream is: restarting the
+operation drops the previous round's second operation and starts the first one again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar, final, overload
+from typing import Any, Generic, NoReturn, TypeVar, final, overload
 
 from typing_extensions import TypeVar as DefaultTypeVar
 
@@ -35,20 +39,35 @@ from .._core import (
     require_sender,
 )
 
-__all__ = ["let_error", "let_stopped", "let_value"]
+__all__ = ["let_error", "let_stopped", "let_value", "not_a_sender"]
 
 T = TypeVar("T")
 U = TypeVar("U")
 TA = DefaultTypeVar("TA", default=Any)
 
 
-def _connect_next(name: str, sender: object, receiver: Receiver[Any]) -> OperationState:
-    if not isinstance(sender, Sender):
-        raise TypeError(
-            f"{name}: the function must return a Sender, got {type(sender).__name__} "
-            f"({sender!r:.60})"
-        )
-    return sender.connect(receiver)
+def not_a_sender(name: str, sender: object) -> NoReturn:
+    """Raise the ``TypeError`` of a ``let_*`` function that returned ``sender``, no Sender."""
+    raise TypeError(
+        f"{name}: the function must return a Sender, got {type(sender).__name__} "
+        f"({sender!r:.60})"
+    )
+
+
+def _let_value_sender(sender: Sender[T], fn: Callable[[T], Sender[U]]) -> Sender[U]:
+    """``let_value(sender, fn)``: the upstream's fused form if it has one, else the generic.
+
+    Like a P2300 domain customising an algorithm, a sender may implement
+    ``_fuse_let_value(fn)`` and return one sender doing both steps (``async_read`` does: a
+    read-and-answer loop then runs on one operation state), or ``None`` to decline. The fused
+    sender must behave exactly as ``_LetValueSender(sender, fn)`` does.
+    """
+    fuse = getattr(sender, "_fuse_let_value", None)
+    if fuse is not None:
+        fused: Sender[U] | None = fuse(fn)
+        if fused is not None:
+            return fused
+    return _LetValueSender(sender, fn)
 
 
 class _LetOp:
@@ -65,7 +84,19 @@ class _LetOp:
         self._first = sender.connect(self)
 
     def start(self) -> None:
+        self._second = None  # a restart: the previous round's second operation is done
         self._first.start()
+
+    # A loop restarting this operation (_trampoline.py) talks to the first operation.
+    def _enter_loop(self) -> None:
+        enter = getattr(self._first, "_enter_loop", None)
+        if enter is not None:
+            enter()
+
+    def _retire(self) -> None:
+        retire = getattr(self._first, "_retire", None)
+        if retire is not None:
+            retire()
 
     def get_env(self) -> Env:
         return self._receiver.get_env()
@@ -81,13 +112,16 @@ class _LetOp:
         self._receiver.set_stopped()
 
     def _continue_with(self, name: str, sender: object) -> None:
-        try:
-            op = _connect_next(name, sender, self._receiver)
-        except Exception as exc:
-            self._receiver.set_error(exc)
+        if not isinstance(sender, Sender):
+            try:
+                not_a_sender(name, sender)
+            except TypeError as exc:
+                self._receiver.set_error(exc)
             return
-        self._second = op
-        op.start()
+        op = sender._connect_or_complete(self._receiver)  # errors went to the receiver
+        if op is not None:  # else it completed already (see Sender._connect_or_complete)
+            self._second = op
+            op.start()
 
 
 @final
@@ -95,12 +129,19 @@ class _LetValueOp(_LetOp):
     __slots__ = ()
 
     def set_value(self, value: Any, /) -> None:
+        # _continue_with inlined: this is the per-round path of a read/answer loop
+        receiver = self._receiver
         try:
             sender = self._fn(value)
+            if not isinstance(sender, Sender):
+                not_a_sender("let_value", sender)
         except Exception as exc:
-            self._receiver.set_error(exc)
+            receiver.set_error(exc)
             return
-        self._continue_with("let_value", sender)
+        op = sender._connect_or_complete(receiver)  # errors from connect went to the receiver
+        if op is not None:  # else it completed already (see Sender._connect_or_complete)
+            self._second = op
+            op.start()
 
 
 @final
@@ -133,6 +174,10 @@ class _LetStoppedOp(_LetOp):
 class _LetValueSender(Sender[U], Generic[T, U]):
     __slots__ = ("_fn", "_sender")
 
+    @property
+    def _restartable(self) -> bool:
+        return getattr(self._sender, "_restartable", False) is True
+
     def __init__(self, sender: Sender[T], fn: Callable[[T], Sender[U]]) -> None:
         self._sender = sender
         self._fn = fn
@@ -145,6 +190,10 @@ class _LetValueSender(Sender[U], Generic[T, U]):
 class _LetErrorSender(Sender[T | U], Generic[T, U]):
     __slots__ = ("_fn", "_sender")
 
+    @property
+    def _restartable(self) -> bool:
+        return getattr(self._sender, "_restartable", False) is True
+
     def __init__(self, sender: Sender[T], fn: Callable[[BaseException], Sender[U]]) -> None:
         self._sender = sender
         self._fn = fn
@@ -156,6 +205,10 @@ class _LetErrorSender(Sender[T | U], Generic[T, U]):
 @final
 class _LetStoppedSender(Sender[T | U], Generic[T, U]):
     __slots__ = ("_fn", "_sender")
+
+    @property
+    def _restartable(self) -> bool:
+        return getattr(self._sender, "_restartable", False) is True
 
     def __init__(self, sender: Sender[T], fn: Callable[[], Sender[U]]) -> None:
         self._sender = sender
@@ -198,10 +251,10 @@ def let_value(first: Any, fn: Any = MISSING, /) -> Any:
     """
     if fn is MISSING:
         require_callable("let_value", first)
-        return SenderAdaptor("let_value", _LetValueSender, first)
+        return SenderAdaptor("let_value", _let_value_sender, first)
     require_sender("let_value", first)
     require_callable("let_value", fn)
-    return _LetValueSender(first, fn)
+    return _let_value_sender(first, fn)
 
 
 @overload

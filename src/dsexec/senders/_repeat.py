@@ -8,11 +8,14 @@
 * ``repeat_until(pred)``: run it until ``pred(value)`` is true, then complete with that value.
 
 Each round connects the upstream sender afresh (a new operation state; the previous one is
-dropped). On error: the error is delivered and the loop ends. If ``pred`` raises, its exception
-is delivered the same way. On stop: the running round sees the stop token of the environment
-(the downstream's, shared), and its ``set_stopped`` ends the loop with ``set_stopped``; the token
-is also checked before each round starts, so a round that ignores stop (``just``) ends the loop
-with ``set_stopped`` too.
+dropped) -- unless the upstream sender is restartable (``async_read``, ``just``, ``schedule``,
+and ``let_*`` or ``then``-style adaptors over those: see ``_trampoline.py``), in which case its
+operation state is connected once and started again every round. The environment is read
+once, at ``start()``, and handed to every round. On error: the error is delivered and the loop
+ends. If ``pred`` raises, its exception is delivered the same way. On stop: the running round
+sees the stop token of the environment (the downstream's, shared), and its ``set_stopped`` ends
+the loop with ``set_stopped``; the token is also checked before each round starts, so a round
+that ignores stop (``just``) ends the loop with ``set_stopped`` too.
 
 Rounds that complete inline inside ``start()`` loop instead of recursing (see
 ``_trampoline.py``): a million inline rounds run in constant stack and memory. Rounds that
@@ -26,17 +29,17 @@ from collections.abc import Callable
 from typing import Any, Generic, Never, TypeVar, final, overload
 
 from .._core import (
+    EMPTY_ENV,
     MISSING,
     Env,
     OperationState,
     Receiver,
     Sender,
     SenderAdaptor,
-    StopToken,
     require_callable,
     require_sender,
 )
-from ._trampoline import RestartLoop
+from ._trampoline import _ROUNDS, RestartLoop
 
 __all__ = ["repeat", "repeat_n", "repeat_until"]
 
@@ -46,35 +49,59 @@ T = TypeVar("T")
 class _RepeatOpBase(RestartLoop):
     """The loop shared by the three forms; subclasses define ``set_value``."""
 
-    __slots__ = ("_receiver", "_sender", "_token")
+    __slots__ = ("_env", "_receiver", "_sender")
 
     def __init__(self, sender: Sender[Any], receiver: Receiver[Any]) -> None:
-        super().__init__()
-        self._sender = sender
+        self._child = None  # RestartLoop.__init__ inlined
+        self._reuse = getattr(sender, "_restartable", False) is True
+        self._sender: Sender[Any] | None = sender
         self._receiver = receiver
-        self._token: StopToken | None = None
+        self._env = EMPTY_ENV  # until start() reads the receiver's
 
     def start(self) -> None:
-        token = self._receiver.get_env().stop_token
-        if token.stop_possible():
-            if token.stop_requested():
-                self._receiver.set_stopped()
-                return
-            self._token = token
+        env = self._env = self._receiver.get_env()
+        source = env.stop_token._source
+        if source is not None and source._stopped:
+            self._receiver.set_stopped()
+            return
         self._run()
 
     def _connect_child(self) -> OperationState:
-        return self._sender.connect(self)
+        sender = self._sender
+        assert sender is not None  # dropped only once a restartable child holds the work
+        child = sender.connect(self)
+        if self._reuse:
+            self._sender = None  # connected once: the child is restarted, never reconnected
+            enter = getattr(child, "_enter_loop", None)
+            if enter is not None:
+                enter()  # it may keep things between rounds until _drop_child retires it
+        return child
 
     def _fail(self, error: BaseException, /) -> None:
         self._receiver.set_error(error)
 
+    def _drop_child(self) -> None:
+        """The loop is over: let the child go, and tell a restartable one (``_retire``) so it
+        releases what it kept from round to round (see ``_trampoline.py``)."""
+        child = self._child
+        self._child = None
+        if child is not None and self._reuse:
+            retire = getattr(child, "_retire", None)
+            if retire is not None:
+                retire()
+
     def _next_round(self) -> None:
-        token = self._token
-        if token is not None and token.stop_requested():
+        source = self._env.stop_token._source
+        if source is not None and source._stopped:
+            self._drop_child()
             self._receiver.set_stopped()
             return
-        self._restart()
+        # RestartLoop._restart inlined
+        if not self._reuse:
+            self._child = None
+        if _ROUNDS.pop(self, False):
+            return  # first: the starter is still inside child.start() and will loop
+        self._run()
 
     # The child's receiver interface (the operation state is its own child's receiver).
 
@@ -82,15 +109,18 @@ class _RepeatOpBase(RestartLoop):
         raise NotImplementedError
 
     def set_error(self, error: BaseException, /) -> None:
-        self._child = None
+        self._drop_child()
         self._receiver.set_error(error)
 
     def set_stopped(self) -> None:
-        self._child = None
+        self._drop_child()
         self._receiver.set_stopped()
 
     def get_env(self) -> Env:
-        return self._receiver.get_env()
+        env = self._env
+        if env is EMPTY_ENV:  # asked before start(): not read yet
+            return self._receiver.get_env()
+        return env
 
 
 @final
@@ -98,7 +128,6 @@ class _RepeatOp(_RepeatOpBase):
     __slots__ = ()
 
     def set_value(self, value: object, /) -> None:
-        self._child = None
         self._next_round()
 
 
@@ -117,9 +146,9 @@ class _RepeatNOp(_RepeatOpBase):
         super().start()
 
     def set_value(self, value: object, /) -> None:
-        self._child = None
         self._remaining -= 1
         if self._remaining == 0:
+            self._drop_child()
             self._receiver.set_value(None)
             return
         self._next_round()
@@ -136,16 +165,40 @@ class _RepeatUntilOp(_RepeatOpBase, Generic[T]):
         self._predicate = predicate
 
     def set_value(self, value: T, /) -> None:
-        self._child = None
         try:
             done = self._predicate(value)
         except Exception as exc:
+            self._drop_child()
             self._receiver.set_error(exc)
             return
         if done:
+            self._drop_child()
             self._receiver.set_value(value)
             return
-        self._next_round()
+        # _next_round and the first turn of RestartLoop._run inlined: the per-request path of
+        # a read/answer loop.
+        source = self._env.stop_token._source
+        if source is not None and source._stopped:
+            self._drop_child()
+            self._receiver.set_stopped()
+            return
+        child = self._child
+        if not self._reuse or child is None:
+            self._child = None
+            if not _ROUNDS.pop(self, False):
+                self._run()
+            return
+        rounds = _ROUNDS
+        if rounds.pop(self, False):
+            return  # first: the starter is still inside child.start() and will loop
+        rounds[self] = True  # second: start the next round here
+        try:
+            child.start()
+        except BaseException:
+            rounds.pop(self, None)
+            raise
+        if not rounds.pop(self, False):
+            self._run()  # it completed inline: go on looping there
 
 
 @final

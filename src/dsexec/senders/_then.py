@@ -7,7 +7,8 @@
 The other channels pass through untouched. If ``f`` raises, its exception is sent down the error
 channel instead (``upon_error``'s too: a handler that fails reports its own failure). On stop,
 ``f`` is not called (except by ``upon_stopped``, whose whole job it is). These adaptors add no
-operation state of their own: ``connect`` wraps the receiver and returns the upstream's.
+operation state of their own: ``connect`` wraps the receiver and returns the upstream's (so they
+are restartable when the upstream is; see ``_trampoline.py``).
 """
 
 from __future__ import annotations
@@ -117,6 +118,10 @@ class _UponStoppedReceiver(Generic[T, U]):
 class _ThenSender(Sender[U], Generic[T, U]):
     __slots__ = ("_fn", "_sender")
 
+    @property
+    def _restartable(self) -> bool:  # the upstream's operation state, restarted (_trampoline.py)
+        return getattr(self._sender, "_restartable", False) is True
+
     def __init__(self, sender: Sender[T], fn: Callable[[T], U]) -> None:
         self._sender = sender
         self._fn = fn
@@ -129,6 +134,10 @@ class _ThenSender(Sender[U], Generic[T, U]):
 class _UponErrorSender(Sender[T | U], Generic[T, U]):
     __slots__ = ("_fn", "_sender")
 
+    @property
+    def _restartable(self) -> bool:  # the upstream's operation state, restarted (_trampoline.py)
+        return getattr(self._sender, "_restartable", False) is True
+
     def __init__(self, sender: Sender[T], fn: Callable[[BaseException], U]) -> None:
         self._sender = sender
         self._fn = fn
@@ -140,6 +149,10 @@ class _UponErrorSender(Sender[T | U], Generic[T, U]):
 @final
 class _UponStoppedSender(Sender[T | U], Generic[T, U]):
     __slots__ = ("_fn", "_sender")
+
+    @property
+    def _restartable(self) -> bool:  # the upstream's operation state, restarted (_trampoline.py)
+        return getattr(self._sender, "_restartable", False) is True
 
     def __init__(self, sender: Sender[T], fn: Callable[[], U]) -> None:
         self._sender = sender

@@ -2,9 +2,9 @@
 
 Theory of operation
 -------------------
-A looping algorithm starts its child, and when the child completes it may connect and start a
-fresh child. If the child completes *inline* inside ``start()`` and the completion simply started
-the next child, every iteration would nest two frames deeper: ``repeat_n`` of ``just`` would hit
+A looping algorithm starts its child, and when the child completes it may start the next round.
+If the child completes *inline* inside ``start()`` and the completion simply started the next
+round, every iteration would nest two frames deeper: ``repeat_n`` of ``just`` would hit
 ``RecursionError`` after a few hundred iterations. stdexec avoids this with its
 ``trampoline_scheduler``; :class:`RestartLoop` does the same job per operation, without
 thread-local state (so a nested ``sync_wait`` inside an iteration cannot deadlock on a queue that
@@ -12,40 +12,74 @@ an outer frame owns):
 
 * Each round has two parties that may race: the *starter* (the frame in ``_run()`` that called
   ``child.start()``, once that returns) and the *completer* (the child's completion asking for
-  another round with ``_restart()``; a completion that ends the loop does not take part). Each
-  round gets a fresh two-ticket list ``[False, True]``; each party pops one ticket. ``list.pop``
-  is atomic (under the GIL, and per-object locked on free-threaded builds), so exactly one party
-  pops ``True`` ("first") and the other ``False`` ("second").
+  another round with ``_restart()``; a completion that ends the loop does not take part). Before
+  ``child.start()`` the starter puts a ticket for the operation in the module-wide ``_ROUNDS``
+  dict; each party then pops it (``_ROUNDS.pop(op, False)``). A single ``dict.pop`` is atomic
+  (under the GIL, and per-object locked on free-threaded builds), so exactly one party gets the
+  ticket ("first") and the other gets nothing ("second").
 * Whoever comes second runs the next round. If the child completed inline (or on another thread
   before ``start()`` returned), the completer is first and simply returns, the stack unwinds, and
   the starter, second, loops. If the child completes later, the starter was first and has
   returned; the completer, second, runs ``_run()`` from its own frame.
+* A ticket lives only while a ``child.start()`` call is on the stack, so an operation waiting
+  for its child holds no ticket at all, and ``_ROUNDS`` holds one entry per frame currently
+  inside ``child.start()``.
 
 Exactly one frame owns the loop at any time, whatever thread the children complete on, and a
-million inline rounds use constant stack and memory: each round drops the previous child
-operation state. (A ``threading.Lock`` would do the same job at several times the cost.)
+million inline rounds use constant stack and memory. (A ``threading.Lock`` would do the same job
+at several times the cost.)
+
+Restartable children
+--------------------
+Connecting the child afresh every round costs an operation state per round. A sender whose
+``_restartable`` attribute is true promises more than P2300 asks: an operation state it
+connected may, once it has completed, be started again, and that is the same as connecting the
+sender to the same receiver again and starting the new operation. ``just``, ``async_read``
+(without a pool) and ``schedule`` senders make that promise; ``then``, ``upon_*`` and ``let_*``
+make it when their upstream does (the ``let_*`` operation drops the previous round's second
+operation when restarted). A sender defined outside dsexec never does: its ``connect`` may do
+anything, even return a different operation each time. A loop over a restartable sender sets
+``_reuse``, keeps its child and restarts it instead of connecting a new one: a keep-alive
+connection's ``async_read | let_value(...) | repeat_until(...)`` runs on one set of operation
+states for its whole life. The rule that makes a restart safe is the one every operation keeps
+anyway: it does not touch its state after completing, so the next round may begin inside (or
+concurrently with) the previous round's completion call.
+
+Owned by such a loop, an operation may keep something from round to round that a one-shot
+operation must release before completing: ``async_read`` keeps its stop registration (a stop
+request between rounds finds it done and does nothing; the next round sees the stop at its
+start). The loop says so: right after connecting the child it calls ``child._enter_loop()``,
+and when the loop ends -- by any channel -- ``child._retire()``, where the child has them
+(``let_*`` pass both on to their first operation); the child then releases what it kept.
 """
 
 from __future__ import annotations
+
+from typing import Final
 
 from .._core import OperationState
 
 __all__ = ["RestartLoop"]
 
+# One ticket per operation whose starter is inside child.start(); see the module comment.
+_ROUNDS: Final[dict[object, bool]] = {}
+
 
 class RestartLoop:
-    """Base of operation states that start a fresh child operation in a stack-safe loop.
+    """Base of operation states that start a child operation round after round, stack-safely.
 
     Subclasses implement ``_connect_child()`` (connect the next child, usually to ``self``) and
     ``_fail(exc)`` (complete downstream with ``exc`` when connecting raises), and call
-    ``_restart()`` from a child completion that wants another round.
+    ``_restart()`` from a child completion that wants another round. ``_reuse`` (false unless
+    the subclass sets it for a restartable sender) keeps the child between rounds; a subclass
+    that clears ``_child`` before ``_restart()`` gets a freshly connected child every round.
     """
 
-    __slots__ = ("_child", "_tickets")
+    __slots__ = ("_child", "_reuse")
 
     def __init__(self) -> None:
         self._child: OperationState | None = None
-        self._tickets: list[bool] = []
+        self._reuse = False  # restart the child every round instead of connecting a new one
 
     def _connect_child(self) -> OperationState:
         raise NotImplementedError
@@ -54,20 +88,28 @@ class RestartLoop:
         raise NotImplementedError
 
     def _run(self) -> None:
+        rounds = _ROUNDS
         while True:
+            child = self._child
+            if child is None:
+                try:
+                    child = self._connect_child()
+                except Exception as exc:
+                    self._fail(exc)
+                    return
+                self._child = child
+            rounds[self] = True
             try:
-                child = self._connect_child()
-            except Exception as exc:
-                self._fail(exc)
-                return
-            self._child = child
-            tickets = [False, True]
-            self._tickets = tickets
-            child.start()
-            if tickets.pop():
+                child.start()
+            except BaseException:  # start() must not raise; if it does, leave no ticket
+                rounds.pop(self, None)
+                raise
+            if rounds.pop(self, False):
                 return  # first: the child is still running; its completion continues the loop
 
     def _restart(self) -> None:
-        if self._tickets.pop():
+        if not self._reuse:
+            self._child = None  # drop the finished round's operation state
+        if _ROUNDS.pop(self, False):
             return  # first: the starter is still inside child.start() and will loop
         self._run()
