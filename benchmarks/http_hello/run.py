@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
-import itertools
 import json
 import os
 import re
@@ -784,12 +783,21 @@ def make_config(args: argparse.Namespace) -> Config:
     )
 
 
+def _schedule(cfg: Config, specs: list[ServerSpec]) -> Iterator[tuple[int, int, ServerSpec]]:
+    """Every (round, connections, server) point; each round starts with the next server, so
+    no server is always measured first (or right after the same neighbour) on a noisy machine."""
+    for round_no in range(1, cfg.rounds + 1):
+        shift = (round_no - 1) % len(specs)
+        rotated = specs[shift:] + specs[:shift]
+        for conns in cfg.connections:
+            for spec in rotated:
+                yield round_no, conns, spec
+
+
 def run(cfg: Config, specs: list[ServerSpec]) -> Results:
     results = Results(cfg, [spec.name for spec in specs])
     first: dict[str, bytes] = {}
-    for round_no, conns, spec in itertools.product(
-        range(1, cfg.rounds + 1), cfg.connections, specs
-    ):
+    for round_no, conns, spec in _schedule(cfg, specs):
         label = f"[{spec.name}] -c{conns}"
         if cfg.rounds > 1:
             label += f" (round {round_no}/{cfg.rounds})"

@@ -1,0 +1,67 @@
+"""The pure parts of ``benchmarks/http_hello/run.py``: measuring order and wrk parsing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks.http_hello.run import Config, ServerSpec, _schedule, parse_wrk
+
+
+def _no_command(port: int, workdir: Path, cfg: Config) -> list[str]:
+    return []
+
+
+def _config(rounds: int, connections: tuple[int, ...]) -> Config:
+    return Config(
+        duration=1,
+        warmup=0,
+        rounds=rounds,
+        connections=connections,
+        idle_connections=0,
+        server_cpu=0,
+        wrk_cpu=1,
+        wrk="wrk",
+        wrk_timeout=2.0,
+        nginx=None,
+        python="python3",
+    )
+
+
+def test_each_round_starts_with_the_next_server() -> None:
+    specs = [ServerSpec(name, name, _no_command) for name in ("a", "b", "c")]
+    points = [(r, c, s.name) for r, c, s in _schedule(_config(3, (50, 500)), specs)]
+    assert points == [
+        (1, 50, "a"), (1, 50, "b"), (1, 50, "c"), (1, 500, "a"), (1, 500, "b"), (1, 500, "c"),
+        (2, 50, "b"), (2, 50, "c"), (2, 50, "a"), (2, 500, "b"), (2, 500, "c"), (2, 500, "a"),
+        (3, 50, "c"), (3, 50, "a"), (3, 50, "b"), (3, 500, "c"), (3, 500, "a"), (3, 500, "b"),
+    ]  # fmt: skip
+
+
+WRK_OUTPUT = """\
+Running 5s test @ http://127.0.0.1:40000/
+  1 threads and 500 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     6.53ms    2.01ms  20.87ms   71.20%
+    Req/Sec    68.50k     3.10k   74.00k    80.00%
+  Latency Distribution
+     50%    6.31ms
+     75%    7.50ms
+     90%    9.00ms
+     99%   13.16ms
+  340705 requests in 5.00s, 25.99MB read
+  Socket errors: connect 0, read 3, write 0, timeout 7
+  Non-2xx or 3xx responses: 2
+Requests/sec:  68141.00
+Transfer/sec:      5.20MB
+"""
+
+
+def test_parse_wrk_reads_rate_percentiles_and_errors() -> None:
+    result = parse_wrk(WRK_OUTPUT)
+    assert result.requests_per_s == 68141.0
+    assert result.requests == 340705
+    assert result.p50_ms == 6.31
+    assert result.p99_ms == 13.16
+    assert result.max_ms == 20.87
+    assert result.socket_errors == "0/3/0/7"
+    assert result.non_2xx_3xx == 2
