@@ -363,6 +363,15 @@ class _TimerOp(_CancellableOp):
         self._relative = relative
         self._handle: TimerHandle | None = None
 
+    def start(self) -> None:
+        # _CancellableOp.start with the on-loop path first and without a second call to
+        # choose it: every timeout starts one of these.
+        reactor = self._reactor
+        if running_loop.reactor is reactor or reactor.in_loop_thread():
+            self._start_on_loop()
+        else:
+            reactor.post(self._start_on_loop)
+
     def _start_on_loop(self) -> None:
         # _CancellableOp._start_on_loop with _watch_stop and _arm inlined: the hot path of
         # every timeout.
