@@ -225,6 +225,10 @@ class _ReadOp(ReactorOp[bytes]):
             self._watching = False  # source._unobserve(self) inlined
             if not source._callbacks.pop(self, False):
                 source._unobserve(self)
+        self._deliver(data)
+
+    def _deliver(self, data: bytes) -> None:
+        """The read is over (stop watching settled as for any completion): pass ``data`` on."""
         self._receiver.set_value(data)
 
     def fd_closed(self, error: ClosedResourceError, /) -> None:
@@ -270,30 +274,9 @@ class _ReadLetValueOp(_ReadOp):
         self._fn = fn
         self._second: OperationState | None = None
 
-    def fd_ready(self) -> None:
-        if self._done:  # stopped after the reactor had queued this wake-up
-            return
-        sock = self._sock
-        try:
-            data = sock._sock.recv(self._max_bytes)
-        except BlockingIOError:
-            sock._more = False
-            self._wait()
-            return
-        except OSError as exc:
-            sock._more = False
-            if sock._fd < 0:
-                self._fail(ClosedResourceError(_CLOSED_MESSAGE))
-            else:
-                self._fail(_read_error(sock, exc))
-            return
-        sock._more = len(data) == self._max_bytes
-        self._done = True  # the read is over: now let_value's part (_LetValueOp.set_value)
+    def _deliver(self, data: bytes) -> None:
+        # let_value's part (_LetValueOp.set_value): the function's sender answers the read
         source = self._source
-        if self._watching and not self._looping and source is not None:
-            self._watching = False  # source._unobserve(self) inlined
-            if not source._callbacks.pop(self, False):
-                source._unobserve(self)
         self._second = None  # the previous round's, done with
         receiver: Receiver[Any] = self._receiver
         try:

@@ -666,30 +666,20 @@ class IoContext:
                     else:
                         if not state.mask:
                             del fds[fd]
-                if reader is not None:
+                for waiter in (reader, writer):
+                    if waiter is None:
+                        continue
                     if direct:
                         count += 1
                         try:
-                            reader.fd_ready()
+                            waiter.fd_ready()
                         except Exception:
                             _logger.exception("a callback raised in %r; the loop carries on", self)
                         if self._stopped:  # stop() from the waiter: park the rest
                             direct = False
                             sink = self._posted
                     else:
-                        sink.append(reader.fd_ready)
-                if writer is not None:
-                    if direct:
-                        count += 1
-                        try:
-                            writer.fd_ready()
-                        except Exception:
-                            _logger.exception("a callback raised in %r; the loop carries on", self)
-                        if self._stopped:
-                            direct = False
-                            sink = self._posted
-                    else:
-                        sink.append(writer.fd_ready)
+                        sink.append(waiter.fd_ready)
         finally:
             self._fresh = None
         return count
