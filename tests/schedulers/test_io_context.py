@@ -932,8 +932,8 @@ def test_reader_and_writer_share_one_registration(
     assert reader.completed
 
 
-def test_fd_number_reused_without_notify_closing_after_a_drop_still_works(io: IoContext) -> None:
-    # Register, let it be dropped, close, and reuse the number: the new file must be watched.
+def test_fd_number_reused_after_notify_closing_is_watched_afresh(io: IoContext) -> None:
+    # Register, notify_closing, close, and reuse the number: the new file must be watched.
     sch = io.get_scheduler()
     a, b = socket.socketpair()
     fd = a.fileno()

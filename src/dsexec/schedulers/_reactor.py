@@ -165,6 +165,11 @@ class ReactorScheduler:
         Errors: ``BusyResourceError`` if another operation already waits to read ``fd``;
         ``ClosedResourceError`` if ``notify_closing(fd)`` is called meanwhile. A stop request
         withdraws the wait and completes with ``set_stopped`` at once.
+
+        The reactor may keep ``fd`` registered after the wait (no system call per wait), so
+        call :meth:`notify_closing` before closing an fd you waited on, as trio requires (and
+        asyncio, with ``remove_reader``): a file that later gets the same fd number may
+        otherwise never be reported ready. dsexec's own sockets do this in ``close()``.
         """
         return _FdWaitSender(self._reactor, fd, False)
 
