@@ -296,7 +296,7 @@ def test_accept_loop_with_repeat_accepts_every_queued_client(
 def test_async_accept_rejects_bad_arguments(ctx: ex.IoContext) -> None:
     with create_acceptor(0, "127.0.0.1") as acceptor:
         with pytest.raises(TypeError, match="async_accept: needs a scheduler with an I/O"):
-            async_accept(object(), acceptor)
+            async_accept(object(), acceptor)  # type: ignore[arg-type]
         with pytest.raises(TypeError, match=r"async_accept: expected a dsexec\.net\.Acceptor"):
             async_accept(ctx.get_scheduler(), object())  # type: ignore[arg-type]
 

@@ -329,7 +329,7 @@ def test_interleave_families_alternates_starting_with_the_first(
 
 def test_async_connect_rejects_bad_arguments(ctx: ex.IoContext) -> None:
     with pytest.raises(TypeError, match="async_connect: needs a scheduler"):
-        async_connect(object(), "127.0.0.1", 80)
+        async_connect(object(), "127.0.0.1", 80)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"port must be in 1\.\.65535"):
         async_connect(ctx.get_scheduler(), "127.0.0.1", 0)
     with pytest.raises(ValueError, match="happy_eyeballs_delay must be >= 0"):

@@ -222,7 +222,7 @@ def test_async_read_rejects_bad_arguments(ctx: ex.IoContext, tcp_pair: Pair) -> 
     server, _client = tcp_pair
     sch = ctx.get_scheduler()
     with pytest.raises(TypeError, match="async_read: needs a scheduler"):
-        async_read(object(), server, 10)
+        async_read(object(), server, 10)  # type: ignore[call-overload]
     with pytest.raises(TypeError, match=r"async_read: expected a dsexec\.net\.Socket"):
         async_read(sch, server.socket, 10)  # type: ignore[call-overload]
     with pytest.raises(ValueError, match="async_read: max_bytes must be >= 1"):

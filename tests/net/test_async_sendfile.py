@@ -15,6 +15,7 @@ import dsexec as ex
 from dsexec import repeat_until, when_all
 from dsexec.net import Socket, async_read, async_sendfile
 from dsexec.net import _sendfile as sendfile_module
+from dsexec.schedulers import ReactorSchedulerLike
 from dsexec.testing import ExpectStoppedReceiver, ExpectValueReceiver, RecordingReceiver
 
 Pair = tuple[Socket, Socket]
@@ -41,7 +42,7 @@ def start(sender: ex.Sender[Any], receiver: RecordingReceiver[Any]) -> ex.Operat
     return op
 
 
-def read_exactly(sch: object, sock: Socket, size: int) -> ex.Sender[bytes]:
+def read_exactly(sch: ReactorSchedulerLike, sock: Socket, size: int) -> ex.Sender[bytes]:
     received = bytearray()
 
     def collect(data: bytes) -> int:
@@ -160,7 +161,7 @@ def test_async_sendfile_rejects_bad_arguments(
     server, _client = tcp_pair
     sch = ctx.get_scheduler()
     with pytest.raises(TypeError, match="async_sendfile: needs a scheduler"):
-        async_sendfile(object(), server, data_file)
+        async_sendfile(object(), server, data_file)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"async_sendfile: expected a dsexec\.net\.Socket"):
         async_sendfile(sch, server.socket, data_file)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="offset must be >= 0"):

@@ -14,6 +14,7 @@ import pytest
 import dsexec as ex
 from dsexec import repeat_until, timeout, when_all
 from dsexec.net import Socket, async_read, async_write
+from dsexec.schedulers import ReactorSchedulerLike
 from dsexec.testing import (
     ExpectErrorReceiver,
     ExpectStoppedReceiver,
@@ -52,7 +53,9 @@ def fill_send_buffer(sock: Socket) -> int:
     return total
 
 
-def read_exactly(sch: object, sock: Socket, size: int, chunk: int) -> ex.Sender[bytes]:
+def read_exactly(
+    sch: ReactorSchedulerLike, sock: Socket, size: int, chunk: int
+) -> ex.Sender[bytes]:
     """Read ``size`` bytes in reads of at most ``chunk`` bytes (a slow reader)."""
     received = bytearray()
 
@@ -205,7 +208,7 @@ def test_async_write_rejects_bad_arguments(ctx: ex.IoContext, tcp_pair: Pair) ->
     server, _client = tcp_pair
     sch = ctx.get_scheduler()
     with pytest.raises(TypeError, match="async_write: needs a scheduler"):
-        async_write(object(), server, b"")
+        async_write(object(), server, b"")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"async_write: expected a dsexec\.net\.Socket"):
         async_write(sch, server.socket, b"")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="async_write: expected bytes or another buffer"):

@@ -30,6 +30,12 @@ REJECTED: dict[str, tuple[str, str]] = {
         "ex.just(1) | ex.then(3)",
         r"No overload variant of \"then\" matches|has incompatible type",
     ),
+    "net_sender_on_a_scheduler_without_a_reactor": (
+        "from dsexec.net import Socket, async_write\n"
+        "def answer(pool: ex.ThreadPool, sock: Socket) -> None:\n"
+        "    async_write(pool, sock, b'x')",
+        r"Argument 1 to \"async_write\" has incompatible type",
+    ),
 }
 
 

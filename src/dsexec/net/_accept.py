@@ -34,6 +34,7 @@ from typing import Final, final
 
 from .._core import ClosedResourceError, NetError, OperationState, Receiver, Sender
 from ..schedulers._reactor import Reactor, TimerHandle
+from ..schedulers._virtual_time import ReactorSchedulerLike
 from ._acceptor import Acceptor
 from ._op import ReactorOp, reactor_for
 from ._socket import Socket, wrap_socket
@@ -235,7 +236,7 @@ class _AcceptOp(ReactorOp[Socket]):
             self._attempt()
 
 
-def async_accept(scheduler: object, acceptor: Acceptor, /) -> Sender[Socket]:
+def async_accept(scheduler: ReactorSchedulerLike, acceptor: Acceptor, /) -> Sender[Socket]:
     """Accept one connection: ``Sender[Socket]``, the socket non-blocking with
     ``TCP_NODELAY`` on and its peer address known.
 

@@ -35,6 +35,7 @@ from typing import Any, Final, final
 
 from .._core import ClosedResourceError, NetError, OperationState, Receiver, Sender
 from ..schedulers._reactor import Reactor, TimerHandle
+from ..schedulers._virtual_time import ReactorSchedulerLike
 from ._checks import check_int
 from ._endpoint import IPAddress, endpoint_of_sockaddr
 from ._factory import get_socket_factory
@@ -293,7 +294,7 @@ class _ConnectOp(ReactorOp[Socket]):
 
 
 def async_connect(
-    scheduler: object,
+    scheduler: ReactorSchedulerLike,
     host: str | IPAddress,
     port: int,
     /,

@@ -40,13 +40,14 @@ from typing import Generic, TypeVar
 from .._core import Receiver
 from .._core._stop_token import StopSource
 from ..schedulers._reactor import Reactor, ReactorScheduler, reactor_of
+from ..schedulers._virtual_time import ReactorSchedulerLike
 
 __all__ = ["ReactorOp", "reactor_for"]
 
 T = TypeVar("T")
 
 
-def reactor_for(scheduler: object, algorithm: str) -> Reactor:
+def reactor_for(scheduler: ReactorSchedulerLike, algorithm: str) -> Reactor:
     """The reactor behind ``scheduler`` (a ``VirtualTimeScheduler`` is its own reactor);
     ``TypeError`` naming ``algorithm`` for schedulers without one."""
     if isinstance(scheduler, ReactorScheduler):  # IoScheduler, AnyioScheduler: the hot path

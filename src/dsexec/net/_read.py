@@ -25,6 +25,7 @@ from typing import Any, Final, final, overload
 from .._core import ClosedResourceError, NetError, OperationState, Receiver, Sender
 from .._core._stop_token import StopSource
 from ..schedulers._reactor import Reactor, running_loop
+from ..schedulers._virtual_time import ReactorSchedulerLike
 from ..senders._let import not_a_sender
 from ._buffer_pool import BufferPool
 from ._checks import check_int
@@ -380,17 +381,24 @@ class _PooledReadOp(ReactorOp[memoryview]):
 
 
 @overload
-def async_read(scheduler: object, sock: Socket, max_bytes: int, /) -> Sender[bytes]: ...
-@overload
 def async_read(
-    scheduler: object, sock: Socket, max_bytes: int, /, *, pool: None
+    scheduler: ReactorSchedulerLike, sock: Socket, max_bytes: int, /
 ) -> Sender[bytes]: ...
 @overload
 def async_read(
-    scheduler: object, sock: Socket, max_bytes: int, /, *, pool: BufferPool
+    scheduler: ReactorSchedulerLike, sock: Socket, max_bytes: int, /, *, pool: None
+) -> Sender[bytes]: ...
+@overload
+def async_read(
+    scheduler: ReactorSchedulerLike, sock: Socket, max_bytes: int, /, *, pool: BufferPool
 ) -> Sender[memoryview]: ...
 def async_read(
-    scheduler: object, sock: Socket, max_bytes: int, /, *, pool: BufferPool | None = None
+    scheduler: ReactorSchedulerLike,
+    sock: Socket,
+    max_bytes: int,
+    /,
+    *,
+    pool: BufferPool | None = None,
 ) -> Sender[Any]:
     """Read up to ``max_bytes`` from ``sock``: ``Sender[bytes]``, ``b""`` at EOF.
 

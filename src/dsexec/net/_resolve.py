@@ -27,6 +27,7 @@ from typing import Any, final
 
 from .._core import NetError, OperationState, Receiver, Sender
 from ..schedulers._reactor import Reactor
+from ..schedulers._virtual_time import ReactorSchedulerLike
 from ._checks import check_int
 from ._endpoint import Endpoint, endpoint_of_sockaddr, parse_ip
 from ._factory import AddrInfo, SocketFactory, get_socket_factory
@@ -221,7 +222,9 @@ class _ResolveOp(ReactorOp[list[Endpoint]]):
             job.cancel()
 
 
-def async_resolve(scheduler: object, host: str, port: int, /) -> Sender[list[Endpoint]]:
+def async_resolve(
+    scheduler: ReactorSchedulerLike, host: str, port: int, /
+) -> Sender[list[Endpoint]]:
     """Resolve ``host`` (TCP) off the loop thread: ``Sender[list[Endpoint]]`` in the
     resolver's order (IPv4-mapped results unmapped). An IP literal completes inline.
 

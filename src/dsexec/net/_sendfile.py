@@ -23,6 +23,7 @@ from typing import IO, Any, Final, final
 
 from .._core import ClosedResourceError, NetError, OperationState, Receiver, Sender
 from ..schedulers._reactor import Reactor
+from ..schedulers._virtual_time import ReactorSchedulerLike
 from ._checks import check_int
 from ._op import ReactorOp, reactor_for
 from ._socket import Socket
@@ -197,7 +198,7 @@ class _SendfileOp(ReactorOp[int]):
 
 
 def async_sendfile(
-    scheduler: object,
+    scheduler: ReactorSchedulerLike,
     sock: Socket,
     file: IO[bytes] | IO[Any] | int,
     /,

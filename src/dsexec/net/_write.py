@@ -23,6 +23,7 @@ from typing_extensions import Buffer
 from .._core import ClosedResourceError, NetError, OperationState, Receiver, Sender
 from .._core._stop_token import StopSource
 from ..schedulers._reactor import Reactor, ReactorScheduler, running_loop
+from ..schedulers._virtual_time import ReactorSchedulerLike
 from ._op import ReactorOp, reactor_for
 from ._socket import Socket
 
@@ -212,7 +213,7 @@ class _WriteOp(ReactorOp[int]):
             self._reactor.remove_writer(fd, self)
 
 
-def async_write(scheduler: object, sock: Socket, data: Buffer, /) -> Sender[int]:
+def async_write(scheduler: ReactorSchedulerLike, sock: Socket, data: Buffer, /) -> Sender[int]:
     """Write all of ``data`` (``bytes``, ``bytearray``, ``memoryview`` or any buffer) to
     ``sock``; the value is the number of bytes written, ``len(data)``.
 

@@ -14,4 +14,5 @@ from ._reactor import ReactorScheduler as ReactorScheduler
 from ._reactor import TimerHandle as TimerHandle
 from ._reactor import reactor_of as reactor_of
 from ._thread_pool import ThreadPool as ThreadPool
+from ._virtual_time import ReactorSchedulerLike as ReactorSchedulerLike
 from ._virtual_time import VirtualTimeScheduler as VirtualTimeScheduler

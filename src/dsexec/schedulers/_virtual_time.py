@@ -17,10 +17,11 @@ same code paths as production.
 
 from __future__ import annotations
 
-from typing import final
+from typing import TypeAlias, final
 
 from .._core import Sender
 from ._io_context import IoContext, IoScheduler
+from ._reactor import ReactorScheduler
 
 __all__ = ["VirtualTimeScheduler"]
 
@@ -88,3 +89,9 @@ class VirtualTimeScheduler(IoContext):
         if timers:  # _compute_timeout left a live timer on top
             self._now = max(self._now, timers[0][0])
         return events
+
+
+ReactorSchedulerLike: TypeAlias = ReactorScheduler | VirtualTimeScheduler
+"""What the I/O senders (``dsexec.net``) accept as their scheduler: one with a reactor behind it
+(``IoContext.get_scheduler()``, ``AnyioScheduler``) or a ``VirtualTimeScheduler``, which is its
+own reactor. ``reactor_of`` turns any of them into the :class:`Reactor` the senders drive."""
