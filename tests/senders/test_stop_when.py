@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from tests._helpers import Manual, pending
 
 import dsexec as ex
 from dsexec import stop_when
@@ -13,54 +14,7 @@ from dsexec.testing import (
     ExpectErrorReceiver,
     ExpectStoppedReceiver,
     ExpectValueReceiver,
-    RecordingReceiver,
 )
-
-
-class _Manual(ex.Sender[Any]):
-    """A single-use sender that completes when the test says so; logs start and stop requests.
-
-    A stop request does not complete it: the test decides when (and how) it completes.
-    """
-
-    def __init__(self, name: str, events: list[str]) -> None:
-        self.name = name
-        self.events = events
-        self.receiver: ex.Receiver[Any] | None = None
-        self._callback: ex.StopCallback | None = None
-
-    def connect(self, receiver: ex.Receiver[Any], /) -> ex.OperationState:
-        self.receiver = receiver
-        return self
-
-    def start(self) -> None:
-        assert self.receiver is not None
-        self.events.append(f"{self.name} started")
-        self._callback = self.receiver.get_env().stop_token.register(self._on_stop)
-
-    def _on_stop(self) -> None:
-        self.events.append(f"{self.name} stop requested")
-
-    def _finish(self) -> ex.Receiver[Any]:
-        assert self.receiver is not None
-        assert self._callback is not None
-        self._callback.unregister()
-        return self.receiver
-
-    def complete_value(self, value: object) -> None:
-        self._finish().set_value(value)
-
-    def complete_error(self, error: BaseException) -> None:
-        self._finish().set_error(error)
-
-    def complete_stopped(self) -> None:
-        self._finish().set_stopped()
-
-
-def _pending(receiver: RecordingReceiver[Any]) -> bool:
-    """Whether ``receiver`` is still waiting (a function, so mypy does not narrow it)."""
-    return not receiver.completed
-
 
 _FORMS: dict[str, Callable[[ex.Sender[Any], ex.Sender[Any]], ex.Sender[Any]]] = {
     "pipe": lambda s, trigger: s | stop_when(trigger),
@@ -112,30 +66,30 @@ def test_any_completion_of_the_trigger_stops_the_upstream(
     ids=["value", "error", "stopped"],
 )
 def test_the_result_is_the_upstreams_completion_after_the_stop_request(
-    finish: Callable[[_Manual], None], receiver_factory: Any
+    finish: Callable[[Manual], None], receiver_factory: Any
 ) -> None:
     events: list[str] = []
-    upstream = _Manual("upstream", events)
-    trigger = _Manual("trigger", events)
+    upstream = Manual("upstream", events)
+    trigger = Manual("trigger", events)
     receiver = receiver_factory()
     ex.connect(upstream | stop_when(trigger), receiver).start()
     assert events == ["upstream started", "trigger started"]
     trigger.complete_value(None)
     assert events[-1] == "upstream stop requested"
-    assert _pending(receiver)  # waits for the upstream
+    assert pending(receiver)  # waits for the upstream
     finish(upstream)
     assert receiver.completed
 
 
 def test_the_operation_waits_for_a_trigger_that_ignores_stop() -> None:
     events: list[str] = []
-    upstream = _Manual("upstream", events)
-    trigger = _Manual("trigger", events)
+    upstream = Manual("upstream", events)
+    trigger = Manual("trigger", events)
     receiver = ExpectValueReceiver(5)
     ex.connect(upstream | stop_when(trigger), receiver).start()
     upstream.complete_value(5)
     assert events[-1] == "trigger stop requested"
-    assert _pending(receiver)
+    assert pending(receiver)
     trigger.complete_stopped()
     assert receiver.completed
 
@@ -143,7 +97,7 @@ def test_the_operation_waits_for_a_trigger_that_ignores_stop() -> None:
 def test_an_inline_upstream_never_starts_the_trigger() -> None:
     events: list[str] = []
     receiver = ExpectValueReceiver(3)
-    ex.connect(ex.just(3) | stop_when(_Manual("trigger", events)), receiver).start()
+    ex.connect(ex.just(3) | stop_when(Manual("trigger", events)), receiver).start()
     assert events == []
 
 
@@ -162,8 +116,8 @@ def test_stop_requested_before_start_starts_nothing() -> None:
     source = ex.StopSource()
     source.request_stop()
     receiver = ExpectStoppedReceiver(stop_token=source.token)
-    upstream = _Manual("upstream", events)
-    ex.connect(upstream | stop_when(_Manual("trigger", events)), receiver).start()
+    upstream = Manual("upstream", events)
+    ex.connect(upstream | stop_when(Manual("trigger", events)), receiver).start()
     assert events == []
 
 
@@ -171,8 +125,8 @@ def test_both_children_see_a_new_stop_token_and_the_same_scheduler(
     vts: ex.VirtualTimeScheduler,
 ) -> None:
     events: list[str] = []
-    upstream = _Manual("upstream", events)
-    trigger = _Manual("trigger", events)
+    upstream = Manual("upstream", events)
+    trigger = Manual("trigger", events)
     source = ex.StopSource()
     receiver = ExpectStoppedReceiver(stop_token=source.token, scheduler=vts.get_scheduler())
     ex.connect(upstream | stop_when(trigger), receiver).start()
@@ -193,7 +147,7 @@ def test_connect_raising_for_the_trigger_is_ignored_like_a_trigger_error() -> No
             raise OSError("cannot connect")
 
     events: list[str] = []
-    upstream = _Manual("upstream", events)
+    upstream = Manual("upstream", events)
     receiver = ExpectStoppedReceiver()
     ex.connect(upstream | stop_when(_Unconnectable()), receiver).start()
     assert events == ["upstream started", "upstream stop requested"]
@@ -207,7 +161,7 @@ def test_connect_raising_for_the_upstream_goes_down_the_error_channel() -> None:
 
     events: list[str] = []
     receiver = ExpectErrorReceiver(OSError, match="cannot connect")
-    ex.connect(_Unconnectable() | stop_when(_Manual("trigger", events)), receiver).start()
+    ex.connect(_Unconnectable() | stop_when(Manual("trigger", events)), receiver).start()
     assert events == []
 
 
