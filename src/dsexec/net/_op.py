@@ -35,12 +35,15 @@ those of ``dsexec.schedulers._reactor``:
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
-from .._core import Receiver
+from .._core import ClosedResourceError, Receiver
 from .._core._stop_token import StopSource
-from ..schedulers._reactor import Reactor, ReactorScheduler, reactor_of
+from ..schedulers._reactor import FdWaiter, Reactor, ReactorScheduler, reactor_of
 from ..schedulers._virtual_time import ReactorSchedulerLike
+
+if TYPE_CHECKING:
+    from ._socket import Socket
 
 __all__ = ["ReactorOp", "reactor_for"]
 
@@ -104,6 +107,31 @@ class ReactorOp(Generic[T]):
         if source is not None and not self._watching:
             self._watching = True
             source._observe(self)
+
+    def _wait_on(self, sock: Socket, writable: bool, closed_message: str) -> None:
+        """Wait until ``sock`` is readable (``writable``: writable), then ``fd_ready()``.
+
+        For the subclasses that are fd waiters. A closed socket fails the operation with
+        ``ClosedResourceError(closed_message)``, a direction another operation waits on with
+        ``BusyResourceError``; otherwise it watches for stop (see ``_watch_stop``).
+        """
+        fd = sock._fd
+        if fd < 0:
+            self._fail(ClosedResourceError(closed_message))
+            return
+        reactor = self._reactor
+        if sock._reactor is not reactor:
+            sock._note_reactor(reactor)
+        waiter = cast(FdWaiter, self)
+        try:
+            if writable:
+                reactor.add_writer(fd, waiter)
+            else:
+                reactor.add_reader(fd, waiter)
+        except Exception as exc:  # BusyResourceError: another operation waits on that side
+            self._fail(exc)
+            return
+        self._watch_stop()
 
     def _cancel(self) -> None:
         raise NotImplementedError

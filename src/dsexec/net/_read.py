@@ -187,20 +187,7 @@ class _ReadOp(ReactorOp[bytes]):
             self._wait()
 
     def _wait(self) -> None:
-        sock = self._sock
-        fd = sock._fd
-        if fd < 0:
-            self._fail(ClosedResourceError(_CLOSED_MESSAGE))
-            return
-        reactor = self._reactor
-        if sock._reactor is not reactor:
-            sock._note_reactor(reactor)
-        try:
-            reactor.add_reader(fd, self)
-        except Exception as exc:  # BusyResourceError: another read is pending
-            self._fail(exc)
-            return
-        self._watch_stop()
+        self._wait_on(self._sock, False, _CLOSED_MESSAGE)
 
     def fd_ready(self) -> None:
         if self._done:  # stopped after the reactor had queued this wake-up
@@ -327,20 +314,7 @@ class _PooledReadOp(ReactorOp[memoryview]):
             self._wait()
 
     def _wait(self) -> None:
-        sock = self._sock
-        fd = sock._fd
-        if fd < 0:
-            self._fail(ClosedResourceError(_CLOSED_MESSAGE))
-            return
-        reactor = self._reactor
-        if sock._reactor is not reactor:
-            sock._note_reactor(reactor)
-        try:
-            reactor.add_reader(fd, self)
-        except Exception as exc:  # BusyResourceError: another read is pending
-            self._fail(exc)
-            return
-        self._watch_stop()
+        self._wait_on(self._sock, False, _CLOSED_MESSAGE)
 
     def fd_ready(self) -> None:
         if self._done:  # stopped after the reactor had queued this wake-up

@@ -156,20 +156,7 @@ class _SendfileOp(ReactorOp[int]):
         self._succeed(self._sent)
 
     def _wait(self) -> None:
-        sock = self._sock
-        fd = sock._fd
-        if fd < 0:
-            self._fail(ClosedResourceError(_CLOSED_MESSAGE))
-            return
-        reactor = self._reactor
-        if sock._reactor is not reactor:
-            sock._note_reactor(reactor)
-        try:
-            reactor.add_writer(fd, self)
-        except Exception as exc:  # BusyResourceError: another write is pending
-            self._fail(exc)
-            return
-        self._watch_stop()
+        self._wait_on(self._sock, True, _CLOSED_MESSAGE)
 
     def fd_ready(self) -> None:
         if self._done:  # stopped after the reactor had queued this wake-up
