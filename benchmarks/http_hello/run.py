@@ -380,6 +380,10 @@ class WrkResult:
     write_errors: int = 0
     timeouts: int = 0
     non_2xx_3xx: int = 0
+    # CPU the server process (and its children: nginx's worker) spent per request during the
+    # run, from /proc: user = the server's own code and libraries, sys = the kernel's work
+    user_us_per_request: float | None = None
+    sys_us_per_request: float | None = None
 
     @property
     def socket_errors(self) -> str:
@@ -442,6 +446,50 @@ def run_wrk(port: int, connections: int, duration: int, cfg: Config) -> WrkResul
     if proc.returncode != 0:
         raise BenchError(f"wrk failed ({proc.returncode}): {err.decode(errors='replace')}")
     return parse_wrk(out.decode(errors="replace"))
+
+
+# --------------------------------------------------------------------------------------------
+# CPU per request
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """The fields of ``/proc/PID/stat`` after the command name (which may hold spaces)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rpartition(")")[2].split()
+
+
+def process_cpu_seconds(pid: int) -> tuple[float, float] | None:
+    """User and system CPU seconds of ``pid`` and its children (None without ``/proc``)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit() and entry.name != str(pid):
+                with contextlib.suppress(OSError, IndexError):
+                    if int(_stat_fields(int(entry.name))[1]) == pid:  # field 4: ppid
+                        pids.append(int(entry.name))
+    user = system = 0
+    try:
+        for each in pids:
+            fields = _stat_fields(each)
+            user += int(fields[11])  # field 14: utime
+            system += int(fields[12])  # field 15: stime
+    except (OSError, IndexError, ValueError):
+        return None
+    return user / ticks, system / ticks
+
+
+def with_cpu(
+    res: WrkResult, before: tuple[float, float] | None, after: tuple[float, float] | None
+) -> WrkResult:
+    """``res`` with the CPU per request between two :func:`process_cpu_seconds` samples."""
+    if before is None or after is None or not res.requests:
+        return res
+    return replace(
+        res,
+        user_us_per_request=(after[0] - before[0]) / res.requests * 1e6,
+        sys_us_per_request=(after[1] - before[1]) / res.requests * 1e6,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -560,6 +608,10 @@ def _fmt_ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def _fmt_us(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def _ratio(num: float | None, den: float | None) -> float | None:
     return None if num is None or not den else num / den
 
@@ -573,12 +625,14 @@ def print_report(results: Results, out: IO[str]) -> None:
     names = results.servers
     print(
         f"\nwrk -t1, {cfg.duration} s per point after a {cfg.warmup} s warm-up; server on CPU "
-        f"{cfg.server_cpu}, wrk on CPU {cfg.wrk_cpu}; errors = connect/read/write/timeout",
+        f"{cfg.server_cpu}, wrk on CPU {cfg.wrk_cpu}; errors = connect/read/write/timeout;\n"
+        "user us / sys us = the server's CPU per request in its own code and libraries / in the "
+        "kernel (a steadier figure than req/s on a noisy machine)",
         file=out,
     )
     print(
         f"{'server':<16}{'conns':>6}{'req/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
-        f"{'  errors':<16}{'non-2xx':>8}",
+        f"{'  errors':<16}{'non-2xx':>8}{'user us':>9}{'sys us':>8}",
         file=out,
     )
     for conns in cfg.connections:
@@ -590,7 +644,8 @@ def print_report(results: Results, out: IO[str]) -> None:
             print(
                 f"{name:<16}{conns:>6}{res.requests_per_s:>11,.0f}{_fmt_ms(res.p50_ms):>9}"
                 f"{_fmt_ms(res.p99_ms):>9}{_fmt_ms(res.max_ms):>9}  {res.socket_errors:<14}"
-                f"{res.non_2xx_3xx:>8}",
+                f"{res.non_2xx_3xx:>8}{_fmt_us(res.user_us_per_request):>9}"
+                f"{_fmt_us(res.sys_us_per_request):>8}",
                 file=out,
             )
     dsexec_names = [name for name in names if name.startswith("dsexec")]
@@ -807,7 +862,9 @@ def run(cfg: Config, specs: list[ServerSpec]) -> Results:
                 first.setdefault(spec.name, server.first_response)
                 if cfg.warmup > 0:
                     run_wrk(server.port, conns, cfg.warmup, cfg)
+                before = process_cpu_seconds(server.pid)
                 res = run_wrk(server.port, conns, cfg.duration, cfg)
+                res = with_cpu(res, before, process_cpu_seconds(server.pid))
                 if server.proc.poll() is not None:
                     raise BenchError(f"exited during the run:\n{server.log_tail()}")
             results.shutdowns.setdefault(spec.name, []).append(server.stopped_by)

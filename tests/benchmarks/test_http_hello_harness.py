@@ -1,10 +1,22 @@
-"""The pure parts of ``benchmarks/http_hello/run.py``: measuring order and wrk parsing."""
+"""The testable parts of ``benchmarks/http_hello/run.py``: measuring order, wrk parsing, CPU
+per request."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-from benchmarks.http_hello.run import Config, ServerSpec, _schedule, parse_wrk
+import pytest
+from benchmarks.http_hello.run import (
+    Config,
+    ServerSpec,
+    _schedule,
+    parse_wrk,
+    process_cpu_seconds,
+    with_cpu,
+)
 
 
 def _no_command(port: int, workdir: Path, cfg: Config) -> list[str]:
@@ -65,3 +77,39 @@ def test_parse_wrk_reads_rate_percentiles_and_errors() -> None:
     assert result.max_ms == 20.87
     assert result.socket_errors == "0/3/0/7"
     assert result.non_2xx_3xx == 2
+
+
+def test_cpu_per_request_is_the_difference_over_the_requests() -> None:
+    result = with_cpu(parse_wrk(WRK_OUTPUT), (1.0, 2.0), (1.340705, 2.681410))
+    assert result.user_us_per_request == pytest.approx(1.0)
+    assert result.sys_us_per_request == pytest.approx(2.0)
+    assert with_cpu(parse_wrk(WRK_OUTPUT), None, (1.0, 1.0)).user_us_per_request is None
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_process_cpu_seconds_counts_a_process_and_its_children() -> None:
+    burn = (
+        "import sys, time\n"
+        "t = time.process_time()\n"
+        "while time.process_time() - t < 0.05: pass\n"
+        "print('burnt', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", burn], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == "burnt\n"
+        alone = process_cpu_seconds(child.pid)
+        with_children = process_cpu_seconds(os.getpid())
+        assert alone is not None
+        assert with_children is not None
+        assert sum(alone) >= 0.04
+        assert sum(with_children) >= sum(alone)
+    finally:
+        assert child.stdin is not None
+        assert child.stdout is not None
+        child.stdin.close()
+        child.wait(timeout=30)
+        child.stdout.close()
