@@ -69,3 +69,9 @@ def test_every_public_class_documents_its_public_methods() -> None:
                 if not inspect.getdoc(member):
                     missing.append(f"{module.__name__}.{name}.{attribute}")
     assert missing == []
+
+
+def test_perf_thread_pool_is_the_top_level_thread_pool() -> None:
+    import dsexec.perf
+
+    assert dsexec.perf.ThreadPool is dsexec.ThreadPool

@@ -471,6 +471,59 @@ def test_post_from_another_thread_wakes_the_sleeping_loop(io: IoContext) -> None
     assert sleeps[0] >= 1
 
 
+class WakeDuringDrain:
+    """Wraps the wake-up socket's read side: during the first drain, another thread wakes the
+    loop (it releases a work guard), the interleaving that once swallowed that thread's byte
+    and left the "byte pending" flag set over an empty socket."""
+
+    def __init__(self, context: IoContext) -> None:
+        self._context = context
+        self._sock = context._wake_recv
+        self.raced = False
+
+    def recv(self, size: int) -> bytes:
+        if not self.raced:
+            self.raced = True
+            thread = threading.Thread(target=self._wake_from_elsewhere)
+            thread.start()
+            thread.join()
+        return self._sock.recv(size)
+
+    def _wake_from_elsewhere(self) -> None:
+        with self._context.work_guard():
+            pass
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def test_a_wake_up_landing_while_the_loop_drains_is_not_lost(io: IoContext) -> None:
+    io._wake_recv = WakeDuringDrain(io)  # type: ignore[assignment]
+    sleeping = threading.Semaphore(0)
+    count_sleeps(io, sleeping.release)
+    ran: list[str] = []
+
+    def poster() -> None:
+        assert sleeping.acquire(timeout=10)
+        io.post(functools.partial(ran.append, "first"))  # wakes the loop; its drain races
+        assert sleeping.acquire(timeout=10)  # asleep again, with nothing queued
+        io.post(functools.partial(ran.append, "second"))  # must wake it again
+
+    with io.work_guard():  # keeps the loop waiting for the posts
+        thread = threading.Thread(target=poster)
+        thread.start()
+        watchdog = Watchdog(io)
+        io.run_until(lambda: len(ran) == 2 or io.stopped)
+        watchdog.finish()
+        thread.join()
+    assert ran == ["first", "second"]
+    # and the flag tells the truth: set only while a byte waits in the socket
+    assert not io._wake_pending or select.select([io._wake_recv], [], [], 0)[0]
+
+
 def test_many_posts_to_a_sleeping_loop_write_the_wake_socket_rarely(io: IoContext) -> None:
     wake = CountingSocket(io._wake_send)
     io._wake_send = wake  # type: ignore[assignment]

@@ -6,7 +6,8 @@ The order matters. ``notify_closing(fd)`` wakes the operations waiting on ``fd``
 because the next ``socket()`` or ``accept()`` can get the same number back and must not inherit
 a stale registration. ``notify_closing`` is a loop-thread call: a reactor whose loop runs on
 another thread gets it posted, and the fd is closed by whichever posted callback runs last.
-Until then the fd stays open (so its number cannot be reused early).
+Until then the fd stays open (so its number cannot be reused early). An ``IoContext`` that no
+thread runs is told at once instead (``_call_if_idle``), so its fds close at once too.
 """
 
 from __future__ import annotations
@@ -64,10 +65,16 @@ def close_watched(
 ) -> None:
     """Call ``notify_closing(fd)`` for ``fds`` on each of ``reactors`` (posting to those whose
     loop runs elsewhere), then close ``closables`` once all reactors were told."""
-    foreign = [reactor for reactor in reactors if not reactor.in_loop_thread()]
+    foreign: list[Reactor] = []
     for reactor in reactors:
-        if reactor not in foreign:
+        if reactor.in_loop_thread():
             _notify(reactor, fds)
+            continue
+        # An idle IoContext is told now rather than posted to: nothing may run it again soon
+        # (the fd would stay open meanwhile), and closing it would drop the posted notice.
+        call_if_idle = getattr(reactor, "_call_if_idle", None)
+        if call_if_idle is None or not call_if_idle(functools.partial(_notify, reactor, fds)):
+            foreign.append(reactor)
     if not foreign:
         for closable in closables:
             with contextlib.suppress(OSError):

@@ -240,6 +240,9 @@ class IoContext:
         self._writers = 0
         self._work = 0
         self._thread_id: int | None = None
+        # Held while a thread claims or releases the loop, and by _call_if_idle: so two run()
+        # calls cannot both claim it, and work done "now, as no loop runs" cannot overlap one.
+        self._claim_lock = threading.Lock()
         # The thread that may act as the loop thread while nobody runs the loop: the creator,
         # then whichever thread ran it last. Other threads always go through post().
         self._home_thread_id = _get_ident()
@@ -364,11 +367,12 @@ class IoContext:
 
     def close(self) -> None:
         """Release the poller and wake-up sockets. Pending work is dropped; idempotent."""
-        if self._closed:
-            return
-        if self._thread_id is not None:
-            raise RuntimeError("IoContext.close() called while the context is running")
-        self._closed = True
+        with self._claim_lock:
+            if self._closed:
+                return
+            if self._thread_id is not None:
+                raise RuntimeError("IoContext.close() called while the context is running")
+            self._closed = True
         self._poller.close()
         self._wake_recv.close()
         self._wake_send.close()
@@ -471,22 +475,40 @@ class IoContext:
 
     @contextlib.contextmanager
     def _running(self) -> Iterator[None]:
-        if self._closed:
-            raise RuntimeError("IoContext is closed")
         me = _get_ident()
-        if self._thread_id is not None:
-            if self._thread_id == me:
-                raise RuntimeError("IoContext is already running on this thread (nested run)")
-            raise RuntimeError("IoContext is already running on another thread")
-        self._thread_id = me
+        with self._claim_lock:
+            if self._closed:
+                raise RuntimeError("IoContext is closed")
+            if self._thread_id is not None:
+                if self._thread_id == me:
+                    raise RuntimeError("IoContext is already running on this thread (nested run)")
+                raise RuntimeError("IoContext is already running on another thread")
+            self._thread_id = me
         outer = running_loop.reactor
         running_loop.reactor = self
         try:
             yield
         finally:
             running_loop.reactor = outer
-            self._thread_id = None
-            self._home_thread_id = me
+            with self._claim_lock:
+                self._thread_id = None
+                self._home_thread_id = me
+
+    def _call_if_idle(self, fn: Callable[[], object], /) -> bool:
+        """Call ``fn()`` now, on this thread, if no thread runs the loop; else return False
+        (then ``post`` it). A ``run()`` starting meanwhile waits for ``fn`` to return.
+
+        For loop-thread-only work that must not wait for the next run of an idle context, such
+        as ``notify_closing`` before a socket closes: it could wait forever, and a context closed
+        meanwhile would drop it. On a closed context ``fn`` is not called (it forgot its fds)
+        and the answer is True.
+        """
+        with self._claim_lock:
+            if self._thread_id is not None:
+                return False
+            if not self._closed:
+                fn()
+            return True
 
     def _has_work(self) -> bool:
         return bool(
@@ -685,10 +707,13 @@ class IoContext:
         return count
 
     def _drain_wake_socket(self) -> None:
-        self._wake_pending = False
+        # Drain first, then clear the flag: a byte written in between stays in the socket (one
+        # spurious wake-up later). Clearing first would let the drain swallow a byte whose
+        # writer set the flag, leaving it set over an empty socket: no post() would write again.
         with contextlib.suppress(OSError):
             while self._wake_recv.recv(4096):
                 pass
+        self._wake_pending = False
 
 
 @final
