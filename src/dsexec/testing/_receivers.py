@@ -7,14 +7,25 @@ the wrong channel for an ``Expect*`` receiver, is a *contract violation*: it is 
 may be a reactor callback that logs and swallows the exception. With the pytest plugin
 (``pytest_plugins = ["dsexec.testing.pytest_plugin"]``) every test fails at teardown if any
 violation was recorded, or if an ``Expect*`` receiver created during the test never completed.
+
+Missing completions are found without relying on garbage collection: every ``Expect*`` receiver
+is held by a strong reference from its construction until the next
+:func:`collect_contract_violations` (the plugin calls it when each test starts and again at its
+teardown), so a receiver referenced only by the test's locals is still checked. Receivers
+created outside a test (at import time, in a module- or session-scoped fixture) are forgotten
+when the next test starts, unchecked. Receivers created on other threads are attributed to the
+test running at the time. A test that abandons an operation on purpose says so with
+:meth:`~ExpectValueReceiver.allow_missing_completion`; a completion that does arrive is still
+checked.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 import threading
-import weakref
-from typing import Any, Generic, Literal
+from typing import Any, Generic, Literal, Self
 
 from typing_extensions import TypeVar
 
@@ -35,7 +46,8 @@ Completion = Literal["value", "error", "stopped"]
 
 _lock = threading.Lock()
 _violations: list[str] = []
-_expectations: list[weakref.ref[RecordingReceiver[Any]]] = []
+# Strong references: a receiver dropped by its test must still be reported if it never completed.
+_expectations: list[_ExpectingReceiver[Any]] = []
 
 
 class ContractViolation(AssertionError):
@@ -49,19 +61,33 @@ def _violate(message: str) -> None:
 
 
 def collect_contract_violations() -> list[str]:
-    """Return and forget the violations recorded so far, plus every ``Expect*`` receiver that
-    is still alive and never completed (a missing completion)."""
+    """Return and forget the violations recorded so far, plus one message for every ``Expect*``
+    receiver created since the last call that never completed (a missing completion) and was
+    not excused with ``allow_missing_completion()``.
+
+    The receivers created since the last call are then released. Without the pytest plugin,
+    call this after each check to find missing completions and to free the receivers.
+    """
     with _lock:
         found = list(_violations)
         _violations.clear()
-        pending = [ref() for ref in _expectations]
+        pending = list(_expectations)
         _expectations.clear()
     found.extend(
-        f"{receiver!r} was never completed (missing completion)"
+        receiver._missing_message()
         for receiver in pending
-        if receiver is not None and receiver.completion is None
+        if receiver.completion is None and not receiver._may_not_complete
     )
     return found
+
+
+def _creation_site() -> str:
+    """``file:line in function`` of the code that constructed the receiver being built."""
+    frame = sys._getframe(1)
+    while frame.f_code.co_filename == __file__ and frame.f_back is not None:
+        frame = frame.f_back
+    code = frame.f_code
+    return f"{os.path.basename(code.co_filename)}:{frame.f_lineno} in {code.co_name}"
 
 
 class RecordingReceiver(Generic[T]):
@@ -133,8 +159,30 @@ class _ExpectingReceiver(RecordingReceiver[T]):
         scheduler: Scheduler | None = None,
     ) -> None:
         super().__init__(env=env, stop_token=stop_token, scheduler=scheduler)
+        self._may_not_complete = False
+        self._created_at = _creation_site()
         with _lock:
-            _expectations.append(weakref.ref(self))
+            _expectations.append(self)
+
+    def allow_missing_completion(self) -> Self:
+        """Excuse this receiver from the missing-completion check, for a test that abandons its
+        operation on purpose; returns the receiver.
+
+        Only the *absence* of a completion is excused: a completion that does arrive is still
+        checked (channel, value, and that it comes only once).
+        """
+        self._may_not_complete = True
+        return self
+
+    def _expectation(self) -> str:
+        return self.expected_completion
+
+    def _missing_message(self) -> str:
+        return (
+            f"{self!r} created at {self._created_at} expected {self._expectation()} but was "
+            "never completed (missing completion; call allow_missing_completion() on it if "
+            "the test abandons the operation on purpose)"
+        )
 
     def _record(self, completion: Completion) -> None:
         super()._record(completion)
@@ -164,6 +212,9 @@ class ExpectValueReceiver(_ExpectingReceiver[T]):
         super().__init__(env=env, stop_token=stop_token, scheduler=scheduler)
         self.expected = expected
 
+    def _expectation(self) -> str:
+        return "value" if self.expected is MISSING else f"value {self.expected!r}"
+
     def set_value(self, value: T, /) -> None:
         """Record the value; a violation if it differs from ``expected``."""
         super().set_value(value)
@@ -188,6 +239,10 @@ class ExpectErrorReceiver(_ExpectingReceiver[Any]):
         super().__init__(env=env, stop_token=stop_token, scheduler=scheduler)
         self.expected = expected
         self.match = match
+
+    def _expectation(self) -> str:
+        match = "" if self.match is None else f" matching {self.match!r}"
+        return f"error {self.expected.__name__}{match}"
 
     def set_error(self, error: BaseException, /) -> None:
         """Record the error; a violation if its type or message does not match."""

@@ -1,7 +1,9 @@
 """pytest plugin of dsexec: ``pytest_plugins = ["dsexec.testing.pytest_plugin"]``.
 
 * Fails a test at teardown when it broke the receiver contract: a double completion, a
-  completion on an unexpected channel, or an ``Expect*`` receiver that never completed.
+  completion on an unexpected channel, or an ``Expect*`` receiver created during the test that
+  never completed -- even one the test dropped (receivers are held strongly until teardown).
+  A test that abandons an operation on purpose calls ``receiver.allow_missing_completion()``.
 * ``scheduler_runner``: a :class:`~dsexec.testing._schedulers.SchedulerRunner`, parametrised
   over every kind available here -- ``io_context``, ``virtual_time``, ``anyio_asyncio``,
   ``anyio_trio`` and ``anyio_uvloop`` (the last two when trio and uvloop are installed); the
@@ -34,7 +36,9 @@ from ._schedulers import SchedulerRunner, available_runner_kinds
 
 @pytest.fixture(autouse=True)
 def _dsexec_receiver_contract() -> Iterator[None]:
-    collect_contract_violations()
+    # Autouse, so set up before (and torn down after) the test's other function fixtures: a
+    # fixture's teardown (closing a scheduler, joining a thread) may still complete receivers.
+    collect_contract_violations()  # forget receivers created outside this test
     yield
     violations = collect_contract_violations()
     if violations:
