@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import ipaddress
+import os
 import socket
+import warnings
 from collections.abc import Callable
 
 import pytest
@@ -327,6 +329,55 @@ def test_reuse_port_lets_two_acceptors_share_a_port(cleanup: contextlib.ExitStac
     first = cleanup.enter_context(create_acceptor(0, "127.0.0.1", reuse_port=True))
     second = cleanup.enter_context(create_acceptor(first.port, "127.0.0.1", reuse_port=True))
     assert second.port == first.port
+
+
+def reuse_addr(sock: socket.socket) -> int:
+    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)
+
+
+@pytest.mark.parametrize(
+    ("host", "dual_stack", "no_v6only_0"),
+    [
+        pytest.param("127.0.0.1", True, False, id="ipv4"),
+        pytest.param("::", True, False, id="dual", marks=pytest.mark.ipv6),
+        pytest.param("::", False, False, id="v6only", marks=pytest.mark.ipv6),
+        pytest.param("::", True, True, id="two-sockets", marks=pytest.mark.ipv6),
+    ],
+)
+def test_every_acceptor_socket_has_so_reuseaddr(
+    host: str, dual_stack: bool, no_v6only_0: bool, cleanup: contextlib.ExitStack
+) -> None:
+    # A restarted server must bind its port again while old connections sit in TIME_WAIT.
+    with inject_socket_faults() as faults, warnings.catch_warnings():
+        warnings.simplefilter("ignore", DualStackWarning)
+        if no_v6only_0:
+            faults.fail("dual_stack", errno.EINVAL, times=None)
+        acceptor = cleanup.enter_context(create_acceptor(0, host, dual_stack=dual_stack))
+    assert len(acceptor.sockets) == (2 if no_v6only_0 else 1)
+    assert all(reuse_addr(sock) for sock in acceptor.sockets)
+
+
+@pytest.mark.ipv6
+def test_so_reuseaddr_is_set_again_on_the_sockets_enable_dual_stack_rebinds(
+    cleanup: contextlib.ExitStack,
+) -> None:
+    acceptor = cleanup.enter_context(create_acceptor(0, dual_stack=False))
+    acceptor.enable_dual_stack(True)
+    assert v6only(acceptor) == 0
+    assert reuse_addr(acceptor.sockets[0])
+
+
+@pytest.mark.parametrize(
+    "host", [pytest.param("127.0.0.1", id="ipv4"), pytest.param("::", marks=pytest.mark.ipv6)]
+)
+def test_so_reuseaddr_is_not_set_on_windows(
+    host: str, monkeypatch: pytest.MonkeyPatch, cleanup: contextlib.ExitStack
+) -> None:
+    # On Windows SO_REUSEADDR lets another process bind (steal) a port in use.
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "name", "nt")  # what _acceptor._configure checks
+        acceptor = cleanup.enter_context(create_acceptor(0, host))
+    assert reuse_addr(acceptor.sockets[0]) == 0
 
 
 def test_acceptor_close_is_idempotent_and_closes_the_sockets(open_fds: Callable[[], int]) -> None:

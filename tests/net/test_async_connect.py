@@ -220,6 +220,88 @@ def test_mixed_failures_report_the_first_attempts_errno(
     assert info.value.errno == errno.ENETUNREACH
 
 
+@pytest.mark.ipv6
+def test_attempts_alternate_families_one_delay_apart(
+    vts: ex.VirtualTimeScheduler, faults: FaultySocketFactory, open_fds: Callable[[], int]
+) -> None:
+    # The resolver answers both IPv6 addresses first; RFC 8305 tries v6, v4, v6, v4.
+    holes = ["2001:db8::a", "2001:db8::b", "192.0.2.1", "192.0.2.2"]
+    faults.add_host("four.test", holes)
+    for hole in holes:
+        faults.blackhole(hole)
+    attempts: list[tuple[str, float]] = []
+    make_socket = faults.socket
+
+    def recording_socket(family: int, type: int, proto: int, /) -> socket.socket:
+        sock = make_socket(family, type, proto)
+        connect_ex = sock.connect_ex
+
+        def recording_connect_ex(address: Any, /) -> int:
+            attempts.append((address[0], vts.now()))
+            return connect_ex(address)
+
+        sock.connect_ex = recording_connect_ex  # type: ignore[method-assign]
+        return sock
+
+    faults.socket = recording_socket  # type: ignore[method-assign]
+    before = open_fds()
+    source = ex.StopSource()
+    receiver = ExpectStoppedReceiver(stop_token=source.token)
+    start(async_connect(vts, "four.test", 80), receiver)
+    while len(attempts) < 4:  # no timer runs while resolving: the clock cannot jump early
+        vts.run_one()
+    source.request_stop()
+    assert receiver.completed
+    delay = DEFAULT_HAPPY_EYEBALLS_DELAY
+    assert attempts == [
+        ("2001:db8::a", 0.0),
+        ("192.0.2.1", delay),
+        ("2001:db8::b", 2 * delay),
+        ("192.0.2.2", 3 * delay),
+    ]
+    join_resolver_threads()
+    assert open_fds() == before
+
+
+@pytest.mark.ipv6
+def test_only_one_of_two_attempts_that_both_connect_is_delivered(
+    vts: ex.VirtualTimeScheduler,
+    faults: FaultySocketFactory,
+    open_fds: Callable[[], int],
+    cleanup: contextlib.ExitStack,
+) -> None:
+    # Two listening addresses on one port. The first attempt (127.0.0.2) is refused; handling
+    # that starts the ::1 attempt, and the zero attempt delay, due in the same loop turn,
+    # starts the 127.0.0.1 one: both connect before the loop sees either become writable.
+    v4 = cleanup.enter_context(create_acceptor(0, "127.0.0.1"))
+    v6 = cleanup.enter_context(create_acceptor(v4.port, "::1"))
+    faults.add_host("two.test", ["127.0.0.2", "::1", "127.0.0.1"])
+    before = open_fds()
+    receiver: RecordingReceiver[Socket] = RecordingReceiver()
+    start(async_connect(vts, "two.test", v4.port, happy_eyeballs_delay=0.0), receiver)
+    vts.run()
+    join_resolver_threads()
+    assert faults.calls["connect"] == 3
+    winner = receiver.value
+    assert isinstance(winner, Socket)  # exactly one value: the receiver checks the contract
+    cleanup.enter_context(winner)
+    assert vts.statistics().writers == 0
+    assert open_fds() == before + 1  # the winner only: the loser was closed
+    # Both handshakes completed: each acceptor has a connection; the loser's peer sees EOF.
+    peers = {}
+    for acceptor in (v4, v6):
+        conn, address = acceptor.sockets[0].accept()
+        cleanup.enter_context(conn)
+        conn.settimeout(10)
+        peers[ipaddress.ip_address(address[0])] = conn
+    assert set(peers) == {V4("127.0.0.1"), ipaddress.IPv6Address("::1")}
+    winner_peer = peers.pop(winner.get_remote_address())
+    (loser_peer,) = peers.values()
+    assert loser_peer.recv(10) == b""
+    winner.socket.send(b"ping")
+    assert winner_peer.recv(10) == b"ping"
+
+
 def test_without_happy_eyeballs_the_next_attempt_waits_for_a_failure(
     vts: ex.VirtualTimeScheduler, acceptor: Acceptor, faults: FaultySocketFactory
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import array
 import contextlib
 import errno
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 
 import dsexec as ex
 from dsexec import repeat_until, timeout, when_all
-from dsexec.net import Socket, async_read, async_write
+from dsexec.net import Socket, async_read, async_write, create_acceptor
 from dsexec.schedulers import ReactorSchedulerLike
 from dsexec.testing import (
     ExpectErrorReceiver,
@@ -276,3 +277,57 @@ def test_connect_or_complete_off_the_loop_thread_returns_an_operation_that_posts
     ctx.run()
     assert receiver.completed
     assert client.socket.recv(10) == b"hi"
+
+
+class _SendRecordingSocket(socket.socket):
+    """A socket that records every object passed to ``send``."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__(sock.family, sock.type, sock.proto, sock.detach())
+        self.sent: list[object] = []
+
+    def send(self, data: Any, flags: int = 0, /) -> int:
+        self.sent.append(data)
+        return super().send(data, flags)
+
+
+def recording_pair(cleanup: contextlib.ExitStack) -> tuple[Socket, _SendRecordingSocket, Socket]:
+    """(server, its recording socket, client) over 127.0.0.1, with small buffers so that a
+    large write goes out in many partial sends."""
+    with create_acceptor(0, "127.0.0.1") as acceptor:
+        raw_client = cleanup.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+        raw_client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        raw_client.connect(("127.0.0.1", acceptor.port))
+        conn, _address = acceptor.sockets[0].accept()
+    recorder = _SendRecordingSocket(conn)
+    recorder.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    server = cleanup.enter_context(Socket(recorder))
+    client = cleanup.enter_context(Socket(raw_client))
+    return server, recorder, client
+
+
+@pytest.mark.parametrize("how", [*STARTS, "other_thread"])
+@pytest.mark.parametrize("kind", ["bytes", "bytearray", "memoryview"])
+def test_partial_writes_send_memoryviews_of_the_callers_buffer(
+    kind: str, how: str, ctx: ex.IoContext, cleanup: contextlib.ExitStack
+) -> None:
+    server, recorder, client = recording_pair(cleanup)
+    payload = bytes(range(256)) * 4096 if kind == "bytes" else bytearray(range(256)) * 4096
+    data = memoryview(payload) if kind == "memoryview" else payload
+    sch = ctx.get_scheduler()
+    receiver = ExpectValueReceiver(len(payload))
+    if how == "other_thread":  # start() posts; the first send happens on the loop thread
+        thread = threading.Thread(target=start, args=(async_write(sch, server, data), receiver))
+        thread.start()
+        thread.join()
+    else:
+        start(started(how, async_write(sch, server, data)), receiver)
+    received = ex.sync_wait(read_exactly(sch, client, len(payload), 65536), context=ctx)
+    assert receiver.completed
+    assert received == payload
+    first, *rest = recorder.sent
+    assert first is data or (isinstance(first, memoryview) and first.obj is payload)
+    assert len(rest) >= 2  # the first send fell short, and so did a later one
+    for view in rest:  # slices of the caller's buffer, never copies of what is left
+        assert isinstance(view, memoryview)
+        assert view.obj is payload

@@ -344,29 +344,48 @@ async def test_from_coroutine_stopped_before_start_never_calls_fn() -> None:
 
 async def test_from_coroutine_awaited_task_cancellation_stops_the_coroutine() -> None:
     log: list[str] = []
+    started = anyio.Event()
 
     async def forever() -> None:
+        started.set()
         try:
             await anyio.sleep_forever()
         finally:
             log.append("coroutine cleaned up")
 
-    with anyio.move_on_after(0.002):
-        await from_coroutine(forever)
+    async def cancel_once_started(scope: anyio.CancelScope) -> None:
+        await started.wait()
+        scope.cancel()
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            with anyio.CancelScope() as scope:
+                tg.start_soon(cancel_once_started, scope)
+                await from_coroutine(forever)
+    assert scope.cancelled_caught
     assert log == ["coroutine cleaned up"]  # the await waited for the task to end
 
 
 async def test_from_coroutine_is_tracked_by_an_async_with_scheduler() -> None:
     log: list[str] = []
+    exiting = anyio.Event()
+    release = anyio.Event()
 
     async def slow() -> None:
-        await anyio.sleep(0.002)
+        await release.wait()  # finishes only after the block began to exit
         log.append("done")
 
-    with anyio.fail_after(1):
-        async with AnyioScheduler() as sch:
-            ex.connect(from_coroutine(slow), SignalReceiver(scheduler=sch)).start()
-    assert log == ["done"]
+    async def releaser() -> None:
+        await exiting.wait()
+        release.set()
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(releaser)
+            async with AnyioScheduler() as sch:
+                ex.connect(from_coroutine(slow), SignalReceiver(scheduler=sch)).start()
+                exiting.set()
+            assert log == ["done"]  # the exit waited for the coroutine
 
 
 def test_from_coroutine_without_an_anyio_scheduler_completes_with_type_error() -> None:

@@ -14,6 +14,7 @@ from dsexec.testing import (
     ExpectErrorReceiver,
     ExpectStoppedReceiver,
     ExpectValueReceiver,
+    ImpulseScheduler,
     RecordingReceiver,
 )
 
@@ -120,6 +121,44 @@ def test_an_inline_hop_completes_inline() -> None:
     receiver = ExpectValueReceiver("x")
     ex.connect(ex.just("x") | continues_on(_HopScheduler(ex.just(None))), receiver).start()
     assert receiver.completed
+
+
+def test_each_value_is_delivered_only_when_the_scheduler_runs_its_hop() -> None:
+    sch = ImpulseScheduler()
+    log: list[str] = []
+
+    def note(what: str) -> Callable[[int], int]:
+        def record(value: int) -> int:
+            log.append(f"{what} {value}")
+            return value
+
+        return record
+
+    receivers = [ExpectValueReceiver(i) for i in range(3)]
+    for i, receiver in enumerate(receivers):
+        pipeline = ex.just(i) | ex.then(note("upstream")) | continues_on(sch)
+        ex.connect(pipeline | ex.then(note("downstream")), receiver).start()
+    assert log == ["upstream 0", "upstream 1", "upstream 2"]  # upstreams ran in start()
+    assert len(sch) == 3  # three hops wait for the scheduler
+    for i in range(3):
+        assert sch.run_one()
+        assert log[3:] == [f"downstream {j}" for j in range(i + 1)]
+        assert [r.completed for r in receivers] == [j <= i for j in range(3)]
+    assert len(sch) == 0
+
+
+def test_stop_while_the_hop_waits_completes_stopped_without_the_scheduler_running() -> None:
+    sch = ImpulseScheduler()
+    source = ex.StopSource()
+    receiver = ExpectStoppedReceiver(stop_token=source.token)
+    ran: list[int] = []
+    ex.connect(ex.just(1) | continues_on(sch) | ex.then(ran.append), receiver).start()
+    assert len(sch) == 1
+    source.request_stop()
+    assert receiver.completed  # at once: nothing had to run sch
+    assert len(sch) == 0
+    assert not sch.run_one()
+    assert ran == []
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from dsexec.testing import (
     ExpectErrorReceiver,
     ExpectStoppedReceiver,
     ExpectValueReceiver,
+    ImpulseScheduler,
     RecordingReceiver,
 )
 
@@ -71,6 +72,36 @@ def test_the_senders_environment_has_the_scheduler(vts: ex.VirtualTimeScheduler)
     assert probe.env is not None
     assert ex.get_scheduler(probe.env) == vts.get_scheduler()
     assert probe.env.stop_token == source.token
+
+
+def test_each_sender_is_connected_only_when_the_scheduler_runs_its_hop() -> None:
+    sch = ImpulseScheduler()
+    probes = [_Probe(), _Probe()]
+    receivers = [ExpectValueReceiver("ran"), ExpectValueReceiver("ran")]
+    for probe, receiver in zip(probes, receivers, strict=True):
+        ex.connect(starts_on(sch, probe), receiver).start()
+    assert len(sch) == 2
+    assert [probe.connected() for probe in probes] == [False, False]
+    assert sch.run_one()
+    assert [probe.connected() for probe in probes] == [True, False]
+    assert [receiver.completed for receiver in receivers] == [True, False]
+    assert probes[0].env is not None
+    assert ex.get_scheduler(probes[0].env) is sch
+    assert sch.run_one()
+    assert [receiver.completed for receiver in receivers] == [True, True]
+
+
+def test_stop_while_the_hop_waits_never_connects_the_sender() -> None:
+    sch = ImpulseScheduler()
+    probe = _Probe()
+    source = ex.StopSource()
+    receiver = ExpectStoppedReceiver(stop_token=source.token)
+    ex.connect(starts_on(sch, probe), receiver).start()
+    assert len(sch) == 1
+    source.request_stop()
+    assert receiver.completed  # at once, without running the scheduler
+    assert not sch.run_one()
+    assert not probe.connected()
 
 
 def test_timeout_inside_starts_on_finds_its_timer_scheduler(
