@@ -263,6 +263,66 @@ def test_attempts_alternate_families_one_delay_apart(
     assert open_fds() == before
 
 
+_WRITABLE_EVENT = 0x004  # the IoContext's "writable" event bit (EPOLLOUT's value on every poller)
+
+
+def test_a_failure_in_the_turn_the_delay_falls_due_still_waits_a_delay_for_the_next(
+    vts: ex.VirtualTimeScheduler, faults: FaultySocketFactory, open_fds: Callable[[], int]
+) -> None:
+    # The first attempt fails in the very loop turn its delay timer falls due, with both
+    # callbacks queued (run_one): the failure starts the second attempt and arms a new delay;
+    # the old timer's queued callback must not start the third attempt early.
+    holes = ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
+    faults.add_host("three.test", holes)
+    for hole in holes:
+        faults.blackhole(hole)
+    attempts: list[tuple[str, float]] = []
+    sockets: list[socket.socket] = []
+    make_socket = faults.socket
+
+    def recording_socket(family: int, type: int, proto: int, /) -> socket.socket:
+        sock = make_socket(family, type, proto)
+        connect_ex = sock.connect_ex
+
+        def recording_connect_ex(address: Any, /) -> int:
+            attempts.append((address[0], vts.now()))
+            return connect_ex(address)
+
+        sock.connect_ex = recording_connect_ex  # type: ignore[method-assign]
+        sockets.append(sock)
+        return sock
+
+    faults.socket = recording_socket  # type: ignore[method-assign]
+    select = vts._select
+    refused: list[socket.socket] = []
+
+    def select_refusing_the_first_as_the_clock_jumps(
+        timeout: float | None,
+    ) -> list[tuple[int, int]]:
+        events = select(timeout)
+        if timeout not in (0.0, None) and not refused and sockets:
+            first = sockets[0]  # its connect is refused, reported with the jump to its delay
+            first.getsockopt = lambda *_: errno.ECONNREFUSED  # type: ignore[method-assign,assignment]
+            refused.append(first)
+            return [*events, (first.fileno(), _WRITABLE_EVENT)]
+        return events
+
+    vts._select = select_refusing_the_first_as_the_clock_jumps  # type: ignore[method-assign]
+    before = open_fds()
+    source = ex.StopSource()
+    receiver = ExpectStoppedReceiver(stop_token=source.token)
+    start(async_connect(vts, "three.test", 80), receiver)
+    while len(attempts) < 3:
+        vts.run_one()
+    source.request_stop()
+    assert receiver.completed
+    delay = DEFAULT_HAPPY_EYEBALLS_DELAY
+    assert refused
+    assert attempts == [("192.0.2.1", 0.0), ("192.0.2.2", delay), ("192.0.2.3", 2 * delay)]
+    join_resolver_threads()
+    assert open_fds() == before
+
+
 @pytest.mark.ipv6
 def test_only_one_of_two_attempts_that_both_connect_is_delivered(
     vts: ex.VirtualTimeScheduler,

@@ -27,6 +27,7 @@ after another (the next only after the previous failed).
 from __future__ import annotations
 
 import errno
+import functools
 import math
 import os
 import socket
@@ -109,7 +110,17 @@ class _ConnectSender(Sender[Socket]):
 
 @final
 class _ConnectOp(ReactorOp[Socket]):
-    __slots__ = ("_attempts", "_delay", "_errors", "_host", "_job", "_port", "_queue", "_timer")
+    __slots__ = (
+        "_attempts",
+        "_delay",
+        "_delays_armed",
+        "_errors",
+        "_host",
+        "_job",
+        "_port",
+        "_queue",
+        "_timer",
+    )
 
     def __init__(
         self, reactor: Reactor, receiver: Receiver[Socket], host: str, port: int, delay: float
@@ -123,6 +134,9 @@ class _ConnectOp(ReactorOp[Socket]):
         self._attempts: list[_Attempt] = []
         self._errors: list[tuple[Any, OSError]] = []
         self._timer: TimerHandle | None = None
+        # Counts _start_next calls: a delay timer already due (its callback queued, too late to
+        # cancel) when a failure started the next attempt carries an old count and is ignored.
+        self._delays_armed = 0
 
     # -- 1. resolve ---------------------------------------------------------------------------
 
@@ -158,6 +172,7 @@ class _ConnectOp(ReactorOp[Socket]):
     # -- 3. race --------------------------------------------------------------------------------
 
     def _start_next(self) -> None:
+        self._delays_armed += 1
         timer = self._timer
         if timer is not None:
             self._timer = None
@@ -196,12 +211,17 @@ class _ConnectOp(ReactorOp[Socket]):
                 return
             self._attempts.append(attempt)
             if queue and self._delay != math.inf:
-                self._timer = reactor.call_at(reactor.time() + self._delay, self._on_delay)
+                self._timer = reactor.call_at(
+                    reactor.time() + self._delay,
+                    functools.partial(self._on_delay, self._delays_armed),
+                )
             return
         if not self._attempts:
             self._fail_all()
 
-    def _on_delay(self) -> None:
+    def _on_delay(self, armed: int) -> None:
+        if armed != self._delays_armed:  # superseded: a failure started the next attempt
+            return
         self._timer = None
         if not self._done:
             self._start_next()
