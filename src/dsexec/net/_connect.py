@@ -40,8 +40,8 @@ from ..schedulers._virtual_time import ReactorSchedulerLike
 from ._checks import check_int
 from ._endpoint import IPAddress, endpoint_of_sockaddr
 from ._factory import get_socket_factory
-from ._op import ReactorOp, reactor_for
-from ._resolve import Resolved, ResolveJob, numeric_addresses, resolve_error
+from ._op import reactor_for
+from ._resolve import Resolved, ResolvingOp
 from ._socket import Socket, wrap_socket
 
 __all__ = ["DEFAULT_HAPPY_EYEBALLS_DELAY", "async_connect", "interleave_families"]
@@ -109,27 +109,14 @@ class _ConnectSender(Sender[Socket]):
 
 
 @final
-class _ConnectOp(ReactorOp[Socket]):
-    __slots__ = (
-        "_attempts",
-        "_delay",
-        "_delays_armed",
-        "_errors",
-        "_host",
-        "_job",
-        "_port",
-        "_queue",
-        "_timer",
-    )
+class _ConnectOp(ResolvingOp[Socket]):
+    __slots__ = ("_attempts", "_delay", "_delays_armed", "_errors", "_queue", "_timer")
 
     def __init__(
         self, reactor: Reactor, receiver: Receiver[Socket], host: str, port: int, delay: float
     ) -> None:
-        super().__init__(reactor, receiver)
-        self._host = host
-        self._port = port
+        super().__init__(reactor, receiver, host, port)
         self._delay = delay
-        self._job: ResolveJob | None = None
         self._queue: deque[tuple[socket.AddressFamily, Any]] = deque()
         self._attempts: list[_Attempt] = []
         self._errors: list[tuple[Any, OSError]] = []
@@ -140,27 +127,7 @@ class _ConnectOp(ReactorOp[Socket]):
 
     # -- 1. resolve ---------------------------------------------------------------------------
 
-    def _begin(self) -> None:
-        self._watch_stop()
-        if self._done:
-            return
-        numeric = numeric_addresses(self._host, self._port)
-        if numeric is not None:
-            self._resolved(numeric, None)
-            return
-        job = ResolveJob(self._reactor, self._resolved)
-        try:
-            job.start(self._host, self._port)
-        except OSError as exc:
-            self._fail(resolve_error(self._host, exc))
-            return
-        self._job = job
-
-    def _resolved(self, addresses: Resolved | None, error: BaseException | None) -> None:
-        self._job = None
-        if error is not None:
-            self._fail(resolve_error(self._host, error))
-            return
+    def _on_addresses(self, addresses: Resolved) -> None:
         if not addresses:
             self._fail(
                 NetError(errno.EADDRNOTAVAIL, f"{self._host!r} resolved to no TCP address")
@@ -305,10 +272,7 @@ class _ConnectOp(ReactorOp[Socket]):
             attempt.abandon(reactor)
 
     def _cancel(self) -> None:
-        job = self._job
-        if job is not None:
-            self._job = None
-            job.cancel()
+        super()._cancel()  # a pending resolution
         self._withdraw()
         self._errors = []
 

@@ -23,7 +23,7 @@ import contextlib
 import socket
 import threading
 from collections.abc import Callable
-from typing import Any, final
+from typing import Any, TypeVar, final
 
 from .._core import NetError, OperationState, Receiver, Sender
 from ..schedulers._reactor import Reactor
@@ -33,7 +33,9 @@ from ._endpoint import Endpoint, endpoint_of_sockaddr, parse_ip
 from ._factory import AddrInfo, SocketFactory, get_socket_factory
 from ._op import ReactorOp, reactor_for
 
-__all__ = ["ResolveJob", "async_resolve", "numeric_addresses", "resolve_error"]
+__all__ = ["ResolveJob", "ResolvingOp", "async_resolve", "numeric_addresses", "resolve_error"]
+
+T = TypeVar("T")
 
 RESOLVER_THREAD_NAME = "dsexec-resolver"
 
@@ -179,13 +181,15 @@ class _ResolveSender(Sender[list[Endpoint]]):
         return _ResolveOp(self._reactor, receiver, self._host, self._port)
 
 
-@final
-class _ResolveOp(ReactorOp[list[Endpoint]]):
+class ResolvingOp(ReactorOp[T]):
+    """A socket operation that starts by resolving its host: ``_begin`` resolves it (inline for
+    an IP literal, else on a resolver thread) and hands the addresses to ``_on_addresses`` on
+    the loop thread; a failed resolution fails the operation with a ``NetError`` naming the
+    host. ``_cancel`` (on stop) drops a pending resolution; its late result is ignored."""
+
     __slots__ = ("_host", "_job", "_port")
 
-    def __init__(
-        self, reactor: Reactor, receiver: Receiver[list[Endpoint]], host: str, port: int
-    ) -> None:
+    def __init__(self, reactor: Reactor, receiver: Receiver[T], host: str, port: int) -> None:
         super().__init__(reactor, receiver)
         self._host = host
         self._port = port
@@ -213,13 +217,24 @@ class _ResolveOp(ReactorOp[list[Endpoint]]):
             self._fail(resolve_error(self._host, error))
             return
         assert addresses is not None
-        self._succeed([endpoint_of_sockaddr(sockaddr) for _family, sockaddr in addresses])
+        self._on_addresses(addresses)
+
+    def _on_addresses(self, addresses: Resolved) -> None:
+        raise NotImplementedError
 
     def _cancel(self) -> None:
         job = self._job
         if job is not None:
             self._job = None
             job.cancel()
+
+
+@final
+class _ResolveOp(ResolvingOp[list[Endpoint]]):
+    __slots__ = ()
+
+    def _on_addresses(self, addresses: Resolved) -> None:
+        self._succeed([endpoint_of_sockaddr(sockaddr) for _family, sockaddr in addresses])
 
 
 def async_resolve(
