@@ -61,3 +61,25 @@ def pending(receiver: RecordingReceiver[Any]) -> bool:
 def manuals(count: int) -> tuple[list[str], list[Manual]]:
     events: list[str] = []
     return events, [Manual(chr(ord("a") + i), events) for i in range(count)]
+
+
+class CallbackCountingReceiver(RecordingReceiver[Any]):
+    """Records, at each completion, how many stop callbacks ``source`` still holds: an
+    algorithm must unregister its own before completing (the list should read ``[0]``)."""
+
+    def __init__(self, source: ex.StopSource) -> None:
+        super().__init__(stop_token=source.token)
+        self._source = source
+        self.callbacks_seen: list[int] = []
+
+    def set_value(self, value: Any, /) -> None:
+        self.callbacks_seen.append(len(self._source._callbacks))
+        super().set_value(value)
+
+    def set_error(self, error: BaseException, /) -> None:
+        self.callbacks_seen.append(len(self._source._callbacks))
+        super().set_error(error)
+
+    def set_stopped(self) -> None:
+        self.callbacks_seen.append(len(self._source._callbacks))
+        super().set_stopped()

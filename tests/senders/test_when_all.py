@@ -6,7 +6,7 @@ import threading
 from typing import Any
 
 import pytest
-from tests._helpers import manuals, pending
+from tests._helpers import CallbackCountingReceiver, manuals, pending
 
 import dsexec as ex
 from dsexec import when_all
@@ -150,22 +150,7 @@ def test_when_all_with_stop_already_requested_starts_no_child() -> None:
 def test_when_all_unregisters_its_outer_stop_callback_before_completing(outcome: str) -> None:
     source = ex.StopSource()
     _, (a, b) = manuals(2)
-    seen_callbacks: list[int] = []
-
-    class _Probe(RecordingReceiver[Any]):
-        def set_value(self, value: Any, /) -> None:
-            seen_callbacks.append(len(source._callbacks))
-            super().set_value(value)
-
-        def set_error(self, error: BaseException, /) -> None:
-            seen_callbacks.append(len(source._callbacks))
-            super().set_error(error)
-
-        def set_stopped(self) -> None:
-            seen_callbacks.append(len(source._callbacks))
-            super().set_stopped()
-
-    receiver = _Probe(stop_token=source.token)
+    receiver = CallbackCountingReceiver(source)
     ex.connect(when_all(a, b), receiver).start()
     assert len(source._callbacks) == 1
     a.complete_value(1)
@@ -176,7 +161,7 @@ def test_when_all_unregisters_its_outer_stop_callback_before_completing(outcome:
     else:
         b.complete_stopped()
     assert receiver.completion == outcome
-    assert seen_callbacks == [0]
+    assert receiver.callbacks_seen == [0]
     assert source._callbacks == {}
 
 
