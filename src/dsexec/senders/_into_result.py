@@ -25,14 +25,14 @@ T_co = TypeVar("T_co", covariant=True)
 
 
 @final
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Result(Generic[T_co]):
     """The outcome of a sender: a value or an exception (``into_result()`` builds them).
 
     Build with :meth:`of_value` or :meth:`of_error`. ``has_value()`` tells which it is;
     ``value()`` returns the value or raises the captured exception; ``error()`` returns the
-    captured exception, or ``None`` for a value result (it never raises). Equality and ``repr``
-    come from attrs (exceptions compare by identity).
+    captured exception, or ``None`` for a value result (it never raises). Equality comes from
+    attrs (exceptions compare by identity); ``repr`` reads like the call that builds it.
     """
 
     _value: T_co
@@ -51,6 +51,11 @@ class Result(Generic[T_co]):
                 f"Result.of_error: expected an exception instance, got {type(error).__name__}"
             )
         return Result(None, error)
+
+    def __repr__(self) -> str:
+        if self._error is None:
+            return f"Result.of_value({self._value!r})"
+        return f"Result.of_error({self._error!r})"
 
     def has_value(self) -> bool:
         """Whether this result holds a value (rather than an error)."""
