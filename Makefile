@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+PORT ?= 8080
 
 .PHONY: demo test lint typecheck pytest bench clean
 
@@ -19,8 +20,9 @@ $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
 
 # Until MedusaServ lands, the demo is the example HTTP server (a pipeline on dsexec.net).
 demo: $(VENV)/.installed
-	@echo "Starting examples/hello_pipeline.py: point a browser at http://localhost:8080/ (Ctrl-C stops it)"
-	$(BIN)/python examples/hello_pipeline.py 8080
+	@echo "Starting examples/hello_pipeline.py on port $(PORT) (IPv4 and IPv6): point a browser at"
+	@echo "  http://127.0.0.1:$(PORT)/  or  http://[::1]:$(PORT)/    (Ctrl-C stops it)"
+	$(BIN)/python examples/hello_pipeline.py $(PORT)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests examples benchmarks

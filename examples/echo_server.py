@@ -1,4 +1,4 @@
-"""A multi-port dual-stack echo server: the seed's accept loop, as a sender pipeline.
+"""A multi-port dual-stack echo server: the classic accept loop, as a sender pipeline.
 
     python examples/echo_server.py                   # ports 8080, 8060, 8070, 8666
     python examples/echo_server.py --port 0 --port 9000
@@ -6,8 +6,7 @@
 Per port: ``async_accept | then(spawn the echo into a CountingScope) | upon_error(log) |
 repeat()``. Each connection is ``async_read | let_value(async_write) | repeat_until(EOF)``,
 closed on every path by ``finally_``. Ctrl-C (SIGINT) or SIGTERM stops accepting, stops every
-connection and exits; the signal reaches the loop through ``signal.set_wakeup_fd`` and an
-ordinary ``wait_readable`` sender, so shutdown runs on the loop thread like everything else.
+connection and exits: ``on_signals`` is a sender like any other, spawned into the same scope.
 """
 
 from __future__ import annotations
@@ -15,8 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import dsexec as ex
 from dsexec.net import (
@@ -53,7 +51,8 @@ def echo(sch: ex.IoScheduler, sock: Socket) -> ex.Sender[object]:
 
 
 def serve(sch: ex.IoScheduler, acceptor: Acceptor, scope: ex.CountingScope) -> ex.Sender[object]:
-    """The seed's accept loop: accept, spawn the handler, log accept errors, repeat."""
+    """The accept loop: accept, spawn the handler, log accept errors, repeat; it ends when the
+    acceptor closes."""
 
     def spawn(sock: Socket) -> None:
         scope.spawn(echo(sch, sock))
@@ -76,35 +75,6 @@ def serve(sch: ex.IoScheduler, acceptor: Acceptor, scope: ex.CountingScope) -> e
     )
 
 
-def on_signals(sch: ex.IoScheduler, shutdown: Callable[[], None]) -> Callable[[], None]:
-    """Call ``shutdown`` on the loop thread at the first SIGINT/SIGTERM; a second SIGINT
-    interrupts at once. Returns a function that uninstalls everything."""
-    wake_read, wake_write = socket.socketpair()
-    wake_read.setblocking(False)
-    wake_write.setblocking(False)
-    previous_fd = signal.set_wakeup_fd(wake_write.fileno())
-    handled = (signal.SIGINT, signal.SIGTERM)
-    previous = {sig: signal.signal(sig, lambda _signum, _frame: None) for sig in handled}
-    watcher = ex.CountingScope("signals")
-
-    def got_signal(_: None) -> None:
-        wake_read.recv(64)
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second ^C: at once
-        shutdown()
-
-    watcher.spawn(sch.wait_readable(wake_read.fileno()) | ex.then(got_signal))
-
-    def uninstall() -> None:
-        watcher.request_stop()
-        signal.set_wakeup_fd(previous_fd)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        wake_read.close()
-        wake_write.close()
-
-    return uninstall
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -115,25 +85,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     ports: list[int] = args.port or list(DEFAULT_PORTS)
-    acceptors = [create_acceptor(port, args.host) for port in ports]
+    acceptors = []
+    for port in ports:
+        try:
+            acceptors.append(create_acceptor(port, args.host))
+        except (ex.NetError, ValueError) as exc:
+            for acceptor in acceptors:
+                acceptor.close()
+            parser.exit(1, f"echo_server: {exc}\n")
     with ex.IoContext() as ctx:
         sch = ctx.get_scheduler()
-        scope = ex.CountingScope("echo_server")
+        scope = ex.CountingScope("echo_server", scheduler=sch)
         for acceptor in acceptors:
-            acceptor.enable_dual_stack(True)  # as the seed does; a no-op here
             kind = "dual-stack" if acceptor.dual_stack else "single-stack"
             print(f"listening on {acceptor.local_endpoint} ({kind})", flush=True)
             scope.spawn(serve(sch, acceptor, scope))
 
-        def shutdown() -> None:
-            print("shutting down", flush=True)
+        def shutdown(signum: int) -> None:
+            print(f"{signal.Signals(signum).name}: shutting down", flush=True)
             scope.request_stop()  # stops the accept loops and every connection
 
-        uninstall = on_signals(sch, shutdown)
+        scope.spawn(ex.on_signals(sch, signal.SIGINT, signal.SIGTERM) | ex.then(shutdown))
         try:
             ex.sync_wait(scope.join(), context=ctx)
         finally:
-            uninstall()
             for acceptor in acceptors:
                 acceptor.close()
     return 0

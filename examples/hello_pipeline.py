@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import re
 import signal
-import socket
 import sys
 from collections.abc import Sequence
 from typing import Final, final
@@ -192,23 +191,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         scope = ex.CountingScope("hello")
         scope.spawn(serve(sch, acceptor, scope))
         print(f"listening on {acceptor.local_endpoint}", flush=True)
-        # SIGINT wakes the loop through a socketpair; the stop then runs on the loop thread.
-        wake_read, wake_write = socket.socketpair()
-        with wake_read, wake_write:
-            wake_read.setblocking(False)
-            wake_write.setblocking(False)
-            previous_fd = signal.set_wakeup_fd(wake_write.fileno())
-            previous = signal.signal(signal.SIGINT, lambda _signum, _frame: None)
-            watcher = ex.CountingScope("sigint")
-            watcher.spawn(
-                sch.wait_readable(wake_read.fileno()) | ex.then(lambda _: scope.request_stop())
-            )
-            try:
-                ex.sync_wait(scope.join(), context=ctx)
-            finally:
-                watcher.request_stop()
-                signal.set_wakeup_fd(previous_fd)
-                signal.signal(signal.SIGINT, previous)
+        # Ctrl-C or SIGTERM: a sender like any other, in the same scope; stopping the scope
+        # stops the accept loop and every connection, and join() completes when all are done.
+        stop_on_signal = ex.on_signals(sch, signal.SIGINT, signal.SIGTERM) | ex.then(
+            lambda _signum: scope.request_stop()
+        )
+        scope.spawn(stop_on_signal)
+        ex.sync_wait(scope.join(), context=ctx)
     return 0
 
 

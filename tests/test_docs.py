@@ -30,3 +30,30 @@ def test_code_examples_in_the_docs_run(document: Path) -> None:
 
 def test_every_document_with_code_has_runnable_blocks() -> None:
     assert python_blocks(ROOT / "README.md"), "README.md needs a runnable pipeline example"
+
+
+def test_code_examples_in_the_docs_type_check_under_mypy_strict(tmp_path: Path) -> None:
+    """Each document's blocks, in order, form one module that ``mypy --strict`` accepts: what a
+    reader copies out of the docs passes the same checks as the project's own code."""
+    mypy_api = pytest.importorskip("mypy.api")
+    modules = {}
+    for document in DOCUMENTS:
+        blocks = python_blocks(document)
+        if blocks:
+            name = f"doc_{document.stem.replace('-', '_')}"
+            (tmp_path / f"{name}.py").write_text("\n".join(blocks), encoding="utf-8")
+            modules[name] = document.relative_to(ROOT)
+    stdout, stderr, _ = mypy_api.run(
+        [
+            "--strict",
+            "--no-error-summary",
+            "--cache-dir",
+            str(ROOT / ".mypy_cache"),
+            "--config-file",
+            str(ROOT / "pyproject.toml"),
+            *(str(tmp_path / f"{name}.py") for name in modules),
+        ]
+    )
+    assert not stderr, stderr
+    errors = [line for line in stdout.splitlines() if ": error:" in line]
+    assert errors == [], "\n".join(errors)

@@ -14,6 +14,7 @@ from ._core import ClosedResourceError as ClosedResourceError
 from ._core import DsexecError as DsexecError
 from ._core import Env as Env
 from ._core import HttpError as HttpError
+from ._core import LimitOverrunError as LimitOverrunError
 from ._core import NetError as NetError
 from ._core import OperationState as OperationState
 from ._core import Receiver as Receiver
@@ -38,6 +39,7 @@ from .schedulers import ThreadPool as ThreadPool
 from .schedulers import VirtualTimeScheduler as VirtualTimeScheduler
 from .schedulers import as_awaitable as as_awaitable
 from .schedulers import from_coroutine as from_coroutine
+from .schedulers import on_signals as on_signals
 from .senders import CountingScope as CountingScope
 from .senders import Result as Result
 from .senders import bulk as bulk
@@ -83,6 +85,7 @@ __all__ = [
     "InlineScheduler",
     "IoContext",
     "IoScheduler",
+    "LimitOverrunError",
     "MISSING",
     "NetError",
     "OperationState",
@@ -115,6 +118,7 @@ __all__ = [
     "let_error",
     "let_stopped",
     "let_value",
+    "on_signals",
     "repeat",
     "repeat_n",
     "repeat_until",

@@ -18,6 +18,7 @@ SUBCLASSES: list[type[ex.DsexecError]] = [
     ex.AccessDenied,
     ex.TlsError,
     ex.HttpError,
+    ex.LimitOverrunError,
 ]
 
 
@@ -40,7 +41,9 @@ def test_hierarchy_lists_every_class_of_the_module() -> None:
 
 
 @pytest.mark.parametrize(
-    "cls", [ex.Stopped, ex.BusyResourceError, ex.ClosedResourceError], ids=lambda c: c.__name__
+    "cls",
+    [ex.Stopped, ex.BusyResourceError, ex.ClosedResourceError, ex.LimitOverrunError],
+    ids=lambda c: c.__name__,
 )
 def test_only_net_error_is_an_os_error(cls: type[ex.DsexecError]) -> None:
     assert not issubclass(cls, OSError)

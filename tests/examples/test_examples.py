@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-LISTENING = re.compile(r"listening on \[::\]:(\d+)")
+LISTENING = re.compile(r"listening on (?:\[[0-9a-f:.]+\]|[0-9.]+):(\d+)")
 DEADLINE = 20.0
 
 
@@ -44,8 +44,8 @@ def running(script: str, *args: str) -> Iterator[tuple[subprocess.Popen[str], li
             process.stdout.close()
 
 
-def interrupt_and_wait(process: subprocess.Popen[str]) -> int:
-    process.send_signal(signal.SIGINT)
+def interrupt_and_wait(process: subprocess.Popen[str], signum: int = signal.SIGINT) -> int:
+    process.send_signal(signum)
     return process.wait(DEADLINE)
 
 
@@ -77,3 +77,27 @@ def test_hello_pipeline_answers_pipelined_keep_alive_requests() -> None:
         assert answer.count(b"HTTP/1.1 200 OK\r\n") == 3
         assert answer.endswith(b"Hello, World!")
         assert interrupt_and_wait(process) == 0
+
+
+def test_echo_server_listens_on_an_ipv4_host_and_stops_on_sigterm() -> None:
+    # --host 127.0.0.1 used to crash: enable_dual_stack(True) on an IPv4 acceptor
+    with running("echo_server.py", "--port", "0", "--host", "127.0.0.1") as (process, [port]):
+        assert exchange(port, socket.AF_INET, "127.0.0.1", b"v4 only") == b"v4 only"
+        assert interrupt_and_wait(process, signal.SIGTERM) == 0
+        assert process.stdout is not None
+        assert "SIGTERM: shutting down" in process.stdout.read()
+
+
+def test_echo_server_reports_a_busy_port_in_one_line() -> None:
+    with socket.socket(socket.AF_INET) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "examples" / "echo_server.py"), "--port", str(port),
+             "--host", "127.0.0.1"],
+            capture_output=True, text=True, timeout=DEADLINE, check=False,
+        )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr

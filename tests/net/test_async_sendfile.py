@@ -15,7 +15,7 @@ import dsexec as ex
 from dsexec import repeat_until, when_all
 from dsexec.net import Socket, async_read, async_sendfile
 from dsexec.net import _sendfile as sendfile_module
-from dsexec.schedulers import ReactorSchedulerLike
+from dsexec.schedulers import IoScheduler
 from dsexec.testing import ExpectStoppedReceiver, ExpectValueReceiver, RecordingReceiver
 
 Pair = tuple[Socket, Socket]
@@ -42,7 +42,7 @@ def start(sender: ex.Sender[Any], receiver: RecordingReceiver[Any]) -> ex.Operat
     return op
 
 
-def read_exactly(sch: ReactorSchedulerLike, sock: Socket, size: int) -> ex.Sender[bytes]:
+def read_exactly(sch: IoScheduler, sock: Socket, size: int) -> ex.Sender[bytes]:
     received = bytearray()
 
     def collect(data: bytes) -> int:

@@ -15,7 +15,7 @@ import pytest
 import dsexec as ex
 from dsexec import repeat_until, timeout, when_all
 from dsexec.net import Socket, async_read, async_write, create_acceptor
-from dsexec.schedulers import ReactorSchedulerLike
+from dsexec.schedulers import IoScheduler
 from dsexec.testing import (
     ExpectErrorReceiver,
     ExpectStoppedReceiver,
@@ -55,7 +55,7 @@ def fill_send_buffer(sock: Socket) -> int:
 
 
 def read_exactly(
-    sch: ReactorSchedulerLike, sock: Socket, size: int, chunk: int
+    sch: IoScheduler, sock: Socket, size: int, chunk: int
 ) -> ex.Sender[bytes]:
     """Read ``size`` bytes in reads of at most ``chunk`` bytes (a slow reader)."""
     received = bytearray()

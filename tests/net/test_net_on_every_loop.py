@@ -19,7 +19,7 @@ from dsexec.net import (
     async_write,
     create_acceptor,
 )
-from dsexec.schedulers import ReactorScheduler
+from dsexec.schedulers import IoScheduler
 from dsexec.testing import SchedulerRunner
 
 
@@ -31,7 +31,7 @@ def test_accept_connect_write_read_on_every_loop(
 ) -> None:
     acceptor = cleanup.enter_context(create_acceptor(0, "::" if ":" in host else "0.0.0.0"))
 
-    def build(sch: ReactorScheduler) -> ex.Sender[Any]:
+    def build(sch: IoScheduler) -> ex.Sender[Any]:
         def talk(pair: tuple[Socket, Socket]) -> ex.Sender[Any]:
             server, client = (cleanup.enter_context(sock) for sock in pair)
             exchange = when_all(
@@ -58,7 +58,7 @@ def test_stopping_a_pending_read_on_every_loop(
 ) -> None:
     acceptor = cleanup.enter_context(create_acceptor(0, "127.0.0.1"))
 
-    def build(sch: ReactorScheduler) -> ex.Sender[Any]:
+    def build(sch: IoScheduler) -> ex.Sender[Any]:
         def wait(pair: tuple[Socket, Socket]) -> ex.Sender[Any]:
             server, _client = (cleanup.enter_context(sock) for sock in pair)
             return async_read(sch, server, 10) | timeout(0.01)
@@ -79,7 +79,7 @@ def test_sendfile_on_every_loop(
     path.write_bytes(b"file contents")
     file = cleanup.enter_context(path.open("rb"))
 
-    def build(sch: ReactorScheduler) -> ex.Sender[Any]:
+    def build(sch: IoScheduler) -> ex.Sender[Any]:
         def send(pair: tuple[Socket, Socket]) -> ex.Sender[Any]:
             server, client = (cleanup.enter_context(sock) for sock in pair)
             return when_all(async_sendfile(sch, server, file), async_read(sch, client, 100))

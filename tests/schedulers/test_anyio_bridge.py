@@ -394,7 +394,9 @@ def test_from_coroutine_without_an_anyio_scheduler_completes_with_type_error() -
     async def record() -> None:  # pragma: no cover - never called
         called.append(1)
 
-    with pytest.raises(TypeError, match=r"from_coroutine: needs an AnyioScheduler.*IoScheduler"):
+    with pytest.raises(
+        TypeError, match=r"from_coroutine: needs an AnyioScheduler.*IoContextScheduler"
+    ):
         ex.sync_wait(from_coroutine(record))
     receiver = RecordingReceiver[Any]()
     ex.connect(from_coroutine(record), receiver).start()

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 import dsexec as ex
-from dsexec.schedulers import ReactorScheduler
+from dsexec.schedulers import IoScheduler
 from dsexec.testing import RecordingReceiver, SchedulerRunner, available_runner_kinds
 
 
@@ -33,7 +33,7 @@ def test_scheduler_runner_fixture_is_parametrised_with_readable_ids(
 
 
 def test_one_pipeline_runs_on_every_scheduler(scheduler_runner: SchedulerRunner) -> None:
-    def build(sch: ReactorScheduler) -> ex.Sender[tuple[int, float]]:
+    def build(sch: IoScheduler) -> ex.Sender[tuple[int, float]]:
         start = sch.now()
         return sch.schedule_after(0.002) | ex.then(
             lambda _: (threading.get_ident(), sch.now() - start)
@@ -52,7 +52,7 @@ def test_errors_and_stop_come_out_of_every_runner(scheduler_runner: SchedulerRun
 
 
 def test_virtual_time_runner_jumps_the_clock(scheduler_runner: SchedulerRunner) -> None:
-    def build(sch: ReactorScheduler) -> ex.Sender[float]:
+    def build(sch: IoScheduler) -> ex.Sender[float]:
         start = sch.now()
         return sch.schedule_after(3600 if scheduler_runner.virtual_time else 0.001) | ex.then(
             lambda _: sch.now() - start
@@ -70,7 +70,7 @@ def test_wait_readable_on_every_real_time_scheduler(
     with a, b:
         a.setblocking(False)
 
-        def build(sch: ReactorScheduler) -> ex.Sender[bytes]:
+        def build(sch: IoScheduler) -> ex.Sender[bytes]:
             b.send(b"ping")
             return sch.wait_readable(a.fileno()) | ex.then(lambda _: a.recv(16))
 
@@ -78,7 +78,7 @@ def test_wait_readable_on_every_real_time_scheduler(
 
         closer = RecordingReceiver[None]()
 
-        def build_closed(sch: ReactorScheduler) -> ex.Sender[None]:
+        def build_closed(sch: IoScheduler) -> ex.Sender[None]:
             close_soon = sch.schedule_after(0.001) | ex.then(
                 lambda _: sch.notify_closing(a.fileno())
             )

@@ -659,7 +659,7 @@ def test_scheduler_equality_and_repr(io: IoContext) -> None:
         assert hash(io.get_scheduler()) == hash(io.get_scheduler())
         assert io.get_scheduler() != other.get_scheduler()
         assert io.get_scheduler().context is io
-        assert "IoScheduler" in repr(io.get_scheduler())
+        assert "IoContextScheduler" in repr(io.get_scheduler())
     finally:
         other.close()
 

@@ -155,6 +155,55 @@ def test_spawned_work_sees_the_scopes_stop_token_and_no_scheduler() -> None:
     assert probe.env.scheduler is None
 
 
+def test_spawned_work_sees_the_scopes_scheduler_or_the_one_spawn_names(
+    vts: ex.VirtualTimeScheduler,
+) -> None:
+    other = ex.InlineScheduler()
+    scope = CountingScope(scheduler=vts)
+    assert scope.scheduler is vts
+    default, named, future = _EnvProbe(), _EnvProbe(), _EnvProbe()
+    scope.spawn(default)
+    scope.spawn(named, scheduler=other)
+    scope.spawn_future(future, scheduler=other)
+    assert default.env is not None
+    assert default.env.scheduler is vts
+    assert default.env.stop_token == scope.stop_token
+    assert named.env is not None
+    assert named.env.scheduler is other
+    assert named.env.stop_token == scope.stop_token
+    assert future.env is not None
+    assert future.env.scheduler is other
+
+
+def test_spawned_work_can_use_timeout_without_naming_the_scheduler_again(
+    vts: ex.VirtualTimeScheduler,
+) -> None:
+    scope = CountingScope("handlers", scheduler=vts)
+    slow = scope.spawn_future(vts.schedule_after(100) | ex.timeout(5))
+    fast = scope.spawn_future(vts.schedule_after(1) | ex.then(lambda _: "ok") | ex.timeout(5))
+    result = ex.sync_wait(ex.when_all(slow | ex.into_result(), fast), context=vts)
+    assert isinstance(result[0].error(), TimeoutError)
+    assert result[1] == "ok"
+    assert vts.now() == 5.0
+    ex.sync_wait(scope.join(), context=vts)
+
+
+def test_a_timeout_in_a_scope_without_a_scheduler_says_how_to_give_it_one() -> None:
+    scope = CountingScope()
+    future = scope.spawn_future(ex.just(1) | ex.timeout(5))
+    with pytest.raises(TypeError, match=r"CountingScope\(scheduler=sch\)"):
+        ex.sync_wait(future)
+
+
+def test_a_scheduler_that_is_not_one_is_refused() -> None:
+    with pytest.raises(TypeError, match=r"CountingScope: scheduler must be a scheduler"):
+        CountingScope(scheduler=42)  # type: ignore[arg-type]
+    scope = CountingScope()
+    with pytest.raises(TypeError, match=r"CountingScope: the spawn's scheduler must be"):
+        scope.spawn(ex.just(1), scheduler=42)  # type: ignore[arg-type]
+    assert scope.active == 0
+
+
 # -- errors and logging -------------------------------------------------------------------------
 
 

@@ -107,3 +107,28 @@ def test_adaptor_applied_to_a_non_sender_names_the_algorithm() -> None:
     adaptor = ex.then(str)
     with pytest.raises(TypeError, match=r"^then: expected a Sender"):
         adaptor(5)  # type: ignore[arg-type]
+
+
+def test_piping_a_plain_function_says_then_is_missing() -> None:
+    sender = ex.just(1)
+    with pytest.raises(TypeError, match=r"sender \| <lambda>: <lambda> is not a sender adaptor.*"
+                       r"sender \| then\(<lambda>\)"):
+        sender | (lambda x: x + 1)  # type: ignore[operator]
+
+    def double(x: int) -> int:
+        return 2 * x
+
+    with pytest.raises(TypeError, match=r"then\(double\)"):
+        sender | double  # type: ignore[operator]
+
+
+def test_a_function_wrapped_as_a_sender_adaptor_pipes() -> None:
+    def twice(sender: ex.Sender[int]) -> ex.Sender[int]:
+        return sender | ex.then(lambda x: 2 * x)
+
+    assert ex.sync_wait(ex.just(21) | ex.SenderAdaptor("twice", twice)) == 42
+
+
+def test_piping_a_non_callable_is_the_usual_operand_error() -> None:
+    with pytest.raises(TypeError, match="unsupported operand"):
+        ex.just(1) | 3  # type: ignore[operator]

@@ -30,6 +30,10 @@ REJECTED: dict[str, tuple[str, str]] = {
         "ex.just(1) | ex.then(3)",
         r"No overload variant of \"then\" matches|has incompatible type",
     ),
+    "piping_a_plain_function_instead_of_then": (
+        "ex.just(1) | (lambda x: x + 1)",
+        r"Unsupported operand types for \+|Unsupported left operand",
+    ),
     "net_sender_on_a_scheduler_without_a_reactor": (
         "from dsexec.net import Socket, async_write\n"
         "def answer(pool: ex.ThreadPool, sock: Socket) -> None:\n"

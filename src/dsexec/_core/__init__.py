@@ -12,12 +12,14 @@ from ._exceptions import BusyResourceError as BusyResourceError
 from ._exceptions import ClosedResourceError as ClosedResourceError
 from ._exceptions import DsexecError as DsexecError
 from ._exceptions import HttpError as HttpError
+from ._exceptions import LimitOverrunError as LimitOverrunError
 from ._exceptions import NetError as NetError
 from ._exceptions import Stopped as Stopped
 from ._exceptions import TlsError as TlsError
 from ._scheduler import Scheduler as Scheduler
 from ._scheduler import TimedScheduler as TimedScheduler
 from ._sender import MISSING as MISSING
+from ._sender import Adaptor as Adaptor
 from ._sender import OperationState as OperationState
 from ._sender import Receiver as Receiver
 from ._sender import Sender as Sender
@@ -30,3 +32,5 @@ from ._stop_token import NEVER_STOP_TOKEN as NEVER_STOP_TOKEN
 from ._stop_token import StopCallback as StopCallback
 from ._stop_token import StopSource as StopSource
 from ._stop_token import StopToken as StopToken
+from ._time import check_deadline as check_deadline
+from ._time import check_delay as check_delay

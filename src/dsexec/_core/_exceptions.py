@@ -13,6 +13,7 @@ __all__ = [
     "ClosedResourceError",
     "DsexecError",
     "HttpError",
+    "LimitOverrunError",
     "NetError",
     "Stopped",
     "TlsError",
@@ -51,6 +52,18 @@ class BusyResourceError(DsexecError):
 
 class ClosedResourceError(DsexecError):
     """Raised when a socket or fd is closed while an operation is waiting on it."""
+
+
+class LimitOverrunError(DsexecError):
+    """Raised when a delimited read (``async_read_until``) finds no delimiter within its limit.
+
+    Like ``asyncio.LimitOverrunError``: the bytes received stay unread on the socket;
+    ``buffered`` says how many there are.
+    """
+
+    def __init__(self, message: str, buffered: int) -> None:
+        super().__init__(message)
+        self.buffered = buffered
 
 
 class AccessDenied(DsexecError):

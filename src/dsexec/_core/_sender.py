@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MISSING",
+    "Adaptor",
     "OperationState",
     "Receiver",
     "Sender",
@@ -129,8 +130,9 @@ class Sender(Generic[T_co]):
             return None
 
     def __or__(self, adaptor: Callable[[Self], R], /) -> R:
-        if not callable(adaptor):
-            return NotImplemented
+        candidate: object = adaptor
+        if not isinstance(candidate, Adaptor):
+            return _not_an_adaptor(candidate)  # type: ignore[no-any-return]
         return adaptor(self)
 
     def __await__(self) -> Generator[Any, Any, T_co]:
@@ -138,6 +140,19 @@ class Sender(Generic[T_co]):
             raise RuntimeError("awaiting a sender needs dsexec.schedulers: `import dsexec` first")
         result: T_co = yield from _await_sender(self).__await__()
         return result
+
+
+def _not_an_adaptor(obj: object) -> Any:
+    """``sender | obj`` for anything but an :class:`Adaptor`: ``NotImplemented`` (so ``obj``
+    may define ``__ror__``) unless ``obj`` is callable, most likely a forgotten ``then``."""
+    if not callable(obj):
+        return NotImplemented
+    name = getattr(obj, "__name__", type(obj).__name__)
+    raise TypeError(
+        f"sender | {name}: {name} is not a sender adaptor. To apply a function to the value, "
+        f"write `sender | then({name})`; to pipe into your own function of a sender, wrap it: "
+        f"`SenderAdaptor('{name}', {name})`"
+    )
 
 
 def connect(sender: Sender[T], receiver: Receiver[T], /) -> OperationState:
@@ -166,7 +181,18 @@ def require_callable(algorithm: str, obj: object) -> None:
         )
 
 
-class SenderAdaptor(Generic[In, Out_co]):
+class Adaptor:
+    """Base of every pipeable half of an algorithm: ``sender | adaptor`` is ``adaptor(sender)``.
+
+    ``|`` accepts only adaptors, so ``sender | (lambda x: x + 1)`` (a forgotten ``then``) is a
+    ``TypeError`` that says so, not an error from inside the lambda. Subclasses define
+    ``__call__(sender) -> Sender``.
+    """
+
+    __slots__ = ()
+
+
+class SenderAdaptor(Adaptor, Generic[In, Out_co]):
     """The pipeable half of an algorithm: ``then(f)`` returns one, ``sender | then(f)`` applies it.
 
     Calling it with a sender builds the full algorithm; anything else raises ``TypeError``

@@ -2,8 +2,8 @@
 
 ``create_acceptor(port)`` listens on ``[::]:port`` serving IPv6 and IPv4 clients (one socket
 with ``IPV6_V6ONLY=0``, or fallbacks with a ``DualStackWarning``); ``async_accept``,
-``async_read``, ``async_write``, ``async_sendfile`` and ``async_connect`` (Happy Eyeballs) are
-senders on any scheduler with an I/O reactor. See ``docs/networking.md``.
+``async_read``, ``async_read_until``, ``async_write``, ``async_sendfile`` and ``async_connect``
+(Happy Eyeballs) are senders on any scheduler with an I/O reactor. See ``docs/networking.md``.
 """
 
 from ._accept import ACCEPT_BACKOFF as ACCEPT_BACKOFF
@@ -22,6 +22,7 @@ from ._factory import SocketFactory as SocketFactory
 from ._factory import get_socket_factory as get_socket_factory
 from ._factory import set_socket_factory as set_socket_factory
 from ._read import async_read as async_read
+from ._read_until import async_read_until as async_read_until
 from ._resolve import async_resolve as async_resolve
 from ._sendfile import async_sendfile as async_sendfile
 from ._socket import Socket as Socket
@@ -43,6 +44,7 @@ __all__ = [
     "async_accept",
     "async_connect",
     "async_read",
+    "async_read_until",
     "async_resolve",
     "async_sendfile",
     "async_write",

@@ -33,8 +33,7 @@ import os
 from typing import Final, final
 
 from .._core import ClosedResourceError, NetError, OperationState, Receiver, Sender
-from ..schedulers._reactor import Reactor, TimerHandle
-from ..schedulers._virtual_time import ReactorSchedulerLike
+from ..schedulers._reactor import IoScheduler, Reactor, TimerHandle
 from ._acceptor import Acceptor
 from ._op import ReactorOp, reactor_for
 from ._socket import Socket, wrap_socket
@@ -236,13 +235,14 @@ class _AcceptOp(ReactorOp[Socket]):
             self._attempt()
 
 
-def async_accept(scheduler: ReactorSchedulerLike, acceptor: Acceptor, /) -> Sender[Socket]:
+def async_accept(scheduler: IoScheduler, acceptor: Acceptor, /) -> Sender[Socket]:
     """Accept one connection: ``Sender[Socket]``, the socket non-blocking with
     ``TCP_NODELAY`` on and its peer address known.
 
     Retries per-connection errors silently and backs off on ``EMFILE``/``ENFILE``/
-    ``ENOBUFS``/``ENOMEM`` without spinning (see the module comment). The seed's server loop is
-    ``async_accept(sch, acc) | then(spawn) | upon_error(log) | repeat()``.
+    ``ENOBUFS``/``ENOMEM`` without spinning (see the module comment). A server loop is
+    ``async_accept(sch, acc) | then(spawn) | upon_error(log) | repeat()``, where ``log``
+    re-raises ``ClosedResourceError`` so the loop ends when the acceptor closes.
 
     ``TypeError`` when built if ``scheduler`` has no I/O reactor or ``acceptor`` is not an
     :class:`Acceptor`.

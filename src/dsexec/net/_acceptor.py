@@ -349,7 +349,7 @@ class Acceptor:
         """Serve IPv4 clients through the IPv6 address too (``True``) or not (``False``).
 
         A no-op when the acceptor already is in that state (``create_acceptor`` is dual-stack by
-        default, so the seed's ``acceptor.enable_dual_stack(true)`` costs nothing), and on an
+        default, so the C++ idiom ``acceptor.enable_dual_stack(true)`` costs nothing), and on an
         IPv4 fallback acceptor (the host has no IPv6). Otherwise the socket(s) are re-bound to
         the same port, see the module comment. ``ValueError`` on an acceptor bound to an IPv4
         address when ``flag`` is true; ``ClosedResourceError`` once closed.

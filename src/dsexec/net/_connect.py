@@ -35,8 +35,7 @@ from collections import deque
 from typing import Any, Final, final
 
 from .._core import ClosedResourceError, NetError, OperationState, Receiver, Sender
-from ..schedulers._reactor import Reactor, TimerHandle
-from ..schedulers._virtual_time import ReactorSchedulerLike
+from ..schedulers._reactor import IoScheduler, Reactor, TimerHandle
 from ._checks import check_int
 from ._endpoint import IPAddress, endpoint_of_sockaddr
 from ._factory import get_socket_factory
@@ -278,7 +277,7 @@ class _ConnectOp(ResolvingOp[Socket]):
 
 
 def async_connect(
-    scheduler: ReactorSchedulerLike,
+    scheduler: IoScheduler,
     host: str | IPAddress,
     port: int,
     /,

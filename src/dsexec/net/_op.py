@@ -39,8 +39,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 from .._core import ClosedResourceError, Receiver
 from .._core._stop_token import StopSource
-from ..schedulers._reactor import FdWaiter, Reactor, ReactorScheduler, reactor_of
-from ..schedulers._virtual_time import ReactorSchedulerLike
+from ..schedulers._reactor import FdWaiter, IoScheduler, Reactor, reactor_of
 
 if TYPE_CHECKING:
     from ._socket import Socket
@@ -50,11 +49,9 @@ __all__ = ["ReactorOp", "reactor_for"]
 T = TypeVar("T")
 
 
-def reactor_for(scheduler: ReactorSchedulerLike, algorithm: str) -> Reactor:
-    """The reactor behind ``scheduler`` (a ``VirtualTimeScheduler`` is its own reactor);
-    ``TypeError`` naming ``algorithm`` for schedulers without one."""
-    if isinstance(scheduler, ReactorScheduler):  # IoScheduler, AnyioScheduler: the hot path
-        return scheduler._reactor
+def reactor_for(scheduler: IoScheduler, algorithm: str) -> Reactor:
+    """The reactor behind ``scheduler``; ``TypeError`` naming ``algorithm`` for a scheduler
+    without one (mypy rejects those, but an untyped caller may pass anything)."""
     return reactor_of(scheduler, algorithm)
 
 

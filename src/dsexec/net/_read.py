@@ -1,6 +1,7 @@
 """``async_read(sch, sock, max_bytes, *, pool=None)``: one ``recv`` as a sender.
 
-Completes with up to ``max_bytes`` bytes as soon as any are available, ``b""`` at EOF.
+Completes with up to ``max_bytes`` bytes as soon as any are available, ``b""`` at EOF. Bytes
+that ``async_read_until`` read past its delimiter come first, without a system call.
 
 * Wait first, then ``recv``: on a request/response connection the next bytes are rarely
   already queued, so a speculative ``recv`` would mostly fail with ``EAGAIN``. The exception is
@@ -24,8 +25,7 @@ from typing import Any, Final, final, overload
 
 from .._core import ClosedResourceError, NetError, OperationState, Receiver, Sender
 from .._core._stop_token import StopSource
-from ..schedulers._reactor import Reactor, running_loop
-from ..schedulers._virtual_time import ReactorSchedulerLike
+from ..schedulers._reactor import IoScheduler, Reactor, running_loop
 from ..senders._let import not_a_sender
 from ._buffer_pool import BufferPool
 from ._checks import check_int
@@ -194,7 +194,10 @@ class _ReadOp(ReactorOp[bytes]):
             return
         sock = self._sock
         try:
-            data = sock._sock.recv(self._max_bytes)
+            if sock._unread:  # left by async_read_until: hand those out first
+                data = sock._take_unread(self._max_bytes)
+            else:
+                data = sock._sock.recv(self._max_bytes)
         except BlockingIOError:
             sock._more = False
             self._wait()
@@ -206,7 +209,7 @@ class _ReadOp(ReactorOp[bytes]):
             else:
                 self._fail(_read_error(sock, exc))
             return
-        sock._more = len(data) == self._max_bytes
+        sock._more = len(data) == self._max_bytes or bool(sock._unread)
         self._done = True  # ReactorOp._succeed inlined
         source = self._source
         if self._watching and not self._looping and source is not None:
@@ -325,7 +328,12 @@ class _PooledReadOp(ReactorOp[memoryview]):
         try:
             view = memoryview(block)
             limit = min(self._max_bytes, len(view))
-            count = sock._sock.recv_into(view, limit)
+            if sock._unread:  # left by async_read_until: hand those out first
+                data = sock._take_unread(limit)
+                count = len(data)
+                view[:count] = data
+            else:
+                count = sock._sock.recv_into(view, limit)
         except BlockingIOError:
             pool.release(block)
             sock._more = False
@@ -342,7 +350,7 @@ class _PooledReadOp(ReactorOp[memoryview]):
         except BaseException:
             pool.release(block)
             raise
-        sock._more = count == limit
+        sock._more = count == limit or bool(sock._unread)
         self._succeed(view[:count])
 
     def fd_closed(self, error: ClosedResourceError, /) -> None:
@@ -356,18 +364,18 @@ class _PooledReadOp(ReactorOp[memoryview]):
 
 @overload
 def async_read(
-    scheduler: ReactorSchedulerLike, sock: Socket, max_bytes: int, /
+    scheduler: IoScheduler, sock: Socket, max_bytes: int, /
 ) -> Sender[bytes]: ...
 @overload
 def async_read(
-    scheduler: ReactorSchedulerLike, sock: Socket, max_bytes: int, /, *, pool: None
+    scheduler: IoScheduler, sock: Socket, max_bytes: int, /, *, pool: None
 ) -> Sender[bytes]: ...
 @overload
 def async_read(
-    scheduler: ReactorSchedulerLike, sock: Socket, max_bytes: int, /, *, pool: BufferPool
+    scheduler: IoScheduler, sock: Socket, max_bytes: int, /, *, pool: BufferPool
 ) -> Sender[memoryview]: ...
 def async_read(
-    scheduler: ReactorSchedulerLike,
+    scheduler: IoScheduler,
     sock: Socket,
     max_bytes: int,
     /,

@@ -26,8 +26,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, final
 
 from .._core import NetError, OperationState, Receiver, Sender
-from ..schedulers._reactor import Reactor
-from ..schedulers._virtual_time import ReactorSchedulerLike
+from ..schedulers._reactor import IoScheduler, Reactor
 from ._checks import check_int
 from ._endpoint import Endpoint, endpoint_of_sockaddr, parse_ip
 from ._factory import AddrInfo, SocketFactory, get_socket_factory
@@ -238,7 +237,7 @@ class _ResolveOp(ResolvingOp[list[Endpoint]]):
 
 
 def async_resolve(
-    scheduler: ReactorSchedulerLike, host: str, port: int, /
+    scheduler: IoScheduler, host: str, port: int, /
 ) -> Sender[list[Endpoint]]:
     """Resolve ``host`` (TCP) off the loop thread: ``Sender[list[Endpoint]]`` in the
     resolver's order (IPv4-mapped results unmapped). An IP literal completes inline.

@@ -22,8 +22,7 @@ import os
 from typing import IO, Any, Final, final
 
 from .._core import ClosedResourceError, NetError, OperationState, Receiver, Sender
-from ..schedulers._reactor import Reactor
-from ..schedulers._virtual_time import ReactorSchedulerLike
+from ..schedulers._reactor import IoScheduler, Reactor
 from ._checks import check_int
 from ._op import ReactorOp, reactor_for
 from ._socket import Socket
@@ -185,7 +184,7 @@ class _SendfileOp(ReactorOp[int]):
 
 
 def async_sendfile(
-    scheduler: ReactorSchedulerLike,
+    scheduler: IoScheduler,
     sock: Socket,
     file: IO[bytes] | IO[Any] | int,
     /,

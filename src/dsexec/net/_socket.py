@@ -48,7 +48,7 @@ class Socket:
     pending operations with ``ClosedResourceError``; a ``Socket`` is a context manager.
     """
 
-    __slots__ = ("__weakref__", "_fd", "_more", "_peer", "_reactor", "_sock")
+    __slots__ = ("__weakref__", "_fd", "_more", "_peer", "_reactor", "_sock", "_unread")
 
     def __init__(self, sock: socket.socket, *, nodelay: bool = True) -> None:
         sock.setblocking(False)
@@ -62,8 +62,12 @@ class Socket:
         # (``sock._reactor is not reactor``). A socket used on several reactors (rare) keeps
         # them all in a _Reactors list instead, which that check never passes.
         self._reactor: Reactor | _Reactors | None = None
-        # Hint for async_read: the last recv filled its buffer, so more is probably queued.
+        # Hint for async_read: the last recv filled its buffer, so more is probably queued; or
+        # bytes are waiting in _unread. Either way the next read tries at once instead of waiting.
         self._more = False
+        # Bytes received but not consumed: what async_read_until read past its delimiter.
+        # async_read hands them out before receiving more.
+        self._unread = b""
 
     @property
     def socket(self) -> socket.socket:
@@ -131,6 +135,21 @@ class Socket:
         else:
             reactors = (known,)
         close_watched((fd,), (self._sock,), reactors)
+
+    def _push_back(self, data: bytes) -> None:
+        """Keep ``data`` for the next read (received, not consumed)."""
+        self._unread = data
+        if data:
+            self._more = True
+
+    def _take_unread(self, max_bytes: int) -> bytes:
+        """Up to ``max_bytes`` of the pushed-back bytes (the caller checked there are some)."""
+        unread = self._unread
+        if len(unread) <= max_bytes:
+            self._unread = b""
+            return unread
+        self._unread = unread[max_bytes:]
+        return unread[:max_bytes]
 
     def _note_reactor(self, reactor: Reactor) -> None:
         """Remember that an operation waits on ``reactor`` (call when ``self._reactor`` differs)."""

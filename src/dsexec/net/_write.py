@@ -22,8 +22,7 @@ from typing_extensions import Buffer
 
 from .._core import ClosedResourceError, NetError, OperationState, Receiver, Sender
 from .._core._stop_token import StopSource
-from ..schedulers._reactor import Reactor, ReactorScheduler, running_loop
-from ..schedulers._virtual_time import ReactorSchedulerLike
+from ..schedulers._reactor import IoScheduler, Reactor, running_loop
 from ._op import ReactorOp, reactor_for
 from ._socket import Socket
 
@@ -200,7 +199,7 @@ class _WriteOp(ReactorOp[int]):
             self._reactor.remove_writer(fd, self)
 
 
-def async_write(scheduler: ReactorSchedulerLike, sock: Socket, data: Buffer, /) -> Sender[int]:
+def async_write(scheduler: IoScheduler, sock: Socket, data: Buffer, /) -> Sender[int]:
     """Write all of ``data`` (``bytes``, ``bytearray``, ``memoryview`` or any buffer) to
     ``sock``; the value is the number of bytes written, ``len(data)``.
 
@@ -208,10 +207,7 @@ def async_write(scheduler: ReactorSchedulerLike, sock: Socket, data: Buffer, /) 
     ``scheduler`` has no I/O reactor, ``sock`` is not a :class:`Socket` or ``data`` is not a
     buffer.
     """
-    if isinstance(scheduler, ReactorScheduler):  # reactor_for inlined: once per request
-        reactor = scheduler._reactor
-    else:
-        reactor = reactor_for(scheduler, "async_write")
+    reactor = reactor_for(scheduler, "async_write")
     if sock.__class__ is not Socket:
         raise TypeError(f"async_write: expected a dsexec.net.Socket, got {type(sock).__name__}")
     if isinstance(data, _BYTES):

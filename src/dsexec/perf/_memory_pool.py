@@ -1,5 +1,5 @@
-"""``MemoryPool``: fixed-size reusable buffers (the seed's ``memory_pool buffer_pool{1024,
-1000}``), with optional zeroing on release ("automatic secure memory cleanup").
+"""``MemoryPool``: fixed-size reusable buffers (the C++ design's ``memory_pool
+buffer_pool{1024, 1000}``), with optional zeroing on release ("automatic secure memory cleanup").
 
 ``count`` blocks of ``block_size`` bytes are allocated up front. ``acquire()`` hands out a free
 block -- most recently released first, so it is warm in the CPU cache -- and ``release(buf)``

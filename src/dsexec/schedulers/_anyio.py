@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-``AnyioScheduler`` is a :class:`~dsexec.schedulers.ReactorScheduler` whose reactor is the
+``AnyioScheduler`` is a :class:`~dsexec.schedulers.IoScheduler` whose reactor is the
 running loop, seen through the callback-level :class:`~dsexec.schedulers.Reactor` interface
 (``_asyncio_reactor.py``, ``_trio_reactor.py``). Every sender written against that interface --
 ``schedule``, ``schedule_after``, ``schedule_at``, ``wait_readable``, ``wait_writable`` and the
@@ -31,7 +31,7 @@ import sniffio
 
 from ._anyio_scope import ScopeReactor
 from ._asyncio_reactor import AsyncioReactor
-from ._reactor import Reactor, ReactorScheduler
+from ._reactor import IoScheduler, Reactor
 
 __all__ = ["AnyioReactor", "AnyioScheduler", "Waiter", "current_anyio_reactor"]
 
@@ -115,7 +115,7 @@ def current_anyio_reactor() -> AnyioReactor:
 
 
 @final
-class AnyioScheduler(ReactorScheduler):
+class AnyioScheduler(IoScheduler):
     """A scheduler on the running anyio event loop: asyncio, uvloop or trio.
 
     Create it inside the loop (``RuntimeError`` otherwise). Its senders complete on the loop

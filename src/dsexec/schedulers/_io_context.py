@@ -1,4 +1,4 @@
-"""``IoContext``: the epoll/selectors reactor (asio's ``io_context``, as the seed names it).
+"""``IoContext``: the epoll/selectors reactor (named after asio's ``io_context``).
 
 Theory of operation
 -------------------
@@ -77,9 +77,9 @@ from typing import Final, Protocol, Self, final
 import attrs
 
 from .._core import BusyResourceError, ClosedResourceError
-from ._reactor import FdWaiter, ReactorScheduler, running_loop
+from ._reactor import FdWaiter, IoScheduler, running_loop
 
-__all__ = ["IoContext", "IoContextStatistics", "IoScheduler"]
+__all__ = ["IoContext", "IoContextScheduler", "IoContextStatistics"]
 
 _logger = logging.getLogger("dsexec")
 
@@ -91,6 +91,10 @@ _READABLE: Final = _IN | _ERR_HUP
 _WRITABLE: Final = _OUT | _ERR_HUP
 # Callbacks run per turn before the poller is polled again while work stays ready.
 _BUDGET: Final = 256
+# The longest a blocking poll sleeps: epoll_wait takes at most 2**31 - 1 ms (about 24.8 days),
+# and a timer far beyond that (or at math.inf: never) must not overflow it. Waking once a day to
+# look at the clock again costs nothing.
+_MAX_SLEEP: Final = 86400.0
 # Compact the timer heap once this many entries are cancelled and they are the majority.
 _MIN_CANCELLED_FOR_COMPACTION: Final = 64
 
@@ -255,11 +259,11 @@ class IoContext:
         self._wake_send.setblocking(False)
         self._wake_fd = self._wake_recv.fileno()
         self._poller.register(self._wake_fd, _IN)
-        self._scheduler = IoScheduler(self)
+        self._scheduler = IoContextScheduler(self)
 
     # -- public face ------------------------------------------------------------------------
 
-    def get_scheduler(self) -> IoScheduler:
+    def get_scheduler(self) -> IoContextScheduler:
         """The scheduler whose senders complete on this context's loop thread."""
         return self._scheduler
 
@@ -572,7 +576,7 @@ class IoContext:
             _heappop(timers)
             self._cancelled_timers -= 1
         if timers:
-            return max(0.0, timers[0][0] - self.time())
+            return min(max(0.0, timers[0][0] - self.time()), _MAX_SLEEP)
         if forever or self._readers or self._writers or self._work:
             return None
         return 0.0
@@ -717,7 +721,7 @@ class IoContext:
 
 
 @final
-class IoScheduler(ReactorScheduler):
+class IoContextScheduler(IoScheduler):
     """The scheduler of an :class:`IoContext`: ``schedule``, timers, fd readiness waits.
 
     ``wait_readable``/``wait_writable``: one waiter per direction (``BusyResourceError`` for a
@@ -736,4 +740,4 @@ class IoScheduler(ReactorScheduler):
         return self._context
 
     def __repr__(self) -> str:
-        return f"<IoScheduler of {self._context!r}>"
+        return f"<IoContextScheduler of {self._context!r}>"

@@ -17,64 +17,50 @@ same code paths as production.
 
 from __future__ import annotations
 
-from typing import TypeAlias, final
+import math
+from typing import final
 
-from .._core import Sender
-from ._io_context import IoContext, IoScheduler
-from ._reactor import ReactorScheduler
+from .._core._time import check_deadline, check_delay
+from ._io_context import IoContext, IoContextScheduler
+from ._reactor import IoScheduler
 
 __all__ = ["VirtualTimeScheduler"]
 
 
 @final
-class VirtualTimeScheduler(IoContext):
+class VirtualTimeScheduler(IoContext, IoScheduler):
     """A test context and timed scheduler whose clock jumps to the next timer when idle.
 
     It is both the context (``run()``, ``run_one()``, ``poll()``, ``sync_wait(s,
-    context=vts)``) and the scheduler (``schedule()``, ``schedule_after()``, ``now()``).
+    context=vts)``) and an :class:`~dsexec.IoScheduler` (``schedule()``, ``schedule_after()``,
+    ``now()``, fd waits), so it goes wherever production code takes a scheduler.
+
+    A timer at ``math.inf`` never fires and the clock never jumps to it: with only such timers
+    left, the loop waits for real fds and posts, as with no timers at all.
     """
 
-    _is_own_reactor = True  # dsexec.schedulers.reactor_of(vts) is vts itself
-
     def __init__(self, start: float = 0.0) -> None:
+        now = check_deadline("VirtualTimeScheduler", start)
+        if not math.isfinite(now):
+            raise ValueError(f"VirtualTimeScheduler: the start time must be finite, got {start!r}")
         super().__init__()
-        self._now = float(start)
+        self._reactor = self
+        self._now = now
 
     def time(self) -> float:
         """The virtual clock, in seconds."""
         return self._now
 
-    def now(self) -> float:
-        """The virtual clock, in seconds."""
-        return self._now
-
     def advance(self, seconds: float) -> None:
-        """Move the clock forward by ``seconds`` (>= 0); due timers fire on the next run."""
-        if seconds < 0:
-            raise ValueError(f"VirtualTimeScheduler.advance: seconds must be >= 0, got {seconds}")
-        self._now += seconds
+        """Move the clock forward by ``seconds`` (a finite number >= 0); due timers fire on
+        the next run. ``TypeError``/``ValueError`` otherwise (``math.inf`` too: the clock
+        would stop meaning anything)."""
+        delay = check_delay("VirtualTimeScheduler.advance", seconds)
+        if math.isinf(delay):
+            raise ValueError("VirtualTimeScheduler.advance: cannot advance by math.inf seconds")
+        self._now += delay
 
-    def schedule(self) -> Sender[None]:
-        """Complete with ``None`` on this context, after already queued work."""
-        return self._scheduler.schedule()
-
-    def schedule_after(self, seconds: float, /) -> Sender[None]:
-        """Complete ``seconds`` of virtual time after ``start()``."""
-        return self._scheduler.schedule_after(seconds)
-
-    def schedule_at(self, deadline: float, /) -> Sender[None]:
-        """Complete once the virtual clock reaches ``deadline``."""
-        return self._scheduler.schedule_at(deadline)
-
-    def wait_readable(self, fd: int, /) -> Sender[None]:
-        """Complete once ``fd`` is readable (see ``IoScheduler.wait_readable``)."""
-        return self._scheduler.wait_readable(fd)
-
-    def wait_writable(self, fd: int, /) -> Sender[None]:
-        """Complete once ``fd`` is writable (see ``IoScheduler.wait_writable``)."""
-        return self._scheduler.wait_writable(fd)
-
-    def get_scheduler(self) -> IoScheduler:
+    def get_scheduler(self) -> IoContextScheduler:
         """A scheduler on this context; its ``now()`` is the virtual clock."""
         return self._scheduler
 
@@ -87,11 +73,8 @@ class VirtualTimeScheduler(IoContext):
             return events or poll(None)
         timers = self._timers
         if timers:  # _compute_timeout left a live timer on top
-            self._now = max(self._now, timers[0][0])
+            deadline = timers[0][0]
+            if deadline == math.inf:  # never due: nothing to jump to, wait for real events
+                return poll(None)
+            self._now = max(self._now, deadline)
         return events
-
-
-ReactorSchedulerLike: TypeAlias = ReactorScheduler | VirtualTimeScheduler
-"""What the I/O senders (``dsexec.net``) accept as their scheduler: one with a reactor behind it
-(``IoContext.get_scheduler()``, ``AnyioScheduler``) or a ``VirtualTimeScheduler``, which is its
-own reactor. ``reactor_of`` turns any of them into the :class:`Reactor` the senders drive."""

@@ -30,6 +30,7 @@ from typing import (
 
 from .._core import (
     MISSING,
+    Adaptor,
     Env,
     OperationState,
     Receiver,
@@ -136,7 +137,7 @@ class _BulkSender(Sender[T], Generic[T]):
 
 
 @final
-class _BulkAdaptor:
+class _BulkAdaptor(Adaptor):
     """Pipe form of ``bulk(n, f)``: the value type passes through."""
 
     __slots__ = ("_count", "_fn", "_vectorized")

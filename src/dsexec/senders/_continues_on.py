@@ -15,7 +15,16 @@ from __future__ import annotations
 
 from typing import Any, Final, Generic, TypeVar, final, overload
 
-from .._core import MISSING, Env, OperationState, Receiver, Scheduler, Sender, require_sender
+from .._core import (
+    MISSING,
+    Adaptor,
+    Env,
+    OperationState,
+    Receiver,
+    Scheduler,
+    Sender,
+    require_sender,
+)
 from ._starts_on import require_scheduler
 
 __all__ = ["continues_on"]
@@ -127,7 +136,7 @@ class _ContinuesOnSender(Sender[T], Generic[T]):
 
 
 @final
-class _ContinuesOnAdaptor:
+class _ContinuesOnAdaptor(Adaptor):
     """Pipe form of ``continues_on``: the upstream's value type passes through."""
 
     __slots__ = ("_scheduler",)

@@ -2,8 +2,10 @@
 spawning of work that outlives the frame that started it.
 
 * ``scope.spawn(sender)`` connects and starts ``sender`` now, inside the scope: its environment
-  carries the scope's stop token (and no scheduler). Its value is dropped; an error is logged to
-  the ``dsexec`` logger (like ``start_detached``); stop is silent.
+  carries the scope's stop token and the scheduler given to ``spawn(..., scheduler=sch)`` or to
+  ``CountingScope(scheduler=sch)`` (none if neither was), so spawned work can use
+  ``| timeout(s)`` without naming the scheduler again. Its value is dropped; an error is logged
+  to the ``dsexec`` logger (like ``start_detached``); stop is silent.
 * ``scope.spawn_future(sender)`` starts ``sender`` now and returns a ``Sender[T]`` of its result,
   which may be connected and started (once) before or after the work completes. Stopping the
   future's consumer requests stop of the spawned work and completes the consumer with
@@ -40,6 +42,7 @@ from .._core import (
     Env,
     OperationState,
     Receiver,
+    Scheduler,
     Sender,
     StopCallback,
     StopSource,
@@ -69,10 +72,11 @@ class _SpawnReceiver:
     its whole pipeline of senders alive.
     """
 
-    __slots__ = ("_next", "_op", "_prev", "_scope")
+    __slots__ = ("_env", "_next", "_op", "_prev", "_scope")
 
-    def __init__(self, scope: CountingScope) -> None:
+    def __init__(self, scope: CountingScope, env: Env) -> None:
         self._scope = scope
+        self._env = env
         self._op: OperationState | None = None
         self._prev: _Live | None = None  # the scope's live list (see the module comment)
         self._next: _Live | None = None
@@ -92,7 +96,7 @@ class _SpawnReceiver:
         self._release()
 
     def get_env(self) -> Env:
-        return self._scope._env
+        return self._env
 
 
 @final
@@ -120,13 +124,13 @@ class _FutureState(Generic[T]):
         "_source",
     )
 
-    def __init__(self, scope: CountingScope) -> None:
+    def __init__(self, scope: CountingScope, scheduler: Scheduler | None) -> None:
         self._scope = scope
         self._prev: _Live | None = None  # the scope's live list (see the module comment)
         self._next: _Live | None = None
         self._lock = threading.Lock()
         self._source = StopSource()
-        self._env = Env(self._source.token)
+        self._env = Env(self._source.token, scheduler)
         self._op: OperationState | None = None
         self._scope_callback: StopCallback | None = None
         self._consumer: Receiver[T] | None = None
@@ -331,21 +335,44 @@ class _JoinSender(Sender[None]):
 class CountingScope:
     """A scope that counts the work spawned into it, can stop it all, and can be joined.
 
-    ``name`` only appears in ``repr`` and in log and error messages. Thread-safe: spawn, stop
-    and join from any thread; spawned work may complete on any thread.
+    ``name`` only appears in ``repr`` and in log and error messages. ``scheduler``, if given,
+    is the scheduler in the environment of everything spawned (unless ``spawn`` names another):
+    what ``timeout``, ``join`` and other scheduler-aware algorithms inside the spawned work use.
+    Thread-safe: spawn, stop and join from any thread; spawned work may complete on any thread.
     """
 
-    __slots__ = ("_closed", "_count", "_env", "_head", "_joiners", "_lock", "_name", "_source")
+    __slots__ = (
+        "_closed",
+        "_count",
+        "_env",
+        "_head",
+        "_joiners",
+        "_lock",
+        "_name",
+        "_scheduler",
+        "_source",
+    )
 
-    def __init__(self, name: str | None = None) -> None:
+    def __init__(self, name: str | None = None, *, scheduler: Scheduler | None = None) -> None:
+        if scheduler is not None and not isinstance(scheduler, Scheduler):
+            raise TypeError(
+                f"CountingScope: scheduler must be a scheduler (with .schedule()), "
+                f"got {type(scheduler).__name__}"
+            )
         self._name = name
+        self._scheduler = scheduler
         self._lock = threading.Lock()
         self._head: _Live | None = None  # the live list (see the module comment)
         self._count = 0
         self._joiners: list[_JoinOp] = []
         self._closed = False
         self._source = StopSource()
-        self._env = Env(self._source.token)
+        self._env = Env(self._source.token, scheduler)
+
+    @property
+    def scheduler(self) -> Scheduler | None:
+        """The scheduler spawned work sees in its environment by default (or ``None``)."""
+        return self._scheduler
 
     @property
     def active(self) -> int:
@@ -365,33 +392,47 @@ class CountingScope:
         """The token every spawned operation sees; stopped by ``request_stop()``."""
         return self._source.token
 
-    def spawn(self, sender: Sender[Any], /) -> None:
+    def spawn(self, sender: Sender[Any], /, *, scheduler: Scheduler | None = None) -> None:
         """Start ``sender`` now, inside the scope; errors go to the ``dsexec`` logger.
 
+        Its environment has the scope's stop token and ``scheduler`` (default: the scope's).
         ``TypeError`` if ``sender`` is not a Sender, ``RuntimeError`` if the scope is closed;
         an exception from ``connect`` propagates (nothing is started then).
         """
         require_sender("CountingScope.spawn", sender)
-        receiver = _SpawnReceiver(self)
+        receiver = _SpawnReceiver(self, self._env_with(scheduler))
         op = sender.connect(receiver)
         receiver._op = op
         self._associate(receiver, "spawn")
         op.start()
 
-    def spawn_future(self, sender: Sender[T], /) -> Sender[T]:
+    def spawn_future(
+        self, sender: Sender[T], /, *, scheduler: Scheduler | None = None
+    ) -> Sender[T]:
         """Start ``sender`` now, inside the scope; return a sender of its result.
 
         Connect the returned sender once, any time. Stopping its consumer requests stop of the
-        work and completes the consumer with ``set_stopped`` at once. Errors as ``spawn``.
+        work and completes the consumer with ``set_stopped`` at once. Environment and errors as
+        ``spawn``.
         """
         require_sender("CountingScope.spawn_future", sender)
-        state: _FutureState[T] = _FutureState(self)
+        state: _FutureState[T] = _FutureState(self, self._env_with(scheduler).scheduler)
         op = sender.connect(state)
         state._op = op
         self._associate(state, "spawn_future")
         state._scope_callback = self._source.token.register(state._on_scope_stop)
         op.start()
         return _FutureSender(state)
+
+    def _env_with(self, scheduler: Scheduler | None) -> Env:
+        if scheduler is None or scheduler is self._scheduler:
+            return self._env
+        if not isinstance(scheduler, Scheduler):
+            raise TypeError(
+                f"CountingScope: the spawn's scheduler must be a scheduler (with .schedule()), "
+                f"got {type(scheduler).__name__}"
+            )
+        return self._env.with_scheduler(scheduler)
 
     def join(self) -> Sender[None]:
         """A sender completing with ``None`` once every spawned operation has completed."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Final, Generic, TypeVar, final, overload
 
-from .._core import MISSING, Env, OperationState, Receiver, Sender, require_sender
+from .._core import MISSING, Adaptor, Env, OperationState, Receiver, Sender, require_sender
 
 __all__ = ["finally_"]
 
@@ -119,7 +119,7 @@ class _FinallySender(Sender[T], Generic[T]):
 
 
 @final
-class _FinallyAdaptor:
+class _FinallyAdaptor(Adaptor):
     """Pipe form of ``finally_(cleanup)``: the value type passes through."""
 
     __slots__ = ("_cleanup",)

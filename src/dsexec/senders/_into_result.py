@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar, cast, final, overload
 
 import attrs
 
-from .._core import MISSING, Env, OperationState, Receiver, Sender, require_sender
+from .._core import MISSING, Adaptor, Env, OperationState, Receiver, Sender, require_sender
 
 __all__ = ["Result", "into_result"]
 
@@ -104,7 +104,7 @@ class _IntoResultSender(Sender[Result[T]], Generic[T]):
 
 
 @final
-class _IntoResultAdaptor:
+class _IntoResultAdaptor(Adaptor):
     """Pipe form of ``into_result()``."""
 
     __slots__ = ()

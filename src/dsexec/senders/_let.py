@@ -30,6 +30,7 @@ from typing_extensions import TypeVar as DefaultTypeVar
 
 from .._core import (
     MISSING,
+    Adaptor,
     Env,
     OperationState,
     Receiver,
@@ -219,7 +220,7 @@ class _LetStoppedSender(Sender[T | U], Generic[T, U]):
 
 
 @final
-class _LetAdaptor(Generic[U]):
+class _LetAdaptor(Adaptor, Generic[U]):
     """Pipe form of ``let_error``/``let_stopped``: the result type joins the upstream's."""
 
     __slots__ = ("_fn", "_name")

@@ -31,6 +31,7 @@ from typing import Any, Generic, Never, TypeVar, final, overload
 from .._core import (
     EMPTY_ENV,
     MISSING,
+    Adaptor,
     Env,
     OperationState,
     Receiver,
@@ -243,7 +244,7 @@ class _RepeatUntilSender(Sender[T], Generic[T]):
 
 
 @final
-class _RepeatUntilAdaptor:
+class _RepeatUntilAdaptor(Adaptor):
     """Pipe form of ``repeat_until``: the upstream's value type passes through."""
 
     __slots__ = ("_predicate",)

@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar, final, overload
 
 from .._core import (
     MISSING,
+    Adaptor,
     Env,
     OperationState,
     Receiver,
@@ -102,7 +103,7 @@ class _RetrySender(Sender[T], Generic[T]):
 
 
 @final
-class _RetryAdaptor:
+class _RetryAdaptor(Adaptor):
     """Pipe form of ``retry``: the upstream's value type passes through."""
 
     __slots__ = ("_retries",)

@@ -7,17 +7,16 @@ forms (``sch`` must be a :class:`~dsexec.TimedScheduler`); the delay counts from
 
 Errors and stop are the scheduler's: a stop request withdraws a pending timer and completes with
 ``set_stopped`` at once; a queued ``schedule()`` completes with ``set_stopped`` if stop was
-requested by the time it runs. ``TypeError`` when built if ``sch`` lacks the method (or the
-delay is not a number), naming the function.
+requested by the time it runs. When built: ``TypeError`` if ``sch`` lacks the method or the
+delay is not a number, ``ValueError`` if it is NaN or negative, each naming the function
+(``math.inf`` is a delay that never ends).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from numbers import Real
 
-from .._core import Scheduler, Sender, TimedScheduler
+from .._core import Scheduler, Sender, TimedScheduler, check_deadline, check_delay
 
 __all__ = ["schedule", "schedule_after", "schedule_at"]
 
@@ -30,18 +29,6 @@ def _method(algorithm: str, scheduler: object, method: str, needs: str) -> Calla
             f"got {type(scheduler).__name__} ({scheduler!r:.60})"
         )
     return fn
-
-
-def _check_time(algorithm: str, what: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(
-            f"{algorithm}: expected the {what} in seconds as a number, "
-            f"got {type(value).__name__} ({value!r:.60})"
-        )
-    result = float(value)
-    if math.isnan(result):
-        raise ValueError(f"{algorithm}: the {what} is NaN")
-    return result
 
 
 def _checked_sender(algorithm: str, sender: object) -> Sender[None]:
@@ -61,12 +48,12 @@ def schedule(scheduler: Scheduler, /) -> Sender[None]:
 def schedule_after(scheduler: TimedScheduler, seconds: float, /) -> Sender[None]:
     """A ``Sender[None]`` completing on ``scheduler`` ``seconds`` after it is started."""
     fn = _method("schedule_after", scheduler, "schedule_after", "a timed scheduler")
-    delay = _check_time("schedule_after", "delay", seconds)
+    delay = check_delay("schedule_after", seconds)
     return _checked_sender("schedule_after", fn(delay))
 
 
 def schedule_at(scheduler: TimedScheduler, deadline: float, /) -> Sender[None]:
     """A ``Sender[None]`` completing on ``scheduler`` once its ``now()`` reaches ``deadline``."""
     fn = _method("schedule_at", scheduler, "schedule_at", "a timed scheduler")
-    when = _check_time("schedule_at", "deadline", deadline)
+    when = check_deadline("schedule_at", deadline)
     return _checked_sender("schedule_at", fn(when))

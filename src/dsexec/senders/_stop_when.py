@@ -29,6 +29,7 @@ from typing import Any, Final, Generic, TypeVar, final, overload
 
 from .._core import (
     MISSING,
+    Adaptor,
     Env,
     OperationState,
     Receiver,
@@ -234,7 +235,7 @@ class _StopWhenSender(Sender[T], Generic[T]):
 
 
 @final
-class _StopWhenAdaptor:
+class _StopWhenAdaptor(Adaptor):
     """Pipe form of ``stop_when``: the upstream's value type passes through."""
 
     __slots__ = ("_trigger",)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar, final, overload
 
-from .._core import MISSING, Env, OperationState, Receiver, Sender, require_sender
+from .._core import MISSING, Adaptor, Env, OperationState, Receiver, Sender, require_sender
 
 __all__ = ["stopped_as_error", "stopped_as_optional"]
 
@@ -86,7 +86,7 @@ class _StoppedAsErrorSender(Sender[T], Generic[T]):
 
 
 @final
-class _StoppedAsOptionalAdaptor:
+class _StoppedAsOptionalAdaptor(Adaptor):
     """Pipe form of ``stopped_as_optional()``."""
 
     __slots__ = ()
@@ -100,7 +100,7 @@ class _StoppedAsOptionalAdaptor:
 
 
 @final
-class _StoppedAsErrorAdaptor:
+class _StoppedAsErrorAdaptor(Adaptor):
     """Pipe form of ``stopped_as_error(e)``."""
 
     __slots__ = ("_error",)

@@ -20,6 +20,7 @@ from typing_extensions import TypeVar as DefaultTypeVar
 
 from .._core import (
     MISSING,
+    Adaptor,
     Env,
     OperationState,
     Receiver,
@@ -163,7 +164,7 @@ class _UponStoppedSender(Sender[T | U], Generic[T, U]):
 
 
 @final
-class _UponAdaptor(Generic[U]):
+class _UponAdaptor(Adaptor, Generic[U]):
     """Pipe form of ``upon_error``/``upon_stopped``: the result type joins the upstream's."""
 
     __slots__ = ("_fn", "_name")

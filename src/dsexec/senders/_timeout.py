@@ -25,11 +25,18 @@ every :class:`~dsexec.TimedScheduler` (``IoContext``, ``VirtualTimeScheduler``,
 
 from __future__ import annotations
 
-import math
-from numbers import Real
 from typing import Any, Generic, TypeVar, final, overload
 
-from .._core import Env, OperationState, Receiver, Sender, TimedScheduler, require_sender
+from .._core import (
+    Adaptor,
+    Env,
+    OperationState,
+    Receiver,
+    Sender,
+    TimedScheduler,
+    check_delay,
+    require_sender,
+)
 from ._stop_when import ERROR, VALUE, RaceOp
 
 __all__ = ["timeout"]
@@ -69,7 +76,8 @@ class _TimeoutOp(RaceOp[T]):
             if scheduler is None:
                 raise TypeError(
                     "timeout: needs a timed scheduler, and the environment has none: pass "
-                    "timeout(seconds, scheduler=sch), or run it under sync_wait or starts_on"
+                    "timeout(seconds, scheduler=sch), spawn the work into "
+                    "CountingScope(scheduler=sch), or run it under sync_wait or starts_on"
                 )
         timer: Sender[Any] = _timed_schedule_after("timeout", scheduler)(self._seconds)
         return timer
@@ -112,7 +120,7 @@ class _TimeoutSender(Sender[T], Generic[T]):
 
 
 @final
-class _TimeoutAdaptor:
+class _TimeoutAdaptor(Adaptor):
     """Pipe form of ``timeout``: the upstream's value type passes through."""
 
     __slots__ = ("_scheduler", "_seconds")
@@ -130,15 +138,7 @@ class _TimeoutAdaptor:
 
 
 def _check_seconds(seconds: object) -> float:
-    if isinstance(seconds, bool) or not isinstance(seconds, Real):
-        raise TypeError(
-            f"timeout: expected the delay in seconds as a number, "
-            f"got {type(seconds).__name__} ({seconds!r:.60})"
-        )
-    result = float(seconds)
-    if math.isnan(result):
-        raise ValueError("timeout: the delay is NaN")
-    return result
+    return check_delay("timeout", seconds)
 
 
 def _check_scheduler(scheduler: TimedScheduler | None) -> TimedScheduler | None:

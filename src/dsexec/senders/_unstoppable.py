@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar, final, overload
 from .._core import (
     MISSING,
     NEVER_STOP_TOKEN,
+    Adaptor,
     Env,
     OperationState,
     Receiver,
@@ -67,7 +68,7 @@ class _UnstoppableSender(Sender[T], Generic[T]):
 
 
 @final
-class _UnstoppableAdaptor:
+class _UnstoppableAdaptor(Adaptor):
     """Pipe form of ``unstoppable()``."""
 
     __slots__ = ()

@@ -14,7 +14,7 @@ Kinds:
 * ``anyio_asyncio``, ``anyio_trio``, ``anyio_uvloop``: ``anyio.run()`` on that backend, inside
   which an ``AnyioScheduler`` is created and the sender awaited.
 
-Every kind hands ``build`` a :class:`~dsexec.schedulers.ReactorScheduler` (``schedule``,
+Every kind hands ``build`` a :class:`~dsexec.schedulers.IoScheduler` (``schedule``,
 ``schedule_after``, ``schedule_at``, ``now``, ``wait_readable``, ``wait_writable``,
 ``notify_closing``), and returns the value, raises the error, or raises ``Stopped``.
 """
@@ -27,7 +27,7 @@ from typing import Any, Final, Literal, TypeVar, final, get_args
 
 from .._core import Sender
 from ..schedulers._io_context import IoContext
-from ..schedulers._reactor import ReactorScheduler
+from ..schedulers._reactor import IoScheduler
 from ..schedulers._virtual_time import VirtualTimeScheduler
 from ..senders._sync_wait import sync_wait
 
@@ -80,7 +80,7 @@ class SchedulerRunner:
         """Whether the clock is virtual (timers complete without waiting)."""
         return self._kind == "virtual_time"
 
-    def run(self, build: Callable[[ReactorScheduler], Sender[T]], /) -> T:
+    def run(self, build: Callable[[IoScheduler], Sender[T]], /) -> T:
         """Build the sender with this runner's scheduler and run it to completion.
 
         ``build`` is called on the loop thread, with the loop running for the anyio kinds.

@@ -8,7 +8,7 @@
   over every kind available here -- ``io_context``, ``virtual_time``, ``anyio_asyncio``,
   ``anyio_trio`` and ``anyio_uvloop`` (the last two when trio and uvloop are installed); the
   test ids are the kinds. ``runner.run(build)`` calls ``build(scheduler)`` with a
-  ``ReactorScheduler`` of that loop (``schedule``, ``schedule_after``, ``schedule_at``,
+  ``IoScheduler`` of that loop (``schedule``, ``schedule_after``, ``schedule_at``,
   ``now``, ``wait_readable``, ``wait_writable``, ``notify_closing``) and drives the sender it
   returns to completion: it returns the value, raises the error, or raises ``Stopped``::
 
