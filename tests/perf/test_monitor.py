@@ -12,6 +12,8 @@ from typing import Any
 import attrs
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dsexec as ex
 from dsexec.perf import OperationTimer, PerfMonitor, PerfSnapshot
@@ -314,24 +316,27 @@ def test_timers_started_and_finished_on_many_threads_are_all_counted() -> None:
     assert snapshot.samples == 1024
 
 
-def test_racing_finishes_of_one_timer_count_it_once() -> None:
-    monitor = PerfMonitor()
-    timers = [monitor.start_operation() for _ in range(2_000)]
-    barrier = threading.Barrier(2)
-    results: list[list[bool]] = [[], []]
+def test_a_finish_racing_in_between_the_check_and_the_lock_counts_the_timer_once() -> None:
+    """The interleaving of two threads finishing one timer, made deterministic: the clock
+    reading inside the first ``finish`` (after its unlocked "already finished?" check, before
+    the lock) runs the second ``finish`` to the end."""
+    timers: list[OperationTimer] = []
+    inner: list[bool] = []
+    raced = False
 
-    def finish_all(slot: int) -> None:
-        barrier.wait()
-        results[slot] = [timer.finish() for timer in timers]
+    def clock() -> float:
+        nonlocal raced
+        if timers and not raced:
+            raced = True
+            inner.append(timers[0].finish(ok=False))  # the other thread, in between
+        return 0.0
 
-    racers = [threading.Thread(target=finish_all, args=(slot,)) for slot in (0, 1)]
-    for racer in racers:
-        racer.start()
-    for racer in racers:
-        racer.join()
-    assert all(a != b for a, b in zip(results[0], results[1], strict=True))
+    monitor = PerfMonitor(clock=clock)
+    timers.append(monitor.start_operation())
+    assert timers[0].finish(ok=True) is False  # the other one won
+    assert inner == [True]
     snapshot = monitor.snapshot()
-    assert (snapshot.operations, snapshot.in_flight) == (2_000, 0)
+    assert (snapshot.operations, snapshot.errors, snapshot.in_flight) == (1, 1, 0)
 
 
 def test_memory_stays_flat_however_many_operations_run() -> None:
@@ -449,3 +454,35 @@ def test_a_snapshot_allows_nan_latencies_for_no_samples() -> None:
     nan = math.nan
     snapshot = _snapshot(samples=0, p50=nan, p90=nan, p99=nan, max=nan)
     assert math.isnan(snapshot.p50)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(min_value=1, max_value=6),
+    st.lists(
+        st.tuples(st.floats(min_value=0.0, max_value=9.0), st.integers(0, 3)),
+        max_size=25,
+    ),
+    st.floats(min_value=0.0, max_value=9.0),
+)
+def test_rates_match_a_naive_count_per_second(
+    history: int, steps: list[tuple[float, int]], last_gap: float
+) -> None:
+    clock = Clock(now=0.0)
+    monitor = PerfMonitor(history=history, clock=clock)
+    finished_at: list[float] = []
+    for gap, operations in steps:
+        clock.advance(gap)
+        for _ in range(operations):
+            timed(monitor, clock, 0.0)
+            finished_at.append(clock.now)
+    clock.advance(last_gap)
+    current = int(clock.now)
+    expected_seconds = list(range(max(0, current - history), current))
+    expected_counts = [sum(1 for t in finished_at if int(t) == s) for s in expected_seconds]
+    seconds, counts = monitor.rates()
+    assert seconds.tolist() == expected_seconds
+    assert counts.tolist() == expected_counts
+    window = expected_counts[-min(history, 10) :] if expected_seconds else []
+    if expected_seconds:
+        assert monitor.snapshot().rate == pytest.approx(sum(window) / len(window))

@@ -349,9 +349,12 @@ class PerfMonitor:
         empty = second - current - 1  # seconds with no completion in between
         if empty >= size:
             seconds[:] = 0
-        else:
-            for s in range(current + 1, second):
-                seconds[s % size] = 0
+        elif empty > 0:
+            first = (current + 1) % size
+            end = first + empty
+            seconds[first : min(end, size)] = 0
+            if end > size:  # wrapped around
+                seconds[: end - size] = 0
         self._bucket_second = second
         self._bucket_count = 0
         self._bucket_end = self._started_at + second + 1
@@ -397,9 +400,8 @@ class PerfMonitor:
             elapsed = now - self._started_at
             return self._bucket_count / elapsed if elapsed > 0 else 0.0
         current = self._bucket_second
-        size = len(self._seconds)
-        total = sum(int(self._seconds[s % size]) for s in range(current - complete, current))
-        return total / complete
+        window = np.arange(current - complete, current) % len(self._seconds)
+        return int(self._seconds[window].sum()) / complete
 
     def rates(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """Completions per second, for a chart: ``(seconds, counts)``, oldest first.
