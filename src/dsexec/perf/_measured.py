@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Generic, TypeVar, final
 
-from .._core import Env, OperationState, Receiver, Sender, require_sender
+from .._core import Adaptor, Env, OperationState, Receiver, Sender, require_sender
 
 if TYPE_CHECKING:
     from ._monitor import PerfMonitor
@@ -91,7 +91,7 @@ class MeasuredSender(Sender[T], Generic[T]):
 
 
 @final
-class MeasuredAdaptor:
+class MeasuredAdaptor(Adaptor):
     """Pipe form of ``monitor.measured()``: ``sender | monitor.measured()``."""
 
     __slots__ = ("_monitor",)
