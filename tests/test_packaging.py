@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "src" / "dsexec"
 # Imported only by code that needs the optional package, and never by `import dsexec`.
 OPTIONAL_MODULES = {
-    "schedulers/_trio_reactor.py": "trio (imported when an AnyioScheduler runs on trio)",
+    "schedulers/_backends/_trio.py": "trio (imported when an AnyioScheduler runs on trio)",
     "testing/pytest_plugin.py": "pytest (loaded by pytest only)",
 }
 

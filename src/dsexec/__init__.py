@@ -18,6 +18,7 @@ from ._core import LimitOverrunError as LimitOverrunError
 from ._core import NetError as NetError
 from ._core import OperationState as OperationState
 from ._core import Receiver as Receiver
+from ._core import RestartableOperation as RestartableOperation
 from ._core import Scheduler as Scheduler
 from ._core import Sender as Sender
 from ._core import SenderAdaptor as SenderAdaptor
@@ -40,6 +41,7 @@ from .schedulers import VirtualTimeScheduler as VirtualTimeScheduler
 from .schedulers import as_awaitable as as_awaitable
 from .schedulers import from_coroutine as from_coroutine
 from .schedulers import on_signals as on_signals
+from .schedulers import sync_wait as sync_wait
 from .senders import CountingScope as CountingScope
 from .senders import Result as Result
 from .senders import bulk as bulk
@@ -64,7 +66,6 @@ from .senders import starts_on as starts_on
 from .senders import stop_when as stop_when
 from .senders import stopped_as_error as stopped_as_error
 from .senders import stopped_as_optional as stopped_as_optional
-from .senders import sync_wait as sync_wait
 from .senders import then as then
 from .senders import timeout as timeout
 from .senders import unstoppable as unstoppable
@@ -90,6 +91,7 @@ __all__ = [
     "NetError",
     "OperationState",
     "Receiver",
+    "RestartableOperation",
     "Result",
     "Scheduler",
     "Sender",

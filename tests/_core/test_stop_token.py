@@ -317,7 +317,7 @@ class _StopWhileInserting(dict[StopObserver, bool]):
         if self._pop_first:
             self._source.request_stop()  # stop pops and runs the new entry itself
         else:
-            self._source._stopped = True  # stop flipped, entries not yet popped
+            self._source.stopped = True  # stop flipped, entries not yet popped
 
 
 @pytest.mark.parametrize("pop_first", [True, False], ids=["stop-popped-it", "stop-flipped-only"])
@@ -328,7 +328,7 @@ def test_register_racing_request_stop_runs_the_callback_exactly_once(pop_first: 
     handle = source.token.register(lambda: calls.append("ran"))
     assert calls == ["ran"]
     handle.unregister()
-    source._stopped = False  # let the real request_stop run its (now empty) loop
+    source.stopped = False  # let the real request_stop run its (now empty) loop
     source.request_stop()
     assert calls == ["ran"]
 
@@ -337,13 +337,13 @@ def test_register_racing_request_stop_runs_the_callback_exactly_once(pop_first: 
 
 
 class _Observer:
-    """An operation-like object observed with ``_observe``: its method is the callback."""
+    """An operation-like object observed with ``observe``: its method is the callback."""
 
     def __init__(self, action: Any = None) -> None:
         self.calls: list[int] = []
         self._action = action
 
-    def _on_stop_requested(self) -> None:
+    def on_stop_requested(self) -> None:
         self.calls.append(threading.get_ident())
         if self._action is not None:
             self._action()
@@ -352,7 +352,7 @@ class _Observer:
 def test_an_observer_is_called_once_on_request_stop_and_allocates_no_handle() -> None:
     source = StopSource()
     observer = _Observer()
-    source._observe(observer)
+    source.observe(observer)
     assert list(source._callbacks) == [observer]  # the object itself is the key
     assert observer.calls == []
     assert source.request_stop() is True
@@ -363,9 +363,9 @@ def test_an_observer_is_called_once_on_request_stop_and_allocates_no_handle() ->
 def test_an_unobserved_observer_is_never_called() -> None:
     source = StopSource()
     observer = _Observer()
-    source._observe(observer)
-    source._unobserve(observer)
-    source._unobserve(observer)  # idempotent, like unregister()
+    source.observe(observer)
+    source.unobserve(observer)
+    source.unobserve(observer)  # idempotent, like unregister()
     source.request_stop()
     assert observer.calls == []
     assert not source._callbacks
@@ -375,16 +375,16 @@ def test_observing_after_stop_calls_the_observer_inline() -> None:
     source = StopSource()
     source.request_stop()
     observer = _Observer()
-    source._observe(observer)
+    source.observe(observer)
     assert observer.calls == [threading.get_ident()]
-    source._unobserve(observer)  # nothing registered: a no-op
+    source.unobserve(observer)  # nothing registered: a no-op
 
 
 def test_observers_and_handles_share_one_registry_newest_first() -> None:
     source = StopSource()
     order: list[str] = []
     source.token.register(lambda: order.append("handle"))
-    source._observe(_Observer(lambda: order.append("observer")))
+    source.observe(_Observer(lambda: order.append("observer")))
     source.request_stop()
     assert order == ["observer", "handle"]
 
@@ -394,10 +394,10 @@ def test_observe_racing_request_stop_calls_the_observer_exactly_once(pop_first: 
     source = ex.StopSource()
     source._callbacks = _StopWhileInserting(source, pop_first=pop_first)
     observer = _Observer()
-    source._observe(observer)
+    source.observe(observer)
     assert len(observer.calls) == 1
-    source._unobserve(observer)
-    source._stopped = False  # let the real request_stop run its (now empty) loop
+    source.unobserve(observer)
+    source.stopped = False  # let the real request_stop run its (now empty) loop
     source.request_stop()
     assert len(observer.calls) == 1
 
@@ -422,11 +422,11 @@ def test_unobserve_from_another_thread_waits_for_the_running_observer() -> None:
         order.append("observer finished")
 
     observer = _Observer(running)
-    source._observe(observer)
+    source.observe(observer)
 
     def unobserve() -> None:
         assert entered.wait(10)
-        source._unobserve(observer)
+        source.unobserve(observer)
         order.append("unobserve returned")
 
     stopper = threading.Thread(target=source.request_stop)
@@ -446,8 +446,8 @@ def test_an_observer_that_raises_is_logged_and_the_others_still_run(
 
     source = StopSource()
     first, second = _Observer(), _Observer(boom)
-    source._observe(first)
-    source._observe(second)
+    source.observe(first)
+    source.observe(second)
     with caplog.at_level(logging.ERROR, logger="dsexec"):
         source.request_stop()
     assert first.calls
@@ -455,5 +455,5 @@ def test_an_observer_that_raises_is_logged_and_the_others_still_run(
     assert any(r.exc_info and isinstance(r.exc_info[1], ValueError) for r in caplog.records)
     late = _Observer(boom)
     with caplog.at_level(logging.ERROR, logger="dsexec"):
-        source._observe(late)  # runs inline: logged, not raised
+        source.observe(late)  # runs inline: logged, not raised
     assert late.calls

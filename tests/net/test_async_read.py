@@ -246,7 +246,7 @@ def test_read_stopped_after_its_wake_up_was_queued_consumes_nothing(
     assert server.socket.recv(10) == b"keep me"  # non-blocking: still there, not consumed
 
 
-# -- async_read | let_value(f): one fused operation, restarted by repeat -----------------------
+# -- async_read | let_value(f): one set of operation states, restarted by repeat ----------------
 
 
 def _echo_rounds(
@@ -255,14 +255,15 @@ def _echo_rounds(
     return async_read(sch, server, 64) | ex.let_value(answer) | ex.repeat_until(lambda n: n < 0)
 
 
-def test_read_then_let_value_is_one_fused_operation(ctx: ex.IoContext, tcp_pair: Pair) -> None:
+def test_a_read_is_restartable_without_a_pool_and_so_is_a_let_value_over_it(
+    ctx: ex.IoContext, tcp_pair: Pair
+) -> None:
     server, _client = tcp_pair
-    sender: ex.Sender[bytes] = async_read(ctx.get_scheduler(), server, 64) | ex.let_value(ex.just)
-    op = ex.connect(sender, RecordingReceiver[Any]())
-    assert type(op).__name__ == "_ReadLetValueOp"
+    read = async_read(ctx.get_scheduler(), server, 64)
+    assert read.restartable
+    assert (read | ex.let_value(ex.just)).restartable
     pooled = async_read(ctx.get_scheduler(), server, 64, pool=MemoryPool(64, 1))
-    generic = ex.connect(pooled | ex.let_value(ex.just), RecordingReceiver[Any]())
-    assert type(generic).__name__ == "_LetValueOp"  # with a pool: the generic let_value
+    assert not pooled.restartable  # each round hands out a block: connected afresh
 
 
 def test_a_read_answer_loop_serves_many_requests_with_one_operation_state(
@@ -272,14 +273,14 @@ def test_a_read_answer_loop_serves_many_requests_with_one_operation_state(
     sch = ctx.get_scheduler()
     seen: list[bytes] = []
     connects: list[object] = []
-    fused = _read._ReadLetValueSender
-    connect = fused.connect
+    reads = _read._ReadSender
+    connect = reads.connect
 
     def counting_connect(self: Any, receiver: ex.Receiver[Any], /) -> ex.OperationState:
         connects.append(self)
         return connect(self, receiver)
 
-    monkeypatch.setattr(fused, "connect", counting_connect)
+    monkeypatch.setattr(reads, "connect", counting_connect)
 
     def answer(data: bytes) -> ex.Sender[int]:
         seen.append(data)
@@ -308,7 +309,7 @@ def test_a_read_answer_loop_serves_many_requests_with_one_operation_state(
     ],
     ids=["fn-raises", "non-sender", "second-fails"],
 )
-def test_fused_read_and_let_value_report_errors_like_let_value(
+def test_read_and_let_value_report_errors_of_the_function_and_the_second_sender(
     ctx: ex.IoContext, tcp_pair: Pair, answer: Any, error: type[Exception], match: str | None
 ) -> None:
     server, client = tcp_pair
@@ -319,7 +320,7 @@ def test_fused_read_and_let_value_report_errors_like_let_value(
     assert receiver.completed
 
 
-def test_fused_read_passes_read_errors_through_without_calling_fn(
+def test_read_errors_pass_let_value_without_calling_fn(
     ctx: ex.IoContext, tcp_pair: Pair
 ) -> None:
     server, _client = tcp_pair
@@ -337,7 +338,7 @@ def test_fused_read_passes_read_errors_through_without_calling_fn(
     assert calls == []
 
 
-def test_stop_reaches_a_fused_read_and_then_its_second_operation(
+def test_stop_reaches_the_read_and_then_the_second_operation(
     ctx: ex.IoContext, tcp_pair: Pair
 ) -> None:
     server, client = tcp_pair
@@ -442,7 +443,7 @@ def test_a_read_loop_registers_for_stop_once_and_leaves_nothing_behind(
 
 
 @pytest.mark.parametrize("case", ["fits", "partial", "stopped", "send-fails", "other-loop"])
-def test_a_fused_read_answering_with_a_write_behaves_like_let_value(
+def test_a_read_answered_with_a_write_in_every_case(
     case: str, ctx: ex.IoContext, faulty_pair: Pair, faults: FaultySocketFactory
 ) -> None:
     server, client = faulty_pair

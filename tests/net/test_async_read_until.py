@@ -35,7 +35,7 @@ def test_several_lines_in_one_segment_come_out_one_per_read(
     client.socket.sendall(b"one\ntwo\nthree\n")
     got = ex.sync_wait(lines(ctx.get_scheduler(), server, 3), context=ctx)
     assert got == [b"one\n", b"two\n", b"three\n"]
-    assert server._unread == b""
+    assert server.unread == b""
 
 
 def test_a_line_sent_one_byte_at_a_time_is_assembled(ctx: ex.IoContext, tcp_pair: Pair) -> None:

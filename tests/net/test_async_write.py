@@ -235,7 +235,7 @@ def test_connect_or_complete_builds_no_operation_state_for_a_write_that_fits(
 ) -> None:
     server, client = tcp_pair
     receiver = ExpectValueReceiver(3)
-    assert async_write(ctx.get_scheduler(), server, b"abc")._connect_or_complete(receiver) is None
+    assert async_write(ctx.get_scheduler(), server, b"abc").connect_or_complete(receiver) is None
     assert receiver.completed
     assert client.socket.recv(10) == b"abc"
 
@@ -246,7 +246,7 @@ def test_connect_or_complete_hands_the_rest_of_a_partial_write_to_an_operation(
     server, client = tcp_pair
     payload = bytes(range(256)) * 16384  # 4 MiB: more than the socket buffers hold
     receiver = ExpectValueReceiver(len(payload))
-    op = async_write(ctx.get_scheduler(), server, payload)._connect_or_complete(receiver)
+    op = async_write(ctx.get_scheduler(), server, payload).connect_or_complete(receiver)
     assert op is not None  # a prefix went out; the operation sends the rest once started
     assert not receiver.completed
     op.start()
@@ -264,7 +264,7 @@ def test_connect_or_complete_off_the_loop_thread_returns_an_operation_that_posts
     ops: list[ex.OperationState | None] = []
 
     def elsewhere() -> None:
-        op = async_write(ctx.get_scheduler(), server, b"hi")._connect_or_complete(receiver)
+        op = async_write(ctx.get_scheduler(), server, b"hi").connect_or_complete(receiver)
         ops.append(op)
         if op is not None:
             op.start()  # posted to the loop

@@ -106,7 +106,7 @@ def test_a_timeout_downstream_stops_the_measured_operation() -> None:
 def test_each_round_of_a_repeat_is_one_operation() -> None:
     monitor = PerfMonitor()
     measured = ex.just(1) | monitor.measured()
-    assert getattr(measured, "_restartable", False) is True  # the loop restarts one op state
+    assert measured.restartable  # the loop restarts one operation state
     ex.sync_wait(measured | ex.repeat_n(10_000))
     snapshot = monitor.snapshot()
     assert (snapshot.operations, snapshot.in_flight) == (10_000, 0)
@@ -123,7 +123,7 @@ def test_rounds_on_virtual_time_each_measure_their_own_latency() -> None:
 
 def test_a_non_restartable_upstream_keeps_the_step_non_restartable() -> None:
     measured = ManualSender[int]() | PerfMonitor().measured()
-    assert getattr(measured, "_restartable", False) is False
+    assert not measured.restartable
 
 
 def test_measuring_something_that_is_not_a_sender_is_a_type_error() -> None:
@@ -133,3 +133,4 @@ def test_measuring_something_that_is_not_a_sender_is_a_type_error() -> None:
     with pytest.raises(TypeError, match=r"PerfMonitor\.measured: expected a Sender"):
         monitor.measured()(3)  # type: ignore[arg-type]
     assert repr(monitor.measured()) == "<SenderAdaptor PerfMonitor.measured>"
+    assert repr(ex.just(1) | monitor.measured()) == "just(1) | PerfMonitor.measured()"

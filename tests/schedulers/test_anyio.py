@@ -17,7 +17,7 @@ import pytest
 
 import dsexec as ex
 from dsexec import AnyioScheduler, as_awaitable
-from dsexec.schedulers._anyio import current_anyio_reactor
+from dsexec.schedulers._anyio._scheduler import current_anyio_reactor
 from dsexec.testing import RecordingReceiver
 
 pytestmark = pytest.mark.anyio

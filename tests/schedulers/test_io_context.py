@@ -17,7 +17,7 @@ import pytest
 
 import dsexec as ex
 from dsexec import IoContext
-from dsexec.schedulers import _io_context
+from dsexec.schedulers._backends import _io_context
 from dsexec.schedulers._reactor import running_loop
 from dsexec.testing import (
     ExpectErrorReceiver,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -39,17 +40,26 @@ def _handlers_restored() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def kill_soon(signum: int, delay: float = 0.005) -> threading.Timer:
-    """Send ``signum`` to this process from another thread, while the loop sleeps in its poll."""
-    timer = threading.Timer(delay, os.kill, (os.getpid(), signum))
-    timer.start()
-    return timer
+def kill_soon(signum: int) -> threading.Thread:
+    """Send ``signum`` to this process from another thread once ``on_signals`` has installed
+    its handler (bounded wait), while the loop most likely sleeps in its poll."""
+
+    def send() -> None:
+        deadline = time.monotonic() + 10
+        while signal.getsignal(signum) is _stray and time.monotonic() < deadline:
+            time.sleep(0.001)
+        time.sleep(0.002)  # let the loop go back to sleep: the signal must wake it
+        os.kill(os.getpid(), signum)
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    return thread
 
 
 def test_a_signal_wakes_a_sleeping_loop_on_every_backend(
     scheduler_runner: SchedulerRunner,
 ) -> None:
-    timers: list[threading.Timer] = []
+    timers: list[threading.Thread] = []
 
     def build(sch: IoScheduler) -> ex.Sender[int]:
         waiting = ex.on_signals(sch, SIGUSR1, SIGUSR2)

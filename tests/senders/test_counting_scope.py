@@ -282,12 +282,44 @@ def test_spawn_future_delivers_a_stored_result_of_every_channel_inline(
     assert caplog.records == []  # a future's error goes to its consumer, not to the log
 
 
-def test_spawn_future_runs_the_work_even_if_never_consumed(vts: ex.VirtualTimeScheduler) -> None:
+def test_dropping_an_unconnected_future_stops_the_work_so_join_completes(
+    vts: ex.VirtualTimeScheduler,
+) -> None:
+    # P3149 / stdexec: discarding a future sends a stop request to the spawned operation.
     scope = CountingScope()
     ran: list[None] = []
-    scope.spawn_future(vts.schedule_after(1) | ex.then(ran.append))
+    scope.spawn_future(vts.schedule_after(3600) | ex.then(ran.append))  # dropped at once
     ex.sync_wait(scope.join(), context=vts)
-    assert ran == [None]
+    assert ran == []
+    assert vts.now() == 0.0  # the hour-long timer was withdrawn, not waited for
+    assert scope.active == 0
+
+
+def test_dropping_a_connected_but_unstarted_future_stops_the_work(
+    vts: ex.VirtualTimeScheduler,
+) -> None:
+    scope = CountingScope()
+    future = scope.spawn_future(vts.schedule_after(3600))
+    op = ex.connect(future, RecordingReceiver[None]())
+    del future, op
+    ex.sync_wait(scope.join(), context=vts)
+    assert vts.now() == 0.0
+
+
+def test_a_kept_future_is_not_stopped_and_a_started_one_runs_to_the_end(
+    vts: ex.VirtualTimeScheduler,
+) -> None:
+    scope = CountingScope()
+    kept = scope.spawn_future(vts.schedule_after(2) | ex.then(lambda _: "kept"))
+    started = scope.spawn_future(vts.schedule_after(1) | ex.then(lambda _: "started"))
+    receiver = ExpectValueReceiver("started")
+    op = ex.connect(started, receiver)
+    op.start()
+    del started
+    ex.sync_wait(scope.join(), context=vts)
+    assert receiver.completed
+    assert vts.now() == 2.0  # the kept future's work ran to its end too
+    assert ex.sync_wait(kept) == "kept"
 
 
 def test_stopping_the_consumer_stops_the_work_and_completes_stopped_at_once(

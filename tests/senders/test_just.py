@@ -40,7 +40,7 @@ def test_just_error_rejects_a_non_exception_when_built() -> None:
 
 
 
-def test_just_completes_in_connect_or_complete_without_an_operation_state() -> None:
+def test_just_completes_inconnect_or_complete_without_an_operation_state() -> None:
     receiver = ExpectValueReceiver(4)
-    assert ex.just(4)._connect_or_complete(receiver) is None  # let_* start it this way
+    assert ex.just(4).connect_or_complete(receiver) is None  # let_* start it this way
     assert receiver.completed

@@ -236,11 +236,11 @@ def test_let_composition_errors_name_the_algorithm_when_built(algorithm: Any) ->
         algorithm(lambda *_: ex.just(None))("not a sender")
 
 
-# -- the second sender: connect-or-complete, restarts, fused upstreams --------------------------
+# -- the second sender: connect-or-complete, restarts --------------------------
 
 
 class _Recorded(ex.Sender[int]):
-    """A sender that records how it was used: plain ``connect`` or ``_connect_or_complete``."""
+    """A sender that records how it was used: plain ``connect`` or ``connect_or_complete``."""
 
     def __init__(self) -> None:
         self.calls: list[str] = []
@@ -249,7 +249,7 @@ class _Recorded(ex.Sender[int]):
         self.calls.append("connect")
         return ex.connect(ex.just(7), receiver)
 
-    def _connect_or_complete(self, receiver: ex.Receiver[int], /) -> ex.OperationState | None:
+    def connect_or_complete(self, receiver: ex.Receiver[int], /) -> ex.OperationState | None:
         self.calls.append("connect_or_complete")
         receiver.set_value(8)  # completed right here: no operation state at all
         return None
@@ -271,16 +271,16 @@ def test_let_completes_a_second_sender_that_can_without_an_operation_state(build
     assert second.calls == ["connect_or_complete"]
 
 
-def test_connect_or_complete_defaults_to_connect_and_reports_connect_errors() -> None:
+def testconnect_or_complete_defaults_to_connect_and_reports_connect_errors() -> None:
     class _Unconnectable(ex.Sender[int]):
         def connect(self, receiver: ex.Receiver[int], /) -> ex.OperationState:
             raise OSError("no")
 
     failing = ExpectErrorReceiver(OSError, match="no")
-    assert _Unconnectable()._connect_or_complete(failing) is None
+    assert _Unconnectable().connect_or_complete(failing) is None
     assert failing.completed
     pending = ExpectValueReceiver(5)
-    connected = ex.Sender._connect_or_complete(ex.just(5), pending)  # the generic form
+    connected = ex.Sender.connect_or_complete(ex.just(5), pending)  # the generic form
     assert connected is not None  # an operation state, not started yet
     assert not pending.completed
     connected.start()
@@ -315,24 +315,3 @@ def test_restarting_a_let_operation_drops_the_previous_second_operation() -> Non
     assert receiver.completed
 
 
-def test_let_value_uses_the_upstreams_fused_form_when_it_offers_one() -> None:
-    built: list[object] = []
-
-    class _Fusing(ex.Sender[int]):
-        def __init__(self, fuse: bool) -> None:
-            self.fuse = fuse
-
-        def connect(self, receiver: ex.Receiver[int], /) -> ex.OperationState:
-            return ex.connect(ex.just(1), receiver)
-
-        def _fuse_let_value(self, fn: Callable[[int], ex.Sender[Any]]) -> ex.Sender[Any] | None:
-            built.append(fn)
-            return ex.just("fused") if self.fuse else None
-
-    def fn(value: int) -> ex.Sender[str]:
-        return ex.just(f"generic {value}")
-
-    assert ex.sync_wait(_Fusing(True) | let_value(fn)) == "fused"
-    assert ex.sync_wait(let_value(_Fusing(True), fn)) == "fused"
-    assert ex.sync_wait(_Fusing(False) | let_value(fn)) == "generic 1"  # declined
-    assert built == [fn, fn, fn]

@@ -363,7 +363,7 @@ def test_bad_composition_is_refused_when_built_naming_the_algorithm(
         algorithm(*args)
 
 
-# -- restartable upstreams: connected once, started every round (see _trampoline.py) ----------
+# -- restartable upstreams: connected once, started every round (Sender.restartable) ----------
 
 
 class _Restartable(ex.Sender[int]):
@@ -372,7 +372,7 @@ class _Restartable(ex.Sender[int]):
     Every start reads the environment (as real operations do, for the stop token) and
     completes inline with the number of starts so far."""
 
-    _restartable = True
+    restartable = True
 
     def __init__(self) -> None:
         self.connects = 0
@@ -383,7 +383,7 @@ class _Restartable(ex.Sender[int]):
         return _RestartableOp(self, receiver)
 
 
-class _RestartableOp:
+class _RestartableOp(ex.RestartableOperation):
     def __init__(self, sender: _Restartable, receiver: ex.Receiver[int]) -> None:
         self.sender = sender
         self.receiver = receiver
@@ -468,7 +468,7 @@ class _RestartableHandoff(_Handoff):
     """``_Handoff`` making the restartable promise: one operation, started round after round
     on whichever thread finished the previous one."""
 
-    _restartable = True
+    restartable = True
 
     def connect(self, receiver: ex.Receiver[None], /) -> ex.OperationState:
         return _RestartedHandoffOp(self, receiver)
@@ -535,8 +535,8 @@ def test_no_round_ticket_outlives_its_round() -> None:
 
 
 class _Retiring(_Restartable):
-    """A restartable sender whose operation counts ``_enter_loop()`` and ``_retire()`` calls
-    (see _trampoline.py)."""
+    """A restartable sender whose operation counts ``enter_loop()`` and ``retire()`` calls
+    (the RestartableOperation protocol)."""
 
     def __init__(self, fail_at: int = 0) -> None:
         super().__init__()
@@ -548,7 +548,7 @@ class _Retiring(_Restartable):
         sender = self
         op = super().connect(receiver)
 
-        class _Op:
+        class _Op(ex.RestartableOperation):
             def start(self) -> None:
                 if sender.starts + 1 == sender.fail_at:
                     sender.starts += 1
@@ -556,10 +556,10 @@ class _Retiring(_Restartable):
                     return
                 op.start()
 
-            def _enter_loop(self) -> None:
+            def enter_loop(self) -> None:
                 sender.entered += 1
 
-            def _retire(self) -> None:
+            def retire(self) -> None:
                 sender.retired += 1
 
         return _Op()

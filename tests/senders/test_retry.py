@@ -185,8 +185,8 @@ def test_retry_value_type_receiver_sees_the_value() -> None:
 @pytest.mark.parametrize(
     ("args", "error", "message"),
     [
-        (("2",), TypeError, r"^retry: expected an int number of retries or None, got str"),
-        ((True,), TypeError, r"^retry: expected an int number of retries or None, got bool"),
+        (("2",), TypeError, r"^retry: expected an int number of retries, got str"),
+        ((True,), TypeError, r"^retry: expected an int number of retries, got bool"),
         ((-1,), ValueError, r"^retry: the number of retries must be >= 0"),
         ((3, 3), TypeError, r"^retry: expected a Sender, got int"),
         ((ex.just(1), "x"), TypeError, r"^retry: expected an int number of retries"),

@@ -26,6 +26,7 @@ __all__ = [
     "Adaptor",
     "OperationState",
     "Receiver",
+    "RestartableOperation",
     "Sender",
     "SenderAdaptor",
     "connect",
@@ -104,16 +105,29 @@ class Sender(Generic[T_co]):
     ``sender | adaptor`` applies an adaptor (``then(f)``, ``repeat()``, ...) and is the same as
     ``adaptor(sender)``. ``await sender`` runs it from an anyio task (asyncio or trio) via
     ``as_awaitable``.
+
+    Two optional protocols, with defaults here, let algorithms do less work per operation (see
+    ``docs/concepts.md``, "Writing your own sender"):
+
+    * :attr:`restartable`: a promise about ``connect``'s operation states;
+    * :meth:`connect_or_complete`: ``connect`` for a caller that starts at once.
     """
 
     __slots__ = ()
+
+    restartable: bool = False
+    r"""``True`` promises that an operation state this sender connected, once it has completed,
+    may be started again, and that this is the same as connecting the sender to the same
+    receiver again and starting the new one; such operation states are
+    :class:`RestartableOperation`\ s. Looping algorithms (``repeat*``) then connect once and
+    restart, instead of connecting every round. ``False`` (the default) promises nothing."""
 
     @abstractmethod
     def connect(self, receiver: Receiver[T_co], /) -> OperationState:
         """Bind this sender to ``receiver``; returns the operation state to ``start()``."""
 
-    def _connect_or_complete(self, receiver: Receiver[T_co], /) -> OperationState | None:
-        """``connect`` for a caller that starts the operation right away (internal).
+    def connect_or_complete(self, receiver: Receiver[T_co], /) -> OperationState | None:
+        """``connect`` for a caller that starts the operation right away.
 
         Either completes ``receiver`` here, as ``connect(receiver).start()`` would have done
         inline, and returns ``None``; or returns an operation state that the caller keeps and
@@ -140,6 +154,29 @@ class Sender(Generic[T_co]):
             raise RuntimeError("awaiting a sender needs dsexec.schedulers: `import dsexec` first")
         result: T_co = yield from _await_sender(self).__await__()
         return result
+
+
+class RestartableOperation:
+    """Base of the operation states of :attr:`Sender.restartable` senders.
+
+    Such an operation may be started again once it has completed. A loop that will do so round
+    after round says it with :meth:`enter_loop` (right after connecting) and :meth:`retire`
+    (when the loop ends, by any channel): in between, the operation may keep what a one-shot
+    operation releases before completing (``async_read`` keeps its stop registration, so a
+    keep-alive connection costs no registration per request). The defaults do nothing.
+    """
+
+    __slots__ = ()
+
+    def start(self) -> None:
+        """Begin the operation (again, after a completed round)."""
+        raise NotImplementedError
+
+    def enter_loop(self) -> None:
+        """A loop will restart this operation until it calls :meth:`retire`."""
+
+    def retire(self) -> None:
+        """The loop is over: release what was kept between rounds."""
 
 
 def _not_an_adaptor(obj: object) -> Any:

@@ -21,15 +21,14 @@ completes. The facts every caller relies on:
 * A never-stop token (``StopToken.never()``) has no source: ``stop_possible()`` is false and
   ``register()`` returns a shared inert handle without allocating; algorithms test
   ``stop_possible()`` to skip all of this on the fast path.
-* dsexec's own hot operations skip the handle too (``StopSource._observe(op)`` /
-  ``_unobserve(op)``): the operation object itself is the registry key and its
-  ``_on_stop_requested()`` method the callback, so a registration allocates nothing (no handle,
-  no bound method). It follows every rule above -- ``_observe`` runs the method inline when stop
-  was already requested, ``_unobserve`` waits for it while another thread runs it. An
-  operation must not be observed twice at once (one key, one entry). Operations read the
-  source as ``token._source`` (``None`` for the never-stop token) and may test
-  ``source._stopped`` directly: it only ever goes from false to true. The read loop of a
-  connection inlines the common paths of both (see the two methods).
+* dsexec's own operations skip the handle too (``StopSource.observe(op)`` /
+  ``unobserve(op)``, the :class:`StopObserver` protocol): the operation object itself is the
+  registry key and its ``on_stop_requested()`` method the callback, so a registration allocates
+  nothing (no handle, no bound method). It follows every rule above -- ``observe`` runs the
+  method inline when stop was already requested, ``unobserve`` waits for it while another
+  thread runs it. An operation must not be observed twice at once (one key, one entry).
+  Operations read the source as ``token.source`` (``None`` for the never-stop token) and may
+  test ``source.stopped`` directly: it only ever goes from false to true.
 
 Exceptions raised by callbacks are logged to the ``dsexec`` logger and otherwise ignored: a stop
 request must reach every operation, and one faulty callback must not starve the others. That
@@ -44,22 +43,23 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from types import TracebackType
 from typing import Final, Protocol
 
-__all__ = ["StopCallback", "StopObserver", "StopSource", "StopToken"]
+from ._resource import ClosingContext
+
+__all__ = ["ChildStopSource", "StopCallback", "StopObserver", "StopSource", "StopToken"]
 
 _logger = logging.getLogger("dsexec")
 
 
 class StopObserver(Protocol):
-    """An object registered with ``StopSource._observe``: its method is the stop callback."""
+    """An object registered with ``StopSource.observe``: its method is the stop callback."""
 
-    def _on_stop_requested(self) -> None:
-        """Stop was requested (runs on the requesting thread, or inline in ``_observe``)."""
+    def on_stop_requested(self) -> None:
+        """Stop was requested (runs on the requesting thread, or inline in ``observe``)."""
 
 
-class StopCallback:
+class StopCallback(ClosingContext):
     """Handle of one registered stop callback; ``unregister()`` removes it (idempotent).
 
     Usable as a context manager: the callback is registered for the duration of the block.
@@ -67,7 +67,7 @@ class StopCallback:
 
     __slots__ = ("_callback", "_source")
 
-    def __init__(self, source: StopSource | None, callback: Callable[[], None]) -> None:
+    def __init__(self, source: StopSource | None, callback: Callable[[], object]) -> None:
         self._source = source
         self._callback = callback
 
@@ -80,21 +80,18 @@ class StopCallback:
         source = self._source
         if source is not None:
             self._source = None
-            source._unobserve(self)
+            source.unobserve(self)
 
-    def _on_stop_requested(self) -> None:
+    def on_stop_requested(self) -> None:
+        """Run the callback (the :class:`StopObserver` protocol; called by the source)."""
         self._callback()
 
-    def __enter__(self) -> StopCallback:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """``unregister()``, as the context manager does on exit."""
         self.unregister()
+
+    def __repr__(self) -> str:
+        return f"<StopCallback {self._callback!r}>"
 
 
 def _nothing() -> None:
@@ -117,16 +114,20 @@ class StopSource:
         "_lock",
         "_running",
         "_running_thread",
-        "_stopped",
         "_token",
+        "stopped",
     )
+
+    stopped: bool
+    """Whether stop was requested (as ``stop_requested()``, read as a plain attribute by the
+    operations that check it per round); it only ever goes from false to true."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         # Insertion-ordered set of live registrations (StopCallback handles and observed
         # operations); request_stop pops them newest first.
         self._callbacks: dict[StopObserver, bool] = {}
-        self._stopped = False
+        self.stopped = False
         self._running: StopObserver | None = None
         self._running_thread = 0
         self._done: threading.Condition | None = None
@@ -143,7 +144,7 @@ class StopSource:
 
     def stop_requested(self) -> bool:
         """Whether ``request_stop()`` has been called."""
-        return self._stopped
+        return self.stopped
 
     def stop_possible(self) -> bool:
         """Always true: a source can always be stopped."""
@@ -156,10 +157,10 @@ class StopSource:
         requested (the callbacks then ran, or are running, on the first caller's thread).
         """
         with self._lock:
-            if self._stopped:
+            if self.stopped:
                 return False
             self._running_thread = threading.get_ident()
-            self._stopped = True
+            self.stopped = True
         callbacks = self._callbacks
         interrupt: BaseException | None = None
         while True:
@@ -173,10 +174,10 @@ class StopSource:
                 handle, _ = callbacks.popitem()
                 self._running = handle
             try:
-                handle._on_stop_requested()
+                handle.on_stop_requested()
             except Exception:
                 _logger.exception(
-                    "stop callback %r raised; ignoring it", getattr(handle, "_callback", handle)
+                    "stop callback of %r raised; ignoring it", handle
                 )
             except BaseException as exc:  # re-raised below, once every callback has run
                 if interrupt is None:
@@ -187,15 +188,17 @@ class StopSource:
 
     # register/unregister take no lock on their common paths. They rely on single dict
     # operations being atomic (true under the GIL and, per object, on free-threaded builds)
-    # and on request_stop() setting ``_stopped`` before it pops any callback: whoever removes
+    # and on request_stop() setting ``stopped`` before it pops any callback: whoever removes
     # an entry from ``_callbacks`` -- request_stop's popitem or our pop -- owns running it.
 
-    def _register(self, callback: Callable[[], None]) -> StopCallback:
-        if not self._stopped:
+    def register(self, callback: Callable[[], object]) -> StopCallback:
+        """As ``token.register(callback)``: run ``callback`` when stop is requested (now, if it
+        already was); returns the handle that unregisters it."""
+        if not self.stopped:
             handle = StopCallback(self, callback)
             callbacks = self._callbacks
             callbacks[handle] = True
-            if not self._stopped:  # re-read: request_stop() may have run since the first read
+            if not self.stopped:  # re-read: request_stop() may have run since the first read
                 return handle
             if not callbacks.pop(handle, False):  # type: ignore[unreachable]
                 return handle  # request_stop() took it and runs it; unregister() will wait
@@ -205,23 +208,21 @@ class StopSource:
             _logger.exception("stop callback %r raised; ignoring it", callback)
         return _INERT
 
-    def _observe(self, observer: StopObserver) -> None:
-        """``register`` without a handle: ``observer._on_stop_requested()`` is the callback.
+    def observe(self, observer: StopObserver) -> None:
+        """``register`` without a handle: ``observer.on_stop_requested()`` is the callback.
 
         As ``register``, it runs the callback inline if stop was already requested. Undo with
-        ``_unobserve(observer)`` (which then does nothing if the callback ran here). The hottest
-        operations inline this: ``source._callbacks[op] = True``, then ``if source._stopped:
-        source._observed_late(op)``.
+        ``unobserve(observer)`` (which then does nothing if the callback ran here).
         """
-        if self._stopped:
+        if self.stopped:
             self._run_inline(observer)
             return
         self._callbacks[observer] = True
-        if self._stopped:  # re-read, as in _register: request_stop() may have run meanwhile
+        if self.stopped:  # re-read, as in register: request_stop() may have run meanwhile
             self._observed_late(observer)  # type: ignore[unreachable]
 
     def _observed_late(self, observer: StopObserver) -> None:
-        """``observer`` was put in ``_callbacks``, then ``_stopped`` was seen set: whoever
+        """``observer`` was put in ``_callbacks``, then ``stopped`` was seen set: whoever
         pops the entry runs the callback."""
         if self._callbacks.pop(observer, False):
             self._run_inline(observer)
@@ -230,16 +231,12 @@ class StopSource:
     @staticmethod
     def _run_inline(observer: StopObserver) -> None:
         try:
-            observer._on_stop_requested()
+            observer.on_stop_requested()
         except Exception:
             _logger.exception("stop callback of %r raised; ignoring it", observer)
 
-    def _unobserve(self, handle: StopObserver) -> None:
-        """Withdraw ``handle`` (a ``StopCallback`` or an observed operation), as ``unregister``.
-
-        Inlined by the hottest operations as ``if not source._callbacks.pop(op, False):
-        source._unobserve(op)`` (the second pop finds nothing and goes on to the wait).
-        """
+    def unobserve(self, handle: StopObserver) -> None:
+        """Withdraw ``handle`` (a ``StopCallback`` or an observed operation), as ``unregister``."""
         if self._callbacks.pop(handle, False):
             return  # still registered: now it never runs
         # request_stop() took it: it ran, runs, or is about to run on the stopping thread.
@@ -253,8 +250,37 @@ class StopSource:
                     done.wait()
 
     def __repr__(self) -> str:
-        state = "stopped" if self._stopped else f"{len(self._callbacks)} callbacks"
+        state = "stopped" if self.stopped else f"{len(self._callbacks)} callbacks"
         return f"<StopSource {state}>"
+
+
+class ChildStopSource(StopSource):
+    r"""The stop source an algorithm runs its children under (``when_all``, ``when_any``,
+    ``stop_when``, ``timeout``): stopped by the algorithm itself, or by its downstream's token
+    while :meth:`link`\ ed to it."""
+
+    __slots__ = ("_link",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._link: StopCallback | None = None
+
+    def link(self, outer: StopToken) -> bool:
+        """Forward stop requests of ``outer`` here until :meth:`unlink`; ``False`` (and no
+        link) if stop was requested already, on either."""
+        if outer.stop_possible():
+            self._link = outer.register(self.request_stop)  # runs at once if stopped already
+        if self.stopped:
+            self.unlink()
+            return False
+        return True
+
+    def unlink(self) -> None:
+        """Stop forwarding (before the algorithm completes); idempotent."""
+        link = self._link
+        if link is not None:
+            self._link = None
+            link.unregister()
 
 
 class StopToken:
@@ -263,10 +289,14 @@ class StopToken:
     Operations read their token from their receiver's environment with ``get_stop_token``.
     """
 
-    __slots__ = ("_source",)
+    __slots__ = ("source",)
+
+    source: StopSource | None
+    """The source this token observes (``None`` for ``StopToken.never()``): operations read
+    ``token.source.stopped`` and ``observe`` it directly."""
 
     def __init__(self, source: StopSource | None = None) -> None:
-        self._source = source
+        self.source = source
 
     @staticmethod
     def never() -> StopToken:
@@ -275,33 +305,33 @@ class StopToken:
 
     def stop_requested(self) -> bool:
         """Whether stop has been requested on the source."""
-        source = self._source
-        return source is not None and source._stopped
+        source = self.source
+        return source is not None and source.stopped
 
     def stop_possible(self) -> bool:
         """Whether a stop request can ever arrive; false for ``StopToken.never()``."""
-        return self._source is not None
+        return self.source is not None
 
-    def register(self, callback: Callable[[], None]) -> StopCallback:
+    def register(self, callback: Callable[[], object]) -> StopCallback:
         """Run ``callback`` when stop is requested; returns the handle that unregisters it.
 
         If stop was already requested, ``callback`` runs now, before this returns.
         """
-        source = self._source
+        source = self.source
         if source is None:
             return _INERT
-        return source._register(callback)
+        return source.register(callback)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, StopToken) and other._source is self._source
+        return isinstance(other, StopToken) and other.source is self.source
 
     def __hash__(self) -> int:
-        return id(self._source)
+        return id(self.source)
 
     def __repr__(self) -> str:
-        if self._source is None:
+        if self.source is None:
             return "<StopToken never>"
-        return f"<StopToken of {self._source!r}>"
+        return f"<StopToken of {self.source!r}>"
 
 
 NEVER_STOP_TOKEN: Final = StopToken(None)

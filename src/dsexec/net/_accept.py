@@ -30,12 +30,18 @@ from __future__ import annotations
 import errno
 import logging
 import os
-from typing import Final, final
+from typing import ClassVar, Final, final
 
-from .._core import ClosedResourceError, NetError, OperationState, Receiver, Sender
-from ..schedulers._reactor import IoScheduler, Reactor, TimerHandle
+from .._core import BasicSender, ClosedResourceError, NetError, OperationState, Receiver, Sender
+from ..schedulers._reactor import (
+    IoScheduler,
+    Reactor,
+    ReactorOperation,
+    TimerHandle,
+    reactor_of,
+    run_on_loop,
+)
 from ._acceptor import Acceptor
-from ._op import ReactorOp, reactor_for
 from ._socket import Socket, wrap_socket
 
 __all__ = ["ACCEPT_BACKOFF", "async_accept"]
@@ -72,19 +78,7 @@ _CLOSED_MESSAGE: Final = "async_accept: the acceptor is closed"
 
 
 @final
-class _AcceptSender(Sender[Socket]):
-    __slots__ = ("_acceptor", "_reactor")
-
-    def __init__(self, reactor: Reactor, acceptor: Acceptor) -> None:
-        self._reactor = reactor
-        self._acceptor = acceptor
-
-    def connect(self, receiver: Receiver[Socket], /) -> OperationState:
-        return _AcceptOp(self._reactor, receiver, self._acceptor)
-
-
-@final
-class _AcceptOp(ReactorOp[Socket]):
+class _AcceptOp(ReactorOperation[Socket]):
     __slots__ = ("_acceptor", "_armed", "_timer")
 
     def __init__(self, reactor: Reactor, receiver: Receiver[Socket], acceptor: Acceptor) -> None:
@@ -95,17 +89,15 @@ class _AcceptOp(ReactorOp[Socket]):
 
     def _begin(self) -> None:
         acceptor = self._acceptor
-        if acceptor._closed:
+        if acceptor.closed:
             self._fail(ClosedResourceError(_CLOSED_MESSAGE))
             return
-        reactor = self._reactor
-        if reactor not in acceptor._reactors:
-            acceptor._note_reactor(reactor)
+        acceptor.note_reactor(self._reactor)
         self._attempt()
 
     def _attempt(self) -> None:
         acceptor = self._acceptor
-        for listener in acceptor._sockets:
+        for listener in acceptor.sockets:
             while True:
                 try:
                     conn, address = listener.accept()
@@ -118,7 +110,7 @@ class _AcceptOp(ReactorOp[Socket]):
                     if code in CAPACITY_ERRNOS:
                         self._back_off(exc)
                         return
-                    if acceptor._closed or code == errno.EBADF:
+                    if acceptor.closed or code == errno.EBADF:
                         self._fail(ClosedResourceError(_CLOSED_MESSAGE))
                         return
                     error = NetError(code, f"accept on {acceptor!r} failed: {exc.strerror}")
@@ -130,14 +122,14 @@ class _AcceptOp(ReactorOp[Socket]):
                 except OSError:  # the client reset before we could set it up: take the next
                     conn.close()
                     continue
-                acceptor._backoff_logged = False
+                acceptor.backoff_logged = False
                 self._succeed(sock)
                 return
         self._arm()
 
     def _arm(self) -> None:
         acceptor = self._acceptor
-        fds = acceptor._fds
+        fds = acceptor.fds
         if not fds:  # closed, or between the sockets of enable_dual_stack
             self._fail(ClosedResourceError(_CLOSED_MESSAGE))
             return
@@ -151,7 +143,7 @@ class _AcceptOp(ReactorOp[Socket]):
             self._fail(exc)
             return
         self._armed = fds
-        acceptor._ops.add(self)
+        acceptor.waiters.add(self)
         self._watch_stop()
 
     def _disarm(self) -> None:
@@ -166,7 +158,7 @@ class _AcceptOp(ReactorOp[Socket]):
         if not self._armed:  # a second fd's wake-up from the same turn; already handled
             return
         self._disarm()
-        self._acceptor._ops.discard(self)
+        self._acceptor.waiters.discard(self)
         self._attempt()
 
     def fd_closed(self, error: ClosedResourceError, /) -> None:
@@ -175,8 +167,8 @@ class _AcceptOp(ReactorOp[Socket]):
 
     def _back_off(self, exc: OSError) -> None:
         acceptor = self._acceptor
-        if not acceptor._backoff_logged:
-            acceptor._backoff_logged = True
+        if not acceptor.backoff_logged:
+            acceptor.backoff_logged = True
             _logger.warning(
                 "accept on %r failed with %s (%s); retrying every %.1f s until it succeeds "
                 "(not logged again until then)",
@@ -187,15 +179,15 @@ class _AcceptOp(ReactorOp[Socket]):
             )
         reactor = self._reactor
         self._timer = reactor.call_at(reactor.time() + ACCEPT_BACKOFF, self._retry)
-        acceptor._ops.add(self)
+        acceptor.waiters.add(self)
         self._watch_stop()
 
     def _retry(self) -> None:
         self._timer = None
         if self._done:
             return
-        self._acceptor._ops.discard(self)
-        if self._acceptor._closed:
+        self._acceptor.waiters.discard(self)
+        if self._acceptor.closed:
             self._fail(ClosedResourceError(_CLOSED_MESSAGE))
             return
         self._attempt()
@@ -206,15 +198,13 @@ class _AcceptOp(ReactorOp[Socket]):
         if timer is not None:
             self._timer = None
             timer.cancel()
-        self._acceptor._ops.discard(self)
+        self._acceptor.waiters.discard(self)
 
     # -- AcceptWaiter: called by the Acceptor --------------------------------------------------
 
-    def _acceptor_closed(self) -> None:
-        if self._reactor.in_loop_thread():
-            self._closed_on_loop()
-        else:
-            self._reactor.post(self._closed_on_loop)
+    def acceptor_closed(self) -> None:
+        """The acceptor was closed (any thread): fail with ``ClosedResourceError``."""
+        run_on_loop(self._reactor, self._closed_on_loop)
 
     def _closed_on_loop(self) -> None:
         if self._done:
@@ -222,17 +212,34 @@ class _AcceptOp(ReactorOp[Socket]):
         self._cancel()
         self._fail(ClosedResourceError(_CLOSED_MESSAGE))
 
-    def _detach(self) -> None:
+    def detach(self) -> None:
+        """The listening sockets are being replaced: withdraw the fd waits."""
         self._disarm()  # a backing-off operation keeps its timer: the retry finds new sockets
 
-    def _reattach(self) -> None:
+    def reattach(self) -> None:
+        """The new listening sockets are in place: try again on them."""
         if self._timer is None and not self._done:
-            self._acceptor._ops.discard(self)
+            self._acceptor.waiters.discard(self)
             self._reactor.post(self._resume)
 
     def _resume(self) -> None:
         if not self._done:
             self._attempt()
+
+
+@final
+class _AcceptSender(BasicSender):
+    """``data`` is ``(reactor, acceptor)``."""
+
+    __slots__ = ()
+    name: ClassVar[str] = "async_accept"
+
+    def connect(self, receiver: Receiver[Socket], /) -> OperationState:
+        reactor, acceptor = self.data
+        return _AcceptOp(reactor, receiver, acceptor)
+
+    def __repr__(self) -> str:
+        return f"async_accept({self.data[1]!r})"
 
 
 def async_accept(scheduler: IoScheduler, acceptor: Acceptor, /) -> Sender[Socket]:
@@ -247,9 +254,9 @@ def async_accept(scheduler: IoScheduler, acceptor: Acceptor, /) -> Sender[Socket
     ``TypeError`` when built if ``scheduler`` has no I/O reactor or ``acceptor`` is not an
     :class:`Acceptor`.
     """
-    reactor = reactor_for(scheduler, "async_accept")
+    reactor = reactor_of(scheduler, "async_accept")
     if not isinstance(acceptor, Acceptor):
         raise TypeError(
             f"async_accept: expected a dsexec.net.Acceptor, got {type(acceptor).__name__}"
         )
-    return _AcceptSender(reactor, acceptor)
+    return _AcceptSender(None, (reactor, acceptor))

@@ -47,11 +47,10 @@ import errno
 import os
 import socket
 import warnings
-from types import TracebackType
 from typing import Final, Literal, Protocol, final
 
-from .._core import ClosedResourceError, NetError
-from ..schedulers._reactor import Reactor
+from .._core import ClosedResourceError, ClosingContext, NetError
+from ..schedulers._reactor import Reactor, on_loop
 from ._checks import check_int
 from ._closing import close_watched
 from ._dual_stack import NO_IPV6_ERRNOS, DualStackWarning, set_v6only, v4_counterpart
@@ -74,13 +73,13 @@ _Mode = Literal["ipv4", "dual", "v6only", "pair", "ipv4-fallback", "v6only-fallb
 class AcceptWaiter(Protocol):
     """What an acceptor asks of a pending ``async_accept`` operation (loop thread only)."""
 
-    def _acceptor_closed(self) -> None:
+    def acceptor_closed(self) -> None:
         """The acceptor was closed: stop waiting, complete with ``ClosedResourceError``."""
 
-    def _detach(self) -> None:
+    def detach(self) -> None:
         """The listening sockets are about to be replaced: withdraw fd waits."""
 
-    def _reattach(self) -> None:
+    def reattach(self) -> None:
         """The new listening sockets are in place: resume waiting on them."""
 
 
@@ -250,7 +249,7 @@ def _open_v6(
 
 
 @final
-class Acceptor:
+class Acceptor(ClosingContext):
     """Listening TCP socket(s) on one port; build with :func:`create_acceptor`.
 
     ``async_accept(sch, acceptor)`` takes the connections. A context manager (``close()`` on
@@ -260,17 +259,25 @@ class Acceptor:
     __slots__ = (
         "__weakref__",
         "_backlog",
-        "_backoff_logged",
         "_closed",
-        "_fds",
         "_host",
         "_mode",
-        "_ops",
         "_reactors",
         "_reuse_port",
         "_sockets",
         "_want_dual",
+        "backoff_logged",
+        "fds",
+        "waiters",
     )
+
+    # The package-internal contract with async_accept (plain names: see _socket.py).
+    fds: tuple[int, ...]
+    """The fds of the listening sockets (empty once closed, or while re-binding)."""
+    waiters: set[AcceptWaiter]
+    """The pending accept operations, told of closing and re-binding."""
+    backoff_logged: bool
+    """Whether an accept failure for lack of fds was logged since the last success."""
 
     def __init__(
         self,
@@ -288,13 +295,13 @@ class Acceptor:
         self._backlog = backlog
         self._reuse_port = reuse_port
         self._closed = False
-        self._ops: set[AcceptWaiter] = set()
+        self.waiters: set[AcceptWaiter] = set()
         self._reactors: list[Reactor] = []
-        self._backoff_logged = False
+        self.backoff_logged = False
 
     def _install(self, sockets: list[socket.socket], mode: _Mode) -> None:
         self._sockets = tuple(sockets)
-        self._fds = tuple(sock.fileno() for sock in sockets)
+        self.fds = tuple(sock.fileno() for sock in sockets)
         self._mode: _Mode = mode
 
     # -- properties ---------------------------------------------------------------------------
@@ -374,16 +381,16 @@ class Acceptor:
 
     def _rebind(self, flag: bool) -> None:
         for reactor in self._reactors:
-            if not reactor.in_loop_thread():
+            if not on_loop(reactor):
                 raise RuntimeError(
                     "enable_dual_stack: the acceptor is used by a loop running on another "
                     "thread; call it from that loop's thread (post it) or before starting it"
                 )
         port = self.port
-        ops = list(self._ops)
+        ops = list(self.waiters)
         for op in ops:
-            op._detach()
-        close_watched(self._fds, self._sockets, self._reactors)
+            op.detach()
+        close_watched(self.fds, self._sockets, self._reactors)
         self._install([], self._mode)
         try:
             sockets, mode = _open(
@@ -411,12 +418,12 @@ class Acceptor:
                 raise exc from None
             self._install(sockets, mode)
             for op in ops:
-                op._reattach()
+                op.reattach()
             raise
         self._want_dual = flag
         self._install(sockets, mode)
         for op in ops:
-            op._reattach()
+            op.reattach()
 
     # -- lifetime -----------------------------------------------------------------------------
 
@@ -426,32 +433,22 @@ class Acceptor:
         if self._closed:
             return
         self._closed = True
-        ops = list(self._ops)
-        self._ops.clear()
+        ops = list(self.waiters)
+        self.waiters.clear()
         for op in ops:
-            op._acceptor_closed()
-        fds, sockets = self._fds, self._sockets
+            op.acceptor_closed()
+        fds, sockets = self.fds, self._sockets
         self._install([], self._mode)
         close_watched(fds, sockets, self._reactors)
 
-    def _note_reactor(self, reactor: Reactor) -> None:
+    def note_reactor(self, reactor: Reactor) -> None:
+        """Remember that an accept waits on ``reactor``, so ``close()`` can tell it."""
         if reactor not in self._reactors:
             self._reactors.append(reactor)
 
     def _check_open(self, what: str) -> None:
         if self._closed:
             raise ClosedResourceError(f"Acceptor.{what}: the acceptor is closed")
-
-    def __enter__(self) -> Acceptor:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         if self._closed:

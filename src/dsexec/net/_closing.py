@@ -7,7 +7,7 @@ because the next ``socket()`` or ``accept()`` can get the same number back and m
 a stale registration. ``notify_closing`` is a loop-thread call: a reactor whose loop runs on
 another thread gets it posted, and the fd is closed by whichever posted callback runs last.
 Until then the fd stays open (so its number cannot be reused early). An ``IoContext`` that no
-thread runs is told at once instead (``_call_if_idle``), so its fds close at once too.
+thread runs is told at once instead (``Reactor.call_if_idle``), so its fds close at once too.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import threading
 from collections.abc import Sequence
 from typing import Protocol, final
 
-from ..schedulers._reactor import Reactor
+from ..schedulers._reactor import Reactor, on_loop
 
 __all__ = ["close_watched"]
 
@@ -67,13 +67,12 @@ def close_watched(
     loop runs elsewhere), then close ``closables`` once all reactors were told."""
     foreign: list[Reactor] = []
     for reactor in reactors:
-        if reactor.in_loop_thread():
+        if on_loop(reactor):
             _notify(reactor, fds)
             continue
         # An idle IoContext is told now rather than posted to: nothing may run it again soon
         # (the fd would stay open meanwhile), and closing it would drop the posted notice.
-        call_if_idle = getattr(reactor, "_call_if_idle", None)
-        if call_if_idle is None or not call_if_idle(functools.partial(_notify, reactor, fds)):
+        if not reactor.call_if_idle(functools.partial(_notify, reactor, fds)):
             foreign.append(reactor)
     if not foreign:
         for closable in closables:

@@ -32,14 +32,13 @@ import math
 import os
 import socket
 from collections import deque
-from typing import Any, Final, final
+from typing import Any, ClassVar, Final, final
 
-from .._core import ClosedResourceError, NetError, OperationState, Receiver, Sender
-from ..schedulers._reactor import IoScheduler, Reactor, TimerHandle
+from .._core import BasicSender, ClosedResourceError, NetError, OperationState, Receiver, Sender
+from ..schedulers._reactor import IoScheduler, Reactor, TimerHandle, reactor_of
 from ._checks import check_int
 from ._endpoint import IPAddress, endpoint_of_sockaddr
 from ._factory import get_socket_factory
-from ._op import reactor_for
 from ._resolve import Resolved, ResolvingOp
 from ._socket import Socket, wrap_socket
 
@@ -82,29 +81,15 @@ class _Attempt:
         self.fd = sock.fileno()
 
     def fd_ready(self) -> None:
-        self.op._attempt_ready(self)
+        self.op.attempt_ready(self)
 
     def fd_closed(self, error: ClosedResourceError, /) -> None:
-        self.op._attempt_failed(self, error)
+        self.op.attempt_failed(self, error)
 
     def abandon(self, reactor: Reactor) -> None:
         reactor.remove_writer(self.fd, self)
         reactor.notify_closing(self.fd)
         self.sock.close()
-
-
-@final
-class _ConnectSender(Sender[Socket]):
-    __slots__ = ("_delay", "_host", "_port", "_reactor")
-
-    def __init__(self, reactor: Reactor, host: str, port: int, delay: float) -> None:
-        self._reactor = reactor
-        self._host = host
-        self._port = port
-        self._delay = delay
-
-    def connect(self, receiver: Receiver[Socket], /) -> OperationState:
-        return _ConnectOp(self._reactor, receiver, self._host, self._port, self._delay)
 
 
 @final
@@ -192,7 +177,8 @@ class _ConnectOp(ResolvingOp[Socket]):
         if not self._done:
             self._start_next()
 
-    def _attempt_ready(self, attempt: _Attempt) -> None:
+    def attempt_ready(self, attempt: _Attempt) -> None:
+        """An attempt's socket became writable: it connected, or failed (its receiver tells)."""
         if self._done:
             return
         self._attempts.remove(attempt)
@@ -208,7 +194,8 @@ class _ConnectOp(ResolvingOp[Socket]):
         self._errors.append((attempt.sockaddr, OSError(code, os.strerror(code))))
         self._next_after_failure()
 
-    def _attempt_failed(self, attempt: _Attempt, error: OSError | ClosedResourceError) -> None:
+    def attempt_failed(self, attempt: _Attempt, error: OSError | ClosedResourceError) -> None:
+        """An attempt failed: start the next one at once, or fail if none is left."""
         if self._done or attempt not in self._attempts:
             return
         self._attempts.remove(attempt)
@@ -237,7 +224,7 @@ class _ConnectOp(ResolvingOp[Socket]):
             self._fail_all()
             return
         if waited:
-            winner._note_reactor(self._reactor)
+            winner.note_reactor(self._reactor)
         self._succeed(winner)
 
     def _fail_all(self) -> None:
@@ -276,6 +263,21 @@ class _ConnectOp(ResolvingOp[Socket]):
         self._errors = []
 
 
+@final
+class _ConnectSender(BasicSender):
+    """``data`` is ``(reactor, host, port, happy_eyeballs_delay)``."""
+
+    __slots__ = ()
+    name: ClassVar[str] = "async_connect"
+
+    def connect(self, receiver: Receiver[Socket], /) -> OperationState:
+        reactor, host, port, delay = self.data
+        return _ConnectOp(reactor, receiver, host, port, delay)
+
+    def __repr__(self) -> str:
+        return f"async_connect({self.data[1]!r}, {self.data[2]})"
+
+
 def async_connect(
     scheduler: IoScheduler,
     host: str | IPAddress,
@@ -296,7 +298,7 @@ def async_connect(
     ``TypeError``/``ValueError`` when built for a scheduler without a reactor or bad
     arguments.
     """
-    reactor = reactor_for(scheduler, "async_connect")
+    reactor = reactor_of(scheduler, "async_connect")
     if not isinstance(host, str):
         if not hasattr(host, "version"):
             raise TypeError(f"async_connect: host must be a str, got {type(host).__name__}")
@@ -310,4 +312,4 @@ def async_connect(
             raise ValueError(
                 f"async_connect: happy_eyeballs_delay must be >= 0 or None, got {delay!r}"
             )
-    return _ConnectSender(reactor, host, port, delay)
+    return _ConnectSender(None, (reactor, host, port, delay))

@@ -18,25 +18,24 @@ received before an error stay with the socket. On stop: the wait is withdrawn an
 
 from __future__ import annotations
 
-from typing import Final, final
+from typing import ClassVar, Final, final
 
-from .._core import ClosedResourceError, LimitOverrunError, OperationState, Receiver, Sender
-from ..schedulers._reactor import IoScheduler, Reactor
+from .._core import BasicSender, LimitOverrunError, OperationState, Receiver, Sender
+from ..schedulers._reactor import IoScheduler, Reactor, reactor_of
 from ._checks import check_int
-from ._op import ReactorOp, reactor_for
-from ._read import _read_error
 from ._socket import Socket
+from ._socket_operation import SocketOperation
 
 __all__ = ["async_read_until"]
 
-_CLOSED_MESSAGE: Final = "async_read_until: the socket is closed"
-# Bytes asked of the kernel per recv while looking for the delimiter (bounded by max_bytes).
+# Bytes asked of the kernel per recv while looking for the delimiter.
 _CHUNK: Final = 65536
 
 
 @final
-class _ReadUntilOp(ReactorOp[bytes]):
-    __slots__ = ("_delimiter", "_max_bytes", "_sock")
+class _ReadUntilOp(SocketOperation[bytes]):
+    __slots__ = ("_delimiter", "_max_bytes")
+    name: ClassVar[str] = "async_read_until"
 
     def __init__(
         self,
@@ -46,32 +45,31 @@ class _ReadUntilOp(ReactorOp[bytes]):
         delimiter: bytes,
         max_bytes: int,
     ) -> None:
-        super().__init__(reactor, receiver)
-        self._sock = sock
+        super().__init__(reactor, receiver, sock)
         self._delimiter = delimiter
         self._max_bytes = max_bytes
 
     def _begin(self) -> None:
         if not self._found_in_buffer(0):
-            self._wait_on(self._sock, False, _CLOSED_MESSAGE)
+            self._wait()
 
     def _found_in_buffer(self, searched: int) -> bool:
         """Complete from the bytes already received, if they decide the outcome; the first
         ``searched`` bytes are known not to hold the delimiter."""
         sock = self._sock
-        buffered = sock._unread
+        buffered = sock.unread
         start = max(0, searched - len(self._delimiter) + 1)
         end = buffered.find(self._delimiter, start, self._max_bytes)
         if end >= 0:
             end += len(self._delimiter)
-            sock._push_back(buffered[end:])
+            sock.push_back(buffered[end:])
             self._succeed(buffered[:end])
             return True
         if len(buffered) >= self._max_bytes:
             self._fail(
                 LimitOverrunError(
                     f"async_read_until: no {self._delimiter!r} in the first {self._max_bytes} "
-                    f"bytes on fd {sock._fd}; {len(buffered)} bytes stay unread on the socket",
+                    f"bytes on fd {sock.fd}; {len(buffered)} bytes stay unread on the socket",
                     len(buffered),
                 )
             )
@@ -83,50 +81,38 @@ class _ReadUntilOp(ReactorOp[bytes]):
             return
         sock = self._sock
         try:
-            data = sock._sock.recv(_CHUNK)
+            data = sock.raw.recv(_CHUNK)
         except BlockingIOError:
-            self._wait_on(sock, False, _CLOSED_MESSAGE)
+            self._wait()
             return
         except OSError as exc:
-            if sock._fd < 0:
-                self._fail(ClosedResourceError(_CLOSED_MESSAGE))
-            else:
-                self._fail(_read_error(sock, exc))
+            self._fail_os(exc, "recv")
             return
         if not data:  # EOF: what there is, without a delimiter
-            rest = sock._unread
-            sock._push_back(b"")
+            rest = sock.unread
+            sock.push_back(b"")
             self._succeed(rest)
             return
-        searched = len(sock._unread)
-        sock._push_back(sock._unread + data)
+        searched = len(sock.unread)
+        sock.push_back(sock.unread + data)
         if not self._found_in_buffer(searched):
-            self._wait_on(sock, False, _CLOSED_MESSAGE)
-
-    def fd_closed(self, error: ClosedResourceError, /) -> None:
-        self._fail(error)
-
-    def _cancel(self) -> None:
-        fd = self._sock._fd
-        if fd >= 0:
-            self._reactor.remove_reader(fd, self)
+            self._wait()
 
 
 @final
-class _ReadUntilSender(Sender[bytes]):
-    __slots__ = ("_delimiter", "_max_bytes", "_reactor", "_sock")
+class _ReadUntilSender(BasicSender):
+    """``data`` is ``(reactor, sock, delimiter, max_bytes)``."""
 
-    def __init__(self, reactor: Reactor, sock: Socket, delimiter: bytes, max_bytes: int) -> None:
-        self._reactor = reactor
-        self._sock = sock
-        self._delimiter = delimiter
-        self._max_bytes = max_bytes
+    __slots__ = ()
+    name: ClassVar[str] = "async_read_until"
 
     def connect(self, receiver: Receiver[bytes], /) -> OperationState:
-        return _ReadUntilOp(self._reactor, receiver, self._sock, self._delimiter, self._max_bytes)
+        reactor, sock, delimiter, max_bytes = self.data
+        return _ReadUntilOp(reactor, receiver, sock, delimiter, max_bytes)
 
     def __repr__(self) -> str:
-        return f"async_read_until({self._sock!r}, {self._delimiter!r}, {self._max_bytes})"
+        _, sock, delimiter, max_bytes = self.data
+        return f"async_read_until({sock!r}, {delimiter!r}, {max_bytes})"
 
 
 def async_read_until(
@@ -140,7 +126,7 @@ def async_read_until(
     if nothing. ``TypeError``/``ValueError`` when built for a scheduler without a reactor, a
     non-``Socket``, an empty or non-bytes delimiter, or ``max_bytes`` < ``len(delimiter)``.
     """
-    reactor = reactor_for(scheduler, "async_read_until")
+    reactor = reactor_of(scheduler, "async_read_until")
     if sock.__class__ is not Socket:
         raise TypeError(
             f"async_read_until: expected a dsexec.net.Socket, got {type(sock).__name__}"
@@ -153,4 +139,4 @@ def async_read_until(
     if not delimiter:
         raise ValueError("async_read_until: the delimiter is empty")
     limit = check_int("async_read_until", "max_bytes", max_bytes, len(delimiter))
-    return _ReadUntilSender(reactor, sock, delimiter, limit)
+    return _ReadUntilSender(None, (reactor, sock, delimiter, limit))

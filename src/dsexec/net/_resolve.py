@@ -23,14 +23,13 @@ import contextlib
 import socket
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar, final
+from typing import Any, ClassVar, TypeVar, final
 
-from .._core import NetError, OperationState, Receiver, Sender
-from ..schedulers._reactor import IoScheduler, Reactor
+from .._core import BasicSender, NetError, OperationState, Receiver, Sender
+from ..schedulers._reactor import IoScheduler, Reactor, ReactorOperation, reactor_of
 from ._checks import check_int
 from ._endpoint import Endpoint, endpoint_of_sockaddr, parse_ip
 from ._factory import AddrInfo, SocketFactory, get_socket_factory
-from ._op import ReactorOp, reactor_for
 
 __all__ = ["ResolveJob", "ResolvingOp", "async_resolve", "numeric_addresses", "resolve_error"]
 
@@ -167,20 +166,7 @@ class ResolveJob:
         self._callback(None, error)
 
 
-@final
-class _ResolveSender(Sender[list[Endpoint]]):
-    __slots__ = ("_host", "_port", "_reactor")
-
-    def __init__(self, reactor: Reactor, host: str, port: int) -> None:
-        self._reactor = reactor
-        self._host = host
-        self._port = port
-
-    def connect(self, receiver: Receiver[list[Endpoint]], /) -> OperationState:
-        return _ResolveOp(self._reactor, receiver, self._host, self._port)
-
-
-class ResolvingOp(ReactorOp[T]):
+class ResolvingOp(ReactorOperation[T]):
     """A socket operation that starts by resolving its host: ``_begin`` resolves it (inline for
     an IP literal, else on a resolver thread) and hands the addresses to ``_on_addresses`` on
     the loop thread; a failed resolution fails the operation with a ``NetError`` naming the
@@ -236,6 +222,21 @@ class _ResolveOp(ResolvingOp[list[Endpoint]]):
         self._succeed([endpoint_of_sockaddr(sockaddr) for _family, sockaddr in addresses])
 
 
+@final
+class _ResolveSender(BasicSender):
+    """``data`` is ``(reactor, host, port)``."""
+
+    __slots__ = ()
+    name: ClassVar[str] = "async_resolve"
+
+    def connect(self, receiver: Receiver[list[Endpoint]], /) -> OperationState:
+        reactor, host, port = self.data
+        return _ResolveOp(reactor, receiver, host, port)
+
+    def __repr__(self) -> str:
+        return f"async_resolve({self.data[1]!r}, {self.data[2]})"
+
+
 def async_resolve(
     scheduler: IoScheduler, host: str, port: int, /
 ) -> Sender[list[Endpoint]]:
@@ -245,8 +246,8 @@ def async_resolve(
     Errors: ``NetError`` naming the host (``gaierror``'s code as ``errno``). On stop: completes
     with ``set_stopped`` at once; the late result is dropped.
     """
-    reactor = reactor_for(scheduler, "async_resolve")
+    reactor = reactor_of(scheduler, "async_resolve")
     if not isinstance(host, str):
         raise TypeError(f"async_resolve: host must be a str, got {type(host).__name__}")
     port = check_int("async_resolve", "port", port, 0, 65535)
-    return _ResolveSender(reactor, host, port)
+    return _ResolveSender(None, (reactor, host, port))

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import IO, Any, Final, final
+from typing import IO, Any, ClassVar, Final, final
 
-from .._core import ClosedResourceError, NetError, OperationState, Receiver, Sender
-from ..schedulers._reactor import IoScheduler, Reactor
+from .._core import BasicSender, ClosedResourceError, OperationState, Receiver, Sender
+from ..schedulers._reactor import IoScheduler, Reactor, reactor_of
 from ._checks import check_int
-from ._op import ReactorOp, reactor_for
 from ._socket import Socket
+from ._socket_operation import SocketOperation
 
 __all__ = ["async_sendfile"]
 
@@ -37,7 +37,6 @@ _UNSUPPORTED: Final = frozenset(
     for name in ("EINVAL", "ENOSYS", "ENOTSOCK", "EOPNOTSUPP", "ENOTSUP")
     if hasattr(errno, name)
 )
-_CLOSED_MESSAGE: Final = "async_sendfile: the socket is closed"
 
 
 def _pread(fd: int, size: int, offset: int) -> bytes:
@@ -48,26 +47,7 @@ def _pread(fd: int, size: int, offset: int) -> bytes:
 
 
 @final
-class _SendfileSender(Sender[int]):
-    __slots__ = ("_count", "_file_fd", "_offset", "_reactor", "_sock")
-
-    def __init__(
-        self, reactor: Reactor, sock: Socket, file_fd: int, offset: int, count: int | None
-    ) -> None:
-        self._reactor = reactor
-        self._sock = sock
-        self._file_fd = file_fd
-        self._offset = offset
-        self._count = count
-
-    def connect(self, receiver: Receiver[int], /) -> OperationState:
-        return _SendfileOp(
-            self._reactor, receiver, self._sock, self._file_fd, self._offset, self._count
-        )
-
-
-@final
-class _SendfileOp(ReactorOp[int]):
+class _SendfileOp(SocketOperation[int]):
     __slots__ = (
         "_count",
         "_file_fd",
@@ -75,9 +55,10 @@ class _SendfileOp(ReactorOp[int]):
         "_pending",
         "_remaining",
         "_sent",
-        "_sock",
         "_zero_copy",
     )
+    name: ClassVar[str] = "async_sendfile"
+    writes: ClassVar[bool] = True
 
     def __init__(  # noqa: PLR0917
         self,
@@ -88,8 +69,7 @@ class _SendfileOp(ReactorOp[int]):
         offset: int,
         count: int | None,
     ) -> None:
-        super().__init__(reactor, receiver)
-        self._sock = sock
+        super().__init__(reactor, receiver, sock)
         self._file_fd = file_fd
         self._offset = offset
         self._count = count
@@ -108,13 +88,15 @@ class _SendfileOp(ReactorOp[int]):
                 return
             count = max(0, size - self._offset)
         self._remaining = count
-        self._pump()
+        self.fd_ready()
 
-    def _pump(self) -> None:
+    def fd_ready(self) -> None:
+        if self._done:  # stopped after the reactor had queued this wake-up
+            return
         sock = self._sock
-        out_fd = sock._fd
+        out_fd = sock.fd
         if out_fd < 0:
-            self._fail(ClosedResourceError(_CLOSED_MESSAGE))
+            self._fail(ClosedResourceError(f"{self.name}: the socket is closed"))
             return
         while self._remaining > 0:
             try:
@@ -134,7 +116,7 @@ class _SendfileOp(ReactorOp[int]):
                             break
                         pending = memoryview(data)
                     try:
-                        sent = sock._sock.send(pending)
+                        sent = sock.raw.send(pending)
                     except BlockingIOError:
                         self._pending = pending
                         raise
@@ -146,7 +128,8 @@ class _SendfileOp(ReactorOp[int]):
                 if self._zero_copy and self._sent == 0 and exc.errno in _UNSUPPORTED:
                     self._zero_copy = False
                     continue
-                self._fail_with(exc)
+                self._pending = None
+                self._fail_os(exc, "sendfile")
                 return
             self._offset += sent
             self._remaining -= sent
@@ -154,33 +137,29 @@ class _SendfileOp(ReactorOp[int]):
         self._pending = None
         self._succeed(self._sent)
 
-    def _wait(self) -> None:
-        self._wait_on(self._sock, True, _CLOSED_MESSAGE)
-
-    def fd_ready(self) -> None:
-        if self._done:  # stopped after the reactor had queued this wake-up
-            return
-        self._pump()
-
     def fd_closed(self, error: ClosedResourceError, /) -> None:
         self._pending = None
         self._fail(error)
 
-    def _fail_with(self, exc: OSError) -> None:
-        self._pending = None
-        sock = self._sock
-        if sock._fd < 0:
-            self._fail(ClosedResourceError(_CLOSED_MESSAGE))
-            return
-        error = NetError(exc.errno, f"sendfile on fd {sock._fd} failed: {exc.strerror}")
-        error.__cause__ = exc
-        self._fail(error)
-
     def _cancel(self) -> None:
         self._pending = None
-        fd = self._sock._fd
-        if fd >= 0:
-            self._reactor.remove_writer(fd, self)
+        super()._cancel()
+
+
+@final
+class _SendfileSender(BasicSender):
+    """``data`` is ``(reactor, sock, file_fd, offset, count)``."""
+
+    __slots__ = ()
+    name: ClassVar[str] = "async_sendfile"
+
+    def connect(self, receiver: Receiver[int], /) -> OperationState:
+        reactor, sock, file_fd, offset, count = self.data
+        return _SendfileOp(reactor, receiver, sock, file_fd, offset, count)
+
+    def __repr__(self) -> str:
+        _, sock, file_fd, offset, count = self.data
+        return f"async_sendfile({sock!r}, fd {file_fd}, offset={offset}, count={count})"
 
 
 def async_sendfile(
@@ -198,7 +177,7 @@ def async_sendfile(
     until the sender completes. Zero-copy with ``os.sendfile``; ``pread`` + ``send`` where that
     is unavailable.
     """
-    reactor = reactor_for(scheduler, "async_sendfile")
+    reactor = reactor_of(scheduler, "async_sendfile")
     if not isinstance(sock, Socket):
         raise TypeError(
             f"async_sendfile: expected a dsexec.net.Socket, got {type(sock).__name__}"
@@ -207,4 +186,4 @@ def async_sendfile(
     offset = check_int("async_sendfile", "offset", offset, 0)
     if count is not None:
         count = check_int("async_sendfile", "count", count, 0)
-    return _SendfileSender(reactor, sock, file_fd, offset, count)
+    return _SendfileSender(None, (reactor, sock, file_fd, offset, count))

@@ -4,8 +4,10 @@
 A ``Socket`` is what ``async_accept`` and ``async_connect`` deliver and what ``async_read``,
 ``async_write`` and ``async_sendfile`` take. It remembers the reactors its operations waited on,
 so ``close()`` can wake them (``notify_closing``) before the fd number is freed; see
-``_closing.py``. Reads and writes are the senders' job; this class holds addresses and the
-lifetime.
+``_closing.py``. Reads and writes are the senders' job; this class holds addresses, the
+lifetime, and the state the operations share: ``fd``, ``raw``, ``more`` and ``unread``, with
+plain names because they are the package's internal contract (an underscore means "this class
+only").
 """
 
 from __future__ import annotations
@@ -17,10 +19,9 @@ import sys
 import warnings
 from collections.abc import Sequence
 from socket import AddressFamily
-from types import TracebackType
 from typing import Any, final
 
-from .._core import ClosedResourceError, NetError
+from .._core import ClosedResourceError, ClosingContext, NetError
 from ..schedulers._reactor import Reactor
 from ._closing import close_watched
 from ._dual_stack import NO_IPV6_ERRNOS, DualStackWarning, set_v6only
@@ -40,7 +41,7 @@ class _Reactors(list[Reactor]):
 
 
 @final
-class Socket:
+class Socket(ClosingContext):
     """A non-blocking TCP socket with ``TCP_NODELAY`` on, owned by dsexec.
 
     ``Socket(sock)`` adopts an existing ``socket.socket`` (it is made non-blocking; pass
@@ -48,45 +49,54 @@ class Socket:
     pending operations with ``ClosedResourceError``; a ``Socket`` is a context manager.
     """
 
-    __slots__ = ("__weakref__", "_fd", "_more", "_peer", "_reactor", "_sock", "_unread")
+    __slots__ = ("__weakref__", "_peer", "_reactor", "fd", "more", "raw", "unread")
 
-    def __init__(self, sock: socket.socket, *, nodelay: bool = True) -> None:
+    # The package-internal contract of dsexec.net's operations (plain names, see the module
+    # docstring): they read and update these directly.
+    fd: int
+    """The fd, or -1 once closed (``fileno()``)."""
+    raw: socket.socket
+    """The ``socket.socket`` (``socket``): operations call ``recv``/``send`` on it."""
+    more: bool
+    """The next read should try at once: the last ``recv`` filled its buffer, or bytes are
+    waiting in ``unread``."""
+    unread: bytes
+    """Bytes received but not consumed (what ``async_read_until`` read past its delimiter);
+    ``async_read`` hands them out before receiving more."""
+
+    def __init__(self, sock: socket.socket, *, nodelay: bool = True, peer: Any = None) -> None:
         sock.setblocking(False)
         if nodelay and sock.family in _TCP_FAMILIES:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._sock = sock
-        self._fd = sock.fileno()
-        self._peer: Any = None
+        self.raw = sock
+        self.fd = sock.fileno()
+        self._peer: Any = peer
         # The reactor operations wait on: the common case, one reactor, is a single check
         # (``sock._reactor is not reactor``). A socket used on several reactors (rare) keeps
         # them all in a _Reactors list instead, which that check never passes.
         self._reactor: Reactor | _Reactors | None = None
-        # Hint for async_read: the last recv filled its buffer, so more is probably queued; or
-        # bytes are waiting in _unread. Either way the next read tries at once instead of waiting.
-        self._more = False
-        # Bytes received but not consumed: what async_read_until read past its delimiter.
-        # async_read hands them out before receiving more.
-        self._unread = b""
+        self.more = False
+        self.unread = b""
 
     @property
     def socket(self) -> socket.socket:
         """The underlying ``socket.socket`` (for options; do not close it behind dsexec)."""
-        return self._sock
+        return self.raw
 
     @property
     def family(self) -> AddressFamily:
         """``AF_INET6`` or ``AF_INET``."""
-        return self._sock.family
+        return self.raw.family
 
     @property
     def closed(self) -> bool:
         """Whether ``close()`` was called."""
-        return self._fd < 0
+        return self.fd < 0
 
     def fileno(self) -> int:
         """The fd, or -1 once closed."""
-        return self._fd
+        return self.fd
 
     def get_remote_address(self) -> IPAddress:
         """The peer's address; an IPv4-mapped IPv6 peer (``::ffff:a.b.c.d``) comes back as
@@ -102,18 +112,18 @@ class Socket:
         self._check_open()
         self._check_ip()
         try:
-            return endpoint_of_sockaddr(self._sock.getsockname())
+            return endpoint_of_sockaddr(self.raw.getsockname())
         except OSError as exc:
-            message = f"getsockname on fd {self._fd} failed: {exc.strerror}"
+            message = f"getsockname on fd {self.fd} failed: {exc.strerror}"
             raise NetError(exc.errno, message) from exc
 
     def shutdown_write(self) -> None:
         """Send FIN: the peer reads EOF; this side can still read."""
         self._check_open()
         try:
-            self._sock.shutdown(socket.SHUT_WR)
+            self.raw.shutdown(socket.SHUT_WR)
         except OSError as exc:
-            raise NetError(exc.errno, f"shutdown on fd {self._fd} failed: {exc.strerror}") from exc
+            raise NetError(exc.errno, f"shutdown on fd {self.fd} failed: {exc.strerror}") from exc
 
     def close(self) -> None:
         """Close the socket; idempotent.
@@ -122,10 +132,10 @@ class Socket:
         every reactor an operation waited on; posted to reactors running on other threads, in
         which case the fd is closed once they have all been told).
         """
-        fd = self._fd
+        fd = self.fd
         if fd < 0:
             return
-        self._fd = -1
+        self.fd = -1
         known = self._reactor
         reactors: Sequence[Reactor]
         if known is None:
@@ -134,26 +144,28 @@ class Socket:
             reactors = known
         else:
             reactors = (known,)
-        close_watched((fd,), (self._sock,), reactors)
+        close_watched((fd,), (self.raw,), reactors)
 
-    def _push_back(self, data: bytes) -> None:
+    def push_back(self, data: bytes) -> None:
         """Keep ``data`` for the next read (received, not consumed)."""
-        self._unread = data
+        self.unread = data
         if data:
-            self._more = True
+            self.more = True
 
-    def _take_unread(self, max_bytes: int) -> bytes:
+    def take_unread(self, max_bytes: int) -> bytes:
         """Up to ``max_bytes`` of the pushed-back bytes (the caller checked there are some)."""
-        unread = self._unread
+        unread = self.unread
         if len(unread) <= max_bytes:
-            self._unread = b""
+            self.unread = b""
             return unread
-        self._unread = unread[max_bytes:]
+        self.unread = unread[max_bytes:]
         return unread[:max_bytes]
 
-    def _note_reactor(self, reactor: Reactor) -> None:
-        """Remember that an operation waits on ``reactor`` (call when ``self._reactor`` differs)."""
+    def note_reactor(self, reactor: Reactor) -> None:
+        """Remember that an operation waits on ``reactor``, so ``close()`` can tell it."""
         known = self._reactor
+        if known is reactor:
+            return
         if known is None:
             self._reactor = reactor
         elif isinstance(known, _Reactors):
@@ -163,14 +175,14 @@ class Socket:
             self._reactor = _Reactors((known, reactor))
 
     def _check_open(self) -> None:
-        if self._fd < 0:
+        if self.fd < 0:
             raise ClosedResourceError("the socket is closed")
 
     def _check_ip(self) -> None:
-        if self._sock.family not in _TCP_FAMILIES:
+        if self.raw.family not in _TCP_FAMILIES:
             raise NetError(
                 errno.EAFNOSUPPORT,
-                f"fd {self._fd} is a {self._sock.family.name} socket: it has no IP endpoints",
+                f"fd {self.fd} is a {self.raw.family.name} socket: it has no IP endpoints",
             )
 
     def _peername(self) -> Any:
@@ -179,32 +191,21 @@ class Socket:
             self._check_open()
             self._check_ip()
             try:
-                peer = self._sock.getpeername()
+                peer = self.raw.getpeername()
             except OSError as exc:
                 raise NetError(
-                    exc.errno, f"fd {self._fd} has no peer address: {exc.strerror}"
+                    exc.errno, f"fd {self.fd} has no peer address: {exc.strerror}"
                 ) from exc
             self._peer = peer
         return peer
 
-    def __enter__(self) -> Socket:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def __repr__(self) -> str:
-        if self._fd < 0:
+        if self.fd < 0:
             return "<Socket closed>"
         peer = ""
         with contextlib.suppress(Exception):
             peer = f" peer={self.get_remote_endpoint()}"
-        return f"<Socket fd={self._fd}{peer}>"
+        return f"<Socket fd={self.fd}{peer}>"
 
 
 def wrap_socket(sock: socket.socket, peer: Any) -> Socket:
@@ -213,11 +214,9 @@ def wrap_socket(sock: socket.socket, peer: Any) -> Socket:
     The address string is interned: a server's connections mostly come from few hosts (a
     proxy, a load balancer, a benchmark client), and each idle connection keeps its address.
     """
-    wrapped = Socket(sock)
     if peer.__class__ is tuple and peer and peer[0].__class__ is str:
         peer = (sys.intern(peer[0]), *peer[1:])
-    wrapped._peer = peer
-    return wrapped
+    return Socket(sock, peer=peer)
 
 
 def create_tcp_socket(*, dual_stack: bool = True) -> Socket:

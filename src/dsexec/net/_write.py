@@ -16,187 +16,113 @@ point: close the socket rather than write more (timeouts on writes are for slow 
 
 from __future__ import annotations
 
-from typing import Final, final
+from typing import ClassVar, Final, final
 
 from typing_extensions import Buffer
 
-from .._core import ClosedResourceError, NetError, OperationState, Receiver, Sender
-from .._core._stop_token import StopSource
-from ..schedulers._reactor import IoScheduler, Reactor, running_loop
-from ._op import ReactorOp, reactor_for
+from .._core import BasicSender, ClosedResourceError, OperationState, Receiver, Sender
+from ..schedulers._reactor import IoScheduler, Reactor, on_loop, reactor_of
 from ._socket import Socket
+from ._socket_operation import SocketOperation, socket_error
 
 __all__ = ["async_write"]
 
-_CLOSED_MESSAGE: Final = "async_write: the socket is closed"
 _BYTES: Final = (bytes, bytearray)
 
 
-def _send_error(sock: Socket, exc: OSError) -> Exception:
-    if sock._fd < 0:
-        return ClosedResourceError(_CLOSED_MESSAGE)
-    error = NetError(exc.errno, f"send on fd {sock._fd} failed: {exc.strerror}")
-    error.__cause__ = exc
-    return error
-
-
 @final
-class _WriteSender(tuple[Reactor, Socket, Buffer, int], Sender[int]):
-    """``(reactor, sock, data, total)``. A tuple subclass: one is built per write, and building
-    it runs no Python ``__init__`` (as ``_Timer`` in ``_io_context.py``)."""
+class _WriteOp(SocketOperation[int]):
+    """Sends ``data``; ``_rest`` is what the first ``send`` left, sent as writability allows."""
 
-    __slots__ = ()
+    __slots__ = ("_data", "_rest", "_total")
+    name: ClassVar[str] = "async_write"
+    writes: ClassVar[bool] = True
 
-    def connect(self, receiver: Receiver[int], /) -> OperationState:
-        reactor, sock, data, total = self
-        return _WriteOp(reactor, receiver, sock, data, total)
-
-    def _connect_or_complete(self, receiver: Receiver[int], /) -> OperationState | None:
-        # connect(receiver).start() without an operation state for the common case -- on the
-        # loop thread, not stopped, and the data fits in the send buffer -- as a let_value
-        # answering a request uses it. The rest is _WriteOp's (see Sender._connect_or_complete).
-        reactor = self[0]
-        if running_loop.reactor is not reactor and not reactor.in_loop_thread():
-            return self.connect(receiver)
-        return self._complete_on_loop(receiver, receiver.get_env().stop_token._source)
-
-    def _complete_on_loop(
-        self, receiver: Receiver[int], source: StopSource | None
-    ) -> OperationState | None:
-        """``_connect_or_complete`` for a caller on the reactor's loop thread that knows the
-        receiver's stop source already (a read-and-answer operation: ``_read.py``)."""
-        if source is not None and source._stopped:
-            receiver.set_stopped()
-            return None
-        reactor, sock, data, total = self
-        try:
-            sent = sock._sock.send(data) if total else 0
-        except BlockingIOError:
-            sent = 0
-        except OSError as exc:
-            receiver.set_error(_send_error(sock, exc))
-            return None
-        if sent == total:
-            receiver.set_value(total)
-            return None
-        op = _WriteOp(reactor, receiver, sock, data, total)
-        op._view = memoryview(data)[sent:]  # start() waits to send the rest
-        return op
-
-    def __repr__(self) -> str:
-        return f"async_write({self[1]!r}, <{self[3]} bytes>)"
-
-
-@final
-class _WriteOp(ReactorOp[int]):
-    __slots__ = ("_data", "_sock", "_total", "_view")
-
-    def __init__(
-        self, reactor: Reactor, receiver: Receiver[int], sock: Socket, data: Buffer, total: int
+    def __init__(  # noqa: PLR0917
+        self,
+        reactor: Reactor,
+        receiver: Receiver[int],
+        sock: Socket,
+        data: Buffer,
+        total: int,
+        rest: memoryview | None = None,
     ) -> None:
-        # ReactorOp.__init__ inlined: this is the per-operation hot path
-        self._reactor = reactor
-        self._receiver = receiver
-        self._done = False
-        self._source = None
-        self._watching = False
-        self._sock = sock
+        super().__init__(reactor, receiver, sock)
         self._data = data
         self._total = total
-        # What is left to send once the first send fell short (set before start() by
-        # _WriteSender._connect_or_complete when it sent a prefix already).
-        self._view: memoryview | None = None
+        self._rest = rest
 
-    def start(self) -> None:
-        # ReactorOp.start/_start_on_loop/_begin flattened for the common case: the data fits
-        # in the send buffer and the write completes here, without a stop registration.
-        reactor = self._reactor
-        if running_loop.reactor is not reactor and not reactor.in_loop_thread():
-            reactor.post(self._start_on_loop)
-            return
-        receiver = self._receiver
-        source = receiver.get_env().stop_token._source
-        if source is not None and source._stopped:
-            self._done = True
-            receiver.set_stopped()
-            return
-        if self._view is not None:  # the rest of a write begun by _connect_or_complete
-            self._source = source
-            self._wait()
-            return
-        total = self._total
-        try:
-            sent = self._sock._sock.send(self._data) if total else 0
-        except BlockingIOError:
-            sent = 0
-        except OSError as exc:
-            self._fail_with(exc)
-            return
-        if sent == total:
-            self._done = True
-            receiver.set_value(total)
-            return
-        self._source = source
-        self._view = memoryview(self._data)[sent:]
-        self._wait()
-
-    def _begin(self) -> None:  # started from another thread: the same, on the loop
-        if self._view is not None:
-            self._wait()
-            return
-        total = self._total
-        if not total:
-            self._succeed(0)
-            return
-        sock = self._sock
-        try:
-            sent = sock._sock.send(self._data)
-        except BlockingIOError:
-            sent = 0
-        except OSError as exc:
-            self._fail_with(exc)
-            return
-        if sent == total:
-            self._succeed(total)
-            return
-        self._view = memoryview(self._data)[sent:]
-        self._wait()
-
-    def _wait(self) -> None:
-        self._wait_on(self._sock, True, _CLOSED_MESSAGE)
+    def _begin(self) -> None:
+        if self._rest is None:  # else connect_or_complete sent a prefix already
+            self._rest = memoryview(self._data)
+        self.fd_ready()
 
     def fd_ready(self) -> None:
         if self._done:  # stopped after the reactor had queued this wake-up
             return
-        view = self._view
-        assert view is not None
+        rest = self._rest
+        assert rest is not None
         try:
-            sent = self._sock._sock.send(view)
+            sent = self._sock.raw.send(rest) if rest else 0
         except BlockingIOError:
             sent = 0
         except OSError as exc:
-            self._fail_with(exc)
+            self._rest = None
+            self._fail_os(exc, "send")
             return
-        if sent == len(view):
-            self._view = None
+        if sent == len(rest):
+            self._rest = None
             self._succeed(self._total)
             return
-        self._view = view[sent:]
+        self._rest = rest[sent:]
         self._wait()
 
+    def _cancel(self) -> None:
+        self._rest = None
+        super()._cancel()
+
     def fd_closed(self, error: ClosedResourceError, /) -> None:
-        self._view = None
+        self._rest = None
         self._fail(error)
 
-    def _fail_with(self, exc: OSError) -> None:
-        self._view = None
-        self._fail(_send_error(self._sock, exc))
 
-    def _cancel(self) -> None:
-        self._view = None
-        fd = self._sock._fd
-        if fd >= 0:
-            self._reactor.remove_writer(fd, self)
+@final
+class _WriteSender(BasicSender):
+    """``data`` is ``(reactor, sock, data, total)``."""
+
+    __slots__ = ()
+    name: ClassVar[str] = "async_write"
+
+    def connect(self, receiver: Receiver[int], /) -> OperationState:
+        reactor, sock, data, total = self.data
+        return _WriteOp(reactor, receiver, sock, data, total)
+
+    def connect_or_complete(self, receiver: Receiver[int], /) -> OperationState | None:
+        # connect(receiver).start() without an operation state for the common case -- on the
+        # loop thread, not stopped, and the data fits in the send buffer -- as a let_value
+        # answering a request uses it. Anything else is a _WriteOp's job.
+        reactor, sock, data, total = self.data
+        if not on_loop(reactor):
+            return self.connect(receiver)
+        source = receiver.get_env().stop_token.source
+        if source is not None and source.stopped:
+            receiver.set_stopped()
+            return None
+        try:
+            sent = sock.raw.send(data) if total else 0
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            receiver.set_error(socket_error(sock, exc, "async_write", "send"))
+            return None
+        if sent == total:
+            receiver.set_value(total)
+            return None
+        # The operation waits to send the rest.
+        return _WriteOp(reactor, receiver, sock, data, total, memoryview(data)[sent:])
+
+    def __repr__(self) -> str:
+        return f"async_write({self.data[1]!r}, <{self.data[3]} bytes>)"
 
 
 def async_write(scheduler: IoScheduler, sock: Socket, data: Buffer, /) -> Sender[int]:
@@ -207,11 +133,11 @@ def async_write(scheduler: IoScheduler, sock: Socket, data: Buffer, /) -> Sender
     ``scheduler`` has no I/O reactor, ``sock`` is not a :class:`Socket` or ``data`` is not a
     buffer.
     """
-    reactor = reactor_for(scheduler, "async_write")
+    reactor = reactor_of(scheduler, "async_write")
     if sock.__class__ is not Socket:
         raise TypeError(f"async_write: expected a dsexec.net.Socket, got {type(sock).__name__}")
     if isinstance(data, _BYTES):
-        return _WriteSender((reactor, sock, data, len(data)))
+        return _WriteSender(None, (reactor, sock, data, len(data)))
     try:
         view = memoryview(data)
     except TypeError:
@@ -220,4 +146,4 @@ def async_write(scheduler: IoScheduler, sock: Socket, data: Buffer, /) -> Sender
         ) from None
     if view.format != "B" or view.ndim != 1:
         view = view.cast("B")
-    return _WriteSender((reactor, sock, view, view.nbytes))
+    return _WriteSender(None, (reactor, sock, view, view.nbytes))

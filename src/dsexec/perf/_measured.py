@@ -14,94 +14,71 @@ time and the completion reads it before passing the completion on.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Generic, TypeVar, final
+from typing import TYPE_CHECKING, Any, ClassVar, final
 
-from .._core import Adaptor, Env, OperationState, Receiver, Sender, require_sender
+from .._core import BasicSender, Env, Receiver, RestartableOperation, Sender
 
 if TYPE_CHECKING:
     from ._monitor import PerfMonitor
 
-__all__ = ["MeasuredAdaptor", "MeasuredSender"]
-
-T = TypeVar("T")
+__all__ = ["MeasuredSender"]
 
 
 @final
-class _MeasuredOp(Generic[T]):
+class _MeasuredOp(RestartableOperation):
     """The operation state, and the receiver the upstream completes into."""
 
     __slots__ = ("_child", "_monitor", "_receiver", "_start")
 
-    def __init__(self, monitor: PerfMonitor, receiver: Receiver[T]) -> None:
+    def __init__(
+        self, upstream: Sender[Any], monitor: PerfMonitor, receiver: Receiver[Any]
+    ) -> None:
         self._monitor = monitor
         self._receiver = receiver
         self._start = 0.0
-        self._child: OperationState | None = None
+        self._child = upstream.connect(self)
 
     def start(self) -> None:
-        self._start = self._monitor._begin()
-        assert self._child is not None
+        self._start = self._monitor.begin()
         self._child.start()
 
-    def set_value(self, value: T, /) -> None:
-        self._monitor._end(self._start, True)
+    def set_value(self, value: Any, /) -> None:
+        self._monitor.end(self._start, True)
         self._receiver.set_value(value)
 
     def set_error(self, error: BaseException, /) -> None:
-        self._monitor._end(self._start, False)
+        self._monitor.end(self._start, False)
         self._receiver.set_error(error)
 
     def set_stopped(self) -> None:
-        self._monitor._end(self._start, None)
+        self._monitor.end(self._start, None)
         self._receiver.set_stopped()
 
     def get_env(self) -> Env:
         return self._receiver.get_env()
 
-    def _enter_loop(self) -> None:
-        enter = getattr(self._child, "_enter_loop", None)
-        if enter is not None:
-            enter()
+    def enter_loop(self) -> None:
+        child = self._child
+        if isinstance(child, RestartableOperation):
+            child.enter_loop()
 
-    def _retire(self) -> None:
-        retire = getattr(self._child, "_retire", None)
-        if retire is not None:
-            retire()
-
-
-@final
-class MeasuredSender(Sender[T], Generic[T]):
-    """``sender | monitor.measured()``: the upstream's completion, measured by ``monitor``."""
-
-    __slots__ = ("_monitor", "_sender")
-
-    @property
-    def _restartable(self) -> bool:  # the upstream's operation state, restarted (_trampoline.py)
-        return getattr(self._sender, "_restartable", False) is True
-
-    def __init__(self, monitor: PerfMonitor, sender: Sender[T]) -> None:
-        self._monitor = monitor
-        self._sender = sender
-
-    def connect(self, receiver: Receiver[T], /) -> OperationState:
-        """Connect the upstream to a measuring receiver; the timer starts with ``start()``."""
-        op: _MeasuredOp[T] = _MeasuredOp(self._monitor, receiver)
-        op._child = self._sender.connect(op)
-        return op
+    def retire(self) -> None:
+        child = self._child
+        if isinstance(child, RestartableOperation):
+            child.retire()
 
 
 @final
-class MeasuredAdaptor(Adaptor):
-    """Pipe form of ``monitor.measured()``: ``sender | monitor.measured()``."""
+class MeasuredSender(BasicSender):
+    """``sender | monitor.measured()``: the upstream's completion, measured by the monitor in
+    ``data``."""
 
-    __slots__ = ("_monitor",)
+    __slots__ = ()
+    name: ClassVar[str] = "PerfMonitor.measured"
+    restartable_with_upstream: ClassVar[bool] = True
 
-    def __init__(self, monitor: PerfMonitor) -> None:
-        self._monitor = monitor
+    operation = _MeasuredOp  # the upstream connected to it; the timer starts with start()
 
-    def __call__(self, sender: Sender[T], /) -> Sender[T]:
-        require_sender("PerfMonitor.measured", sender)
-        return MeasuredSender(self._monitor, sender)
-
-    def __repr__(self) -> str:
-        return "<SenderAdaptor PerfMonitor.measured>"
+    @classmethod
+    def describe(cls, data: Any) -> str:
+        return ""

@@ -45,8 +45,8 @@ import attrs
 import numpy as np
 from numpy.typing import NDArray
 
-from .._core import MISSING, Sender, Stopped, require_sender
-from ._measured import MeasuredAdaptor, MeasuredSender
+from .._core import MISSING, PreservingAdaptor, Sender, Stopped, require_sender
+from ._measured import MeasuredSender
 from ._prometheus import prometheus_exposition
 
 if TYPE_CHECKING:
@@ -133,37 +133,41 @@ class OperationTimer:
     cancellation. A timer never finished stays in flight.
     """
 
-    __slots__ = ("_latency", "_monitor", "_start")
+    __slots__ = ("_monitor", "_start", "latency")
+
+    latency: float | None
+    """Seconds from start to finish (or stop), once recorded; ``None`` while running. The
+    monitor sets it under its lock, which is how a second ``finish`` knows it is late."""
 
     def __init__(self, monitor: PerfMonitor, start: float, /) -> None:
         self._monitor = monitor
         self._start = start
-        self._latency: float | None = None
+        self.latency: float | None = None
 
     @property
     def finished(self) -> bool:
         """Whether the operation was recorded (finished or stopped)."""
-        return self._latency is not None
+        return self.latency is not None
 
     @property
     def elapsed(self) -> float:
         """Seconds since the start; once finished, the latency that was recorded."""
-        latency = self._latency
+        latency = self.latency
         if latency is not None:
             return latency
-        return max(0.0, self._monitor._clock() - self._start)
+        return max(0.0, self._monitor.clock() - self._start)
 
     def finish(self, ok: bool = True) -> bool:
         """Record the operation as finished (``ok=False``: failed); ``False`` if it already was."""
-        if self._latency is not None:
+        if self.latency is not None:
             return False
-        return self._monitor._end(self._start, ok, self)
+        return self._monitor.end(self._start, ok, self)
 
     def finish_stopped(self) -> bool:
         """Record the operation as cancelled (no latency sample); ``False`` if already finished."""
-        if self._latency is not None:
+        if self.latency is not None:
             return False
-        return self._monitor._end(self._start, None, self)
+        return self._monitor.end(self._start, None, self)
 
     def __enter__(self) -> OperationTimer:
         return self
@@ -174,18 +178,18 @@ class OperationTimer:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> Literal[False]:
-        if self._latency is None:
+        if self.latency is None:
             if exc_type is None:
                 ok: bool | None = True
             elif issubclass(exc_type, Exception) and not issubclass(exc_type, Stopped):
                 ok = False
             else:
                 ok = None  # cancellation, KeyboardInterrupt, ...: stopped
-            self._monitor._end(self._start, ok, self)
+            self._monitor.end(self._start, ok, self)
         return False
 
     def __repr__(self) -> str:
-        state = "running" if self._latency is None else f"finished in {self._latency:.6f} s"
+        state = "running" if self.latency is None else f"finished in {self.latency:.6f} s"
         return f"<OperationTimer {state}>"
 
 
@@ -272,6 +276,11 @@ class PerfMonitor:
         self._bucket_end = self._started_at + 1.0
 
     @property
+    def clock(self) -> Callable[[], float]:
+        """The time source, in seconds."""
+        return self._clock
+
+    @property
     def capacity(self) -> int:
         """How many recent latencies the percentiles are computed from, at most."""
         return self._capacity
@@ -290,10 +299,11 @@ class PerfMonitor:
 
     def start_operation(self) -> OperationTimer:
         """Count an operation in flight and return its timer (finish it, or use ``with``)."""
-        return OperationTimer(self, self._begin())
+        return OperationTimer(self, self.begin())
 
-    def _begin(self) -> float:
-        """Count an operation in flight; returns its start time."""
+    def begin(self) -> float:
+        """Count an operation in flight; returns its start time (the timers' and
+        ``measured()``'s hot path; ``start_operation()`` wraps it in a timer)."""
         lock = self._lock
         lock.acquire()  # acquire/release: cheaper than ``with`` on this path
         try:
@@ -302,7 +312,7 @@ class PerfMonitor:
             lock.release()
         return self._clock()
 
-    def _end(self, start: float, ok: bool | None, timer: OperationTimer | None = None) -> bool:
+    def end(self, start: float, ok: bool | None, timer: OperationTimer | None = None) -> bool:
         """Record the operation started at ``start`` as finished (``ok``) or stopped (``None``).
 
         With a ``timer``, only if it is not finished yet (decided under the lock): returns
@@ -315,9 +325,9 @@ class PerfMonitor:
         lock.acquire()
         try:
             if timer is not None:
-                if timer._latency is not None:
+                if timer.latency is not None:
                     return False
-                timer._latency = latency
+                timer.latency = latency
             self._in_flight -= 1
             if ok is None:
                 self._stopped += 1
@@ -436,7 +446,7 @@ class PerfMonitor:
     # -- the pipeline step -------------------------------------------------------------------
 
     @overload
-    def measured(self, /) -> MeasuredAdaptor: ...
+    def measured(self, /) -> PreservingAdaptor: ...
     @overload
     def measured(self, sender: Sender[T], /) -> Sender[T]: ...
     def measured(self, sender: Any = MISSING, /) -> Any:
@@ -446,9 +456,9 @@ class PerfMonitor:
         error, and stopped as stopped. Completions and stop requests pass through unchanged.
         """
         if sender is MISSING:
-            return MeasuredAdaptor(self)
+            return MeasuredSender.adaptor(self)
         require_sender("PerfMonitor.measured", sender)
-        return MeasuredSender(self, sender)
+        return MeasuredSender(sender, self)
 
     def __repr__(self) -> str:
         return (

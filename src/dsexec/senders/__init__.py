@@ -24,7 +24,6 @@ from ._starts_on import starts_on as starts_on
 from ._stop_when import stop_when as stop_when
 from ._stopped_as import stopped_as_error as stopped_as_error
 from ._stopped_as import stopped_as_optional as stopped_as_optional
-from ._sync_wait import sync_wait as sync_wait
 from ._then import then as then
 from ._then import upon_error as upon_error
 from ._then import upon_stopped as upon_stopped

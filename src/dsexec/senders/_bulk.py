@@ -14,13 +14,12 @@
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 from typing import (
     TYPE_CHECKING,
     Any,
+    ClassVar,
     Final,
-    Generic,
     Literal,
     SupportsIndex,
     TypeVar,
@@ -30,14 +29,13 @@ from typing import (
 
 from .._core import (
     MISSING,
-    Adaptor,
-    Env,
-    OperationState,
-    Receiver,
+    ForwardingReceiver,
+    PreservingAdaptor,
+    ReceiverSender,
     Sender,
     StopToken,
+    check_count,
     require_callable,
-    require_sender,
 )
 
 if TYPE_CHECKING:
@@ -56,31 +54,25 @@ _STOPPED: Final = 1
 
 
 @final
-class _BulkReceiver(Generic[T]):
-    __slots__ = ("_count", "_fn", "_receiver", "_vectorized")
+class _BulkReceiver(ForwardingReceiver[Any]):
+    """``data`` is ``(count, fn, vectorized)``."""
 
-    def __init__(
-        self, receiver: Receiver[T], count: int, fn: Callable[[Any, T], object], vectorized: bool
-    ) -> None:
-        self._receiver = receiver
-        self._count = count
-        self._fn = fn
-        self._vectorized = vectorized
+    __slots__ = ()
 
-    def set_value(self, value: T, /) -> None:
-        receiver = self._receiver
+    def set_value(self, value: Any, /) -> None:
+        receiver = self.receiver
+        count, fn, vectorized = self.data
         token = receiver.get_env().stop_token
         try:
-            if self._vectorized:
+            if vectorized:
                 stopped = _STOPPED if token.stop_requested() else _NOT_STOPPED
                 if not stopped:
-                    self._fn(_arange(self._count), value)
+                    fn(_arange(count), value)
             elif token.stop_possible():
-                stopped = self._run_checking_stop(value, token)
+                stopped = _run_checking_stop(count, fn, value, token)
             else:
                 stopped = _NOT_STOPPED
-                fn = self._fn
-                for index in range(self._count):
+                for index in range(count):
                     fn(index, value)
         except Exception as exc:
             receiver.set_error(exc)
@@ -90,24 +82,16 @@ class _BulkReceiver(Generic[T]):
         else:
             receiver.set_value(value)
 
-    def _run_checking_stop(self, value: T, token: StopToken) -> int:
-        fn = self._fn
-        count = self._count
-        for begin in range(0, count, STOP_CHECK_INTERVAL):
-            if token.stop_requested():
-                return _STOPPED
-            for index in range(begin, min(begin + STOP_CHECK_INTERVAL, count)):
-                fn(index, value)
-        return _NOT_STOPPED
 
-    def set_error(self, error: BaseException, /) -> None:
-        self._receiver.set_error(error)
-
-    def set_stopped(self) -> None:
-        self._receiver.set_stopped()
-
-    def get_env(self) -> Env:
-        return self._receiver.get_env()
+def _run_checking_stop(
+    count: int, fn: Callable[[int, Any], object], value: Any, token: StopToken
+) -> int:
+    for begin in range(0, count, STOP_CHECK_INTERVAL):
+        if token.stop_requested():
+            return _STOPPED
+        for index in range(begin, min(begin + STOP_CHECK_INTERVAL, count)):
+            fn(index, value)
+    return _NOT_STOPPED
 
 
 def _arange(count: int) -> NDArray[np.intp]:
@@ -119,60 +103,30 @@ def _arange(count: int) -> NDArray[np.intp]:
 
 
 @final
-class _BulkSender(Sender[T], Generic[T]):
-    __slots__ = ("_count", "_fn", "_sender", "_vectorized")
+class _BulkSender(ReceiverSender):
+    __slots__ = ()
+    name: ClassVar[str] = "bulk"
+    receiver_type = _BulkReceiver
 
-    def __init__(
-        self, sender: Sender[T], count: int, fn: Callable[[Any, T], object], vectorized: bool
-    ) -> None:
-        self._sender = sender
-        self._count = count
-        self._fn = fn
-        self._vectorized = vectorized
+    @classmethod
+    def check(cls, data: Any) -> Any:
+        return _check(data)
 
-    def connect(self, receiver: Receiver[T], /) -> OperationState:
-        return self._sender.connect(
-            _BulkReceiver(receiver, self._count, self._fn, self._vectorized)
-        )
+    @classmethod
+    def describe(cls, data: Any) -> str:
+        return str(data[0])
 
 
-@final
-class _BulkAdaptor(Adaptor):
-    """Pipe form of ``bulk(n, f)``: the value type passes through."""
-
-    __slots__ = ("_count", "_fn", "_vectorized")
-
-    def __init__(self, count: int, fn: Callable[[Any, Any], object], vectorized: bool) -> None:
-        self._count = count
-        self._fn = fn
-        self._vectorized = vectorized
-
-    def __call__(self, sender: Sender[T], /) -> Sender[T]:
-        require_sender("bulk", sender)
-        return _BulkSender(sender, self._count, self._fn, self._vectorized)
-
-    def __repr__(self) -> str:
-        return f"<SenderAdaptor bulk({self._count})>"
-
-
-def _check_count(count: Any) -> int:
-    if isinstance(count, bool):
-        raise TypeError("bulk: expected an int count, got bool")
-    try:
-        n = operator.index(count)
-    except TypeError:
-        raise TypeError(
-            f"bulk: expected an int count, got {type(count).__name__} ({count!r:.60})"
-        ) from None
-    if n < 0:
-        raise ValueError(f"bulk: the count must be >= 0, got {n}")
-    return n
+def _check(data: tuple[Any, Any, Any]) -> tuple[int, Callable[[Any, Any], object], bool]:
+    count, fn, vectorized = data
+    require_callable("bulk", fn)
+    return check_count("bulk", count), fn, bool(vectorized)
 
 
 @overload
 def bulk(
     count: SupportsIndex, fn: Callable[[int, Any], object], /, *, vectorized: Literal[False] = False
-) -> _BulkAdaptor: ...
+) -> PreservingAdaptor: ...
 @overload
 def bulk(
     count: SupportsIndex,
@@ -180,11 +134,11 @@ def bulk(
     /,
     *,
     vectorized: Literal[True],
-) -> _BulkAdaptor: ...
+) -> PreservingAdaptor: ...
 @overload
 def bulk(
     count: SupportsIndex, fn: Callable[[Any, Any], object], /, *, vectorized: bool
-) -> _BulkAdaptor: ...
+) -> PreservingAdaptor: ...
 @overload
 def bulk(
     sender: Sender[T],
@@ -221,10 +175,5 @@ def bulk(first: Any, second: Any, third: Any = MISSING, /, *, vectorized: bool =
     iterations. ``TypeError``/``ValueError`` when built on a bad ``count`` or a non-callable.
     """
     if third is MISSING:
-        count = _check_count(first)
-        require_callable("bulk", second)
-        return _BulkAdaptor(count, second, bool(vectorized))
-    require_sender("bulk", first)
-    count = _check_count(second)
-    require_callable("bulk", third)
-    return _BulkSender(first, count, third, bool(vectorized))
+        return _BulkSender.call((first, second, vectorized))
+    return _BulkSender.call(first, (second, third, vectorized))

@@ -15,128 +15,70 @@ reaches it too and a cancellable cleanup may end stopped. Wrap it in ``unstoppab
 
 from __future__ import annotations
 
-from typing import Any, Final, Generic, TypeVar, final, overload
+from typing import Any, TypeVar, final, overload
 
-from .._core import MISSING, Adaptor, Env, OperationState, Receiver, Sender, require_sender
+from .._core import (
+    MISSING,
+    BasicSender,
+    Completion,
+    CompletionSink,
+    Env,
+    OperationState,
+    PreservingAdaptor,
+    Receiver,
+    ReplayReceiver,
+    Sender,
+    require_sender,
+)
 
 __all__ = ["finally_"]
 
 T = TypeVar("T")
 
-_VALUE: Final = 0
-_ERROR: Final = 1
-_STOPPED: Final = 2
-
 
 @final
-class _CleanupReceiver:
-    """Receiver of the cleanup sender: completes the operation with the kept result."""
-
-    __slots__ = ("_op",)
-
-    def __init__(self, op: _FinallyOp) -> None:
-        self._op = op
-
-    def set_value(self, value: object, /) -> None:
-        self._op._deliver()
-
-    def set_error(self, error: BaseException, /) -> None:
-        self._op._receiver.set_error(error)
-
-    def set_stopped(self) -> None:
-        self._op._receiver.set_stopped()
-
-    def get_env(self) -> Env:
-        return self._op._receiver.get_env()
-
-
-@final
-class _FinallyOp:
+class _FinallyOp(CompletionSink):
     """The operation is the upstream's receiver; it owns both child operation states.
 
     Slots are few because a connection's pipeline keeps one of these for its whole life:
-    ``_first`` holds the upstream's operation state, then the cleanup's; ``_result`` the
-    upstream's completion as ``(channel, value or error)`` while the cleanup runs.
+    ``_first`` holds the upstream's operation state, then the cleanup's; the upstream's
+    completion waits in the cleanup's ``ReplayReceiver``.
     """
 
-    __slots__ = ("_cleanup", "_first", "_receiver", "_result")
+    __slots__ = ("_cleanup", "_first", "_receiver")
 
     def __init__(self, sender: Sender[Any], cleanup: Sender[Any], receiver: Receiver[Any]) -> None:
         self._receiver = receiver
         self._cleanup = cleanup
-        self._result: tuple[int, Any] | None = None
         self._first: OperationState = sender.connect(self)
 
     def start(self) -> None:
         self._first.start()
 
-    def set_value(self, value: Any, /) -> None:
-        self._result = (_VALUE, value)
-        self._run_cleanup()
-
-    def set_error(self, error: BaseException, /) -> None:
-        self._result = (_ERROR, error)
-        self._run_cleanup()
-
-    def set_stopped(self) -> None:
-        self._result = (_STOPPED, None)
-        self._run_cleanup()
-
     def get_env(self) -> Env:
         return self._receiver.get_env()
 
-    def _run_cleanup(self) -> None:
+    def receive(self, result: Completion, /) -> None:
+        """The upstream completed: run the cleanup, which replays ``result`` if it succeeds."""
         try:
-            op = self._cleanup.connect(_CleanupReceiver(self))
+            op = self._cleanup.connect(ReplayReceiver(self._receiver, result))
         except Exception as exc:
             self._receiver.set_error(exc)
             return
         self._first = op  # the upstream has completed: its operation state is done with
         op.start()
 
-    def _deliver(self) -> None:
-        result = self._result
-        assert result is not None  # set before the cleanup started
-        kind, value = result
-        if kind == _VALUE:
-            self._receiver.set_value(value)
-        elif kind == _ERROR:
-            self._receiver.set_error(value)
-        else:
-            self._receiver.set_stopped()
+
+def _check_cleanup(cleanup: Any) -> Any:
+    require_sender("finally_", cleanup)
+    return cleanup
 
 
-@final
-class _FinallySender(Sender[T], Generic[T]):
-    __slots__ = ("_cleanup", "_sender")
-
-    def __init__(self, sender: Sender[T], cleanup: Sender[Any]) -> None:
-        self._sender = sender
-        self._cleanup = cleanup
-
-    def connect(self, receiver: Receiver[T], /) -> OperationState:
-        return _FinallyOp(self._sender, self._cleanup, receiver)
-
-
-@final
-class _FinallyAdaptor(Adaptor):
-    """Pipe form of ``finally_(cleanup)``: the value type passes through."""
-
-    __slots__ = ("_cleanup",)
-
-    def __init__(self, cleanup: Sender[Any]) -> None:
-        self._cleanup = cleanup
-
-    def __call__(self, sender: Sender[T], /) -> Sender[T]:
-        require_sender("finally_", sender)
-        return _FinallySender(sender, self._cleanup)
-
-    def __repr__(self) -> str:
-        return f"<SenderAdaptor finally_({self._cleanup!r:.60})>"
+_FinallySender = BasicSender.variant("finally_", operation=_FinallyOp, check=_check_cleanup)
 
 
 @overload
-def finally_(cleanup: Sender[Any], /) -> _FinallyAdaptor: ...
+def finally_(cleanup: Sender[Any], /) -> PreservingAdaptor: ...
 @overload
 def finally_(sender: Sender[T], cleanup: Sender[Any], /) -> Sender[T]: ...
 def finally_(first: Any, cleanup: Any = MISSING, /) -> Any:
@@ -146,9 +88,4 @@ def finally_(first: Any, cleanup: Any = MISSING, /) -> Any:
     completes with its error or stop instead. ``TypeError`` when built if an argument is not a
     sender.
     """
-    if cleanup is MISSING:
-        require_sender("finally_", first)
-        return _FinallyAdaptor(first)
-    require_sender("finally_", first)
-    require_sender("finally_", cleanup)
-    return _FinallySender(first, cleanup)
+    return _FinallySender.call(first, cleanup)

@@ -12,13 +12,13 @@ operation state of its own.
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar, cast, final, overload
+from typing import Any, Generic, Protocol, TypeVar, final, overload
 
 import attrs
 
-from .._core import MISSING, Adaptor, Env, OperationState, Receiver, Sender, require_sender
+from .._core import MISSING, ForwardingReceiver, ReceiverSender, Sender
 
-__all__ = ["Result", "into_result"]
+__all__ = ["Result", "ResultAdaptor", "into_result"]
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -73,55 +73,29 @@ class Result(Generic[T_co]):
 
 
 @final
-class _IntoResultReceiver(Generic[T]):
-    __slots__ = ("_receiver",)
-
-    def __init__(self, receiver: Receiver[Result[T]]) -> None:
-        self._receiver = receiver
-
-    def set_value(self, value: T, /) -> None:
-        self._receiver.set_value(Result(value))
-
-    def set_error(self, error: BaseException, /) -> None:
-        self._receiver.set_value(Result(cast(T, None), error))
-
-    def set_stopped(self) -> None:
-        self._receiver.set_stopped()
-
-    def get_env(self) -> Env:
-        return self._receiver.get_env()
-
-
-@final
-class _IntoResultSender(Sender[Result[T]], Generic[T]):
-    __slots__ = ("_sender",)
-
-    def __init__(self, sender: Sender[T]) -> None:
-        self._sender = sender
-
-    def connect(self, receiver: Receiver[Result[T]], /) -> OperationState:
-        return self._sender.connect(_IntoResultReceiver(receiver))
-
-
-@final
-class _IntoResultAdaptor(Adaptor):
-    """Pipe form of ``into_result()``."""
-
+class _IntoResultReceiver(ForwardingReceiver[Any]):
     __slots__ = ()
 
+    def set_value(self, value: Any, /) -> None:
+        self.receiver.set_value(Result(value))
+
+    def set_error(self, error: BaseException, /) -> None:
+        self.receiver.set_value(Result(None, error))
+
+
+_IntoResultSender = ReceiverSender.variant("into_result", receiver_type=_IntoResultReceiver)
+
+
+class ResultAdaptor(Protocol):
+    """The type of ``into_result()``: ``Sender[T] -> Sender[Result[T]]``."""
+
     def __call__(self, sender: Sender[T], /) -> Sender[Result[T]]:
-        require_sender("into_result", sender)
-        return _IntoResultSender(sender)
-
-    def __repr__(self) -> str:
-        return "<SenderAdaptor into_result>"
-
-
-_INTO_RESULT = _IntoResultAdaptor()
+        """Apply ``into_result`` to ``sender``."""
+        ...
 
 
 @overload
-def into_result() -> _IntoResultAdaptor: ...
+def into_result() -> ResultAdaptor: ...
 @overload
 def into_result(sender: Sender[T], /) -> Sender[Result[T]]: ...
 def into_result(sender: Any = MISSING, /) -> Any:
@@ -129,7 +103,4 @@ def into_result(sender: Any = MISSING, /) -> Any:
 
     Stop passes through. ``TypeError`` when built if ``sender`` is not a sender.
     """
-    if sender is MISSING:
-        return _INTO_RESULT
-    require_sender("into_result", sender)
-    return _IntoResultSender(sender)
+    return _IntoResultSender.call_optional(sender)

@@ -2,15 +2,25 @@
 ``start()`` with the value, error or stop they were built with.
 
 They ignore stop requests: completing at once is as prompt as stopping. The senders are
-restartable (an operation state may be started again once completed; see ``_trampoline.py``),
-so ``just(v) | then(f) | repeat_n(n)`` connects once, not once per round.
+restartable (``Sender.restartable``), so ``just(v) | then(f) | repeat_n(n)`` connects once, not
+once per round, and ``connect_or_complete`` completes without an operation state.
 """
 
 from __future__ import annotations
 
-from typing import Generic, Never, TypeVar, final
+from typing import Any, Never, TypeVar, final
 
-from .._core import OperationState, Receiver, Sender
+from .._core import (
+    ERROR,
+    STOPPED_COMPLETION,
+    VALUE,
+    BasicSender,
+    Completion,
+    OperationState,
+    Receiver,
+    RestartableOperation,
+    Sender,
+)
 
 __all__ = ["just", "just_error", "just_stopped"]
 
@@ -18,92 +28,43 @@ T = TypeVar("T")
 
 
 @final
-class _JustSender(Sender[T], Generic[T]):
-    __slots__ = ("_value",)
+class _JustOp(RestartableOperation):
+    __slots__ = ("_completion", "_receiver")
 
-    _restartable = True
+    def __init__(self, _: None, completion: Completion, receiver: Receiver[Any]) -> None:
+        self._receiver = receiver
+        self._completion = completion
 
-    def __init__(self, value: T) -> None:
-        self._value = value
+    def start(self) -> None:
+        self._completion.deliver(self._receiver)
 
-    def connect(self, receiver: Receiver[T], /) -> OperationState:
-        return _JustOp(receiver, self._value)
 
-    def _connect_or_complete(self, receiver: Receiver[T], /) -> OperationState | None:
-        receiver.set_value(self._value)
+@final
+class _JustSender(BasicSender):
+    """``data`` is the :class:`Completion` to deliver; ``name`` is set per instance's kind."""
+
+    __slots__ = ()
+
+    restartable = True
+    operation = _JustOp
+
+    def connect_or_complete(self, receiver: Receiver[Any], /) -> OperationState | None:
+        self.data.deliver(receiver)
         return None
 
     def __repr__(self) -> str:
-        return f"just({self._value!r:.60})"
+        completion: Completion = self.data
+        name = ("just", "just_error", "just_stopped")[completion.channel]
+        shown = "" if completion is STOPPED_COMPLETION else f"{completion.payload!r:.60}"
+        return f"{name}({shown})"
 
 
-@final
-class _JustOp(Generic[T]):
-    __slots__ = ("_receiver", "_value")
-
-    def __init__(self, receiver: Receiver[T], value: T) -> None:
-        self._receiver = receiver
-        self._value = value
-
-    def start(self) -> None:
-        self._receiver.set_value(self._value)
-
-
-@final
-class _JustErrorSender(Sender[Never]):
-    __slots__ = ("_error",)
-
-    _restartable = True
-
-    def __init__(self, error: BaseException) -> None:
-        self._error = error
-
-    def connect(self, receiver: Receiver[Never], /) -> OperationState:
-        return _JustErrorOp(receiver, self._error)
-
-    def __repr__(self) -> str:
-        return f"just_error({self._error!r:.60})"
-
-
-@final
-class _JustErrorOp:
-    __slots__ = ("_error", "_receiver")
-
-    def __init__(self, receiver: Receiver[Never], error: BaseException) -> None:
-        self._receiver = receiver
-        self._error = error
-
-    def start(self) -> None:
-        self._receiver.set_error(self._error)
-
-
-@final
-class _JustStoppedSender(Sender[Never]):
-    __slots__ = ()
-
-    _restartable = True
-
-    def connect(self, receiver: Receiver[Never], /) -> OperationState:
-        return _JustStoppedOp(receiver)
-
-    def __repr__(self) -> str:
-        return "just_stopped()"
-
-
-@final
-class _JustStoppedOp:
-    __slots__ = ("_receiver",)
-
-    def __init__(self, receiver: Receiver[Never]) -> None:
-        self._receiver = receiver
-
-    def start(self) -> None:
-        self._receiver.set_stopped()
+_JUST_STOPPED = _JustSender(None, STOPPED_COMPLETION)
 
 
 def just(value: T, /) -> Sender[T]:
     """A sender that completes with ``value`` as soon as it is started."""
-    return _JustSender(value)
+    return _JustSender(None, Completion(VALUE, value))
 
 
 def just_error(error: BaseException, /) -> Sender[Never]:
@@ -115,10 +76,7 @@ def just_error(error: BaseException, /) -> Sender[Never]:
         raise TypeError(
             f"just_error: expected an exception instance, got {type(error).__name__}"
         )
-    return _JustErrorSender(error)
-
-
-_JUST_STOPPED: _JustStoppedSender = _JustStoppedSender()
+    return _JustSender(None, Completion(ERROR, error))
 
 
 def just_stopped() -> Sender[Never]:

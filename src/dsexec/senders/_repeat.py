@@ -7,15 +7,15 @@
   without starting it.
 * ``repeat_until(pred)``: run it until ``pred(value)`` is true, then complete with that value.
 
-Each round connects the upstream sender afresh (a new operation state; the previous one is
-dropped) -- unless the upstream sender is restartable (``async_read``, ``just``, ``schedule``,
-and ``let_*`` or ``then``-style adaptors over those: see ``_trampoline.py``), in which case its
-operation state is connected once and started again every round. The environment is read
-once, at ``start()``, and handed to every round. On error: the error is delivered and the loop
-ends. If ``pred`` raises, its exception is delivered the same way. On stop: the running round
-sees the stop token of the environment (the downstream's, shared), and its ``set_stopped`` ends
-the loop with ``set_stopped``; the token is also checked before each round starts, so a round
-that ignores stop (``just``) ends the loop with ``set_stopped`` too.
+Each round connects the upstream sender afresh (a new operation state; the previous one is dropped)
+-- unless the upstream sender is restartable (``Sender.restartable``: ``async_read``, ``just``,
+``schedule``, and ``let_*`` or ``then``-style adaptors over those), in which case its operation
+state is connected once and started again every round (see ``_trampoline.py``). The environment is
+read once, at ``start()``, and handed to every round. On error: the error is delivered and the loop
+ends. If ``pred`` raises, its exception is delivered the same way. On stop: the running round sees
+the stop token of the environment (the downstream's, shared), and its ``set_stopped`` ends the loop
+with ``set_stopped``; the token is also checked before each round starts, so a round that ignores
+stop (``just``) ends the loop with ``set_stopped`` too.
 
 Rounds that complete inline inside ``start()`` loop instead of recursing (see
 ``_trampoline.py``): a million inline rounds run in constant stack and memory. Rounds that
@@ -24,45 +24,47 @@ complete later, on a loop or another thread, start the next round from that comp
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
-from typing import Any, Generic, Never, TypeVar, final, overload
+from typing import Any, Never, TypeVar, final, overload
 
 from .._core import (
     EMPTY_ENV,
     MISSING,
-    Adaptor,
+    BasicSender,
     Env,
     OperationState,
+    PreservingAdaptor,
     Receiver,
     Sender,
     SenderAdaptor,
+    callable_name,
+    check_count,
     require_callable,
-    require_sender,
 )
-from ._trampoline import _ROUNDS, RestartLoop
+from ._trampoline import RestartLoop
 
 __all__ = ["repeat", "repeat_n", "repeat_until"]
 
 T = TypeVar("T")
 
 
-class _RepeatOpBase(RestartLoop):
-    """The loop shared by the three forms; subclasses define ``set_value``."""
+class _RepeatOp(RestartLoop):
+    """The loop of ``repeat()``, and the base of the other two forms, which override
+    ``set_value`` and ``start``; the operation is the child's receiver."""
 
-    __slots__ = ("_env", "_receiver", "_sender")
+    __slots__ = ("_data", "_env", "_receiver", "_sender")
 
-    def __init__(self, sender: Sender[Any], receiver: Receiver[Any]) -> None:
-        self._child = None  # RestartLoop.__init__ inlined
-        self._reuse = getattr(sender, "_restartable", False) is True
+    def __init__(self, sender: Sender[Any], data: Any, receiver: Receiver[Any]) -> None:
+        super().__init__(sender.restartable)
         self._sender: Sender[Any] | None = sender
         self._receiver = receiver
+        self._data = data
         self._env = EMPTY_ENV  # until start() reads the receiver's
 
     def start(self) -> None:
         env = self._env = self._receiver.get_env()
-        source = env.stop_token._source
-        if source is not None and source._stopped:
+        source = env.stop_token.source
+        if source is not None and source.stopped:
             self._receiver.set_stopped()
             return
         self._run()
@@ -73,41 +75,25 @@ class _RepeatOpBase(RestartLoop):
         child = sender.connect(self)
         if self._reuse:
             self._sender = None  # connected once: the child is restarted, never reconnected
-            enter = getattr(child, "_enter_loop", None)
-            if enter is not None:
-                enter()  # it may keep things between rounds until _drop_child retires it
         return child
 
     def _fail(self, error: BaseException, /) -> None:
         self._receiver.set_error(error)
 
-    def _drop_child(self) -> None:
-        """The loop is over: let the child go, and tell a restartable one (``_retire``) so it
-        releases what it kept from round to round (see ``_trampoline.py``)."""
-        child = self._child
-        self._child = None
-        if child is not None and self._reuse:
-            retire = getattr(child, "_retire", None)
-            if retire is not None:
-                retire()
-
     def _next_round(self) -> None:
-        source = self._env.stop_token._source
-        if source is not None and source._stopped:
+        """Another round, unless stop was requested meanwhile (a round that ignores stop, such
+        as ``just``, would otherwise loop for ever)."""
+        source = self._env.stop_token.source
+        if source is not None and source.stopped:
             self._drop_child()
             self._receiver.set_stopped()
             return
-        # RestartLoop._restart inlined
-        if not self._reuse:
-            self._child = None
-        if _ROUNDS.pop(self, False):
-            return  # first: the starter is still inside child.start() and will loop
-        self._run()
+        self._restart()
 
-    # The child's receiver interface (the operation state is its own child's receiver).
+    # The child's receiver interface.
 
     def set_value(self, value: Any, /) -> None:
-        raise NotImplementedError
+        self._next_round()
 
     def set_error(self, error: BaseException, /) -> None:
         self._drop_child()
@@ -125,30 +111,20 @@ class _RepeatOpBase(RestartLoop):
 
 
 @final
-class _RepeatOp(_RepeatOpBase):
+class _RepeatNOp(_RepeatOp):
+    """``_data`` counts the rounds still to run."""
+
     __slots__ = ()
 
-    def set_value(self, value: object, /) -> None:
-        self._next_round()
-
-
-@final
-class _RepeatNOp(_RepeatOpBase):
-    __slots__ = ("_remaining",)
-
-    def __init__(self, sender: Sender[Any], receiver: Receiver[None], count: int) -> None:
-        super().__init__(sender, receiver)
-        self._remaining = count
-
     def start(self) -> None:
-        if self._remaining == 0:
+        if self._data == 0:
             self._receiver.set_value(None)
             return
         super().start()
 
     def set_value(self, value: object, /) -> None:
-        self._remaining -= 1
-        if self._remaining == 0:
+        self._data -= 1
+        if self._data == 0:
             self._drop_child()
             self._receiver.set_value(None)
             return
@@ -156,18 +132,14 @@ class _RepeatNOp(_RepeatOpBase):
 
 
 @final
-class _RepeatUntilOp(_RepeatOpBase, Generic[T]):
-    __slots__ = ("_predicate",)
+class _RepeatUntilOp(_RepeatOp):
+    """``_data`` is the predicate."""
 
-    def __init__(
-        self, sender: Sender[T], receiver: Receiver[T], predicate: Callable[[T], object]
-    ) -> None:
-        super().__init__(sender, receiver)
-        self._predicate = predicate
+    __slots__ = ()
 
-    def set_value(self, value: T, /) -> None:
+    def set_value(self, value: Any, /) -> None:
         try:
-            done = self._predicate(value)
+            done = self._data(value)
         except Exception as exc:
             self._drop_child()
             self._receiver.set_error(exc)
@@ -176,102 +148,23 @@ class _RepeatUntilOp(_RepeatOpBase, Generic[T]):
             self._drop_child()
             self._receiver.set_value(value)
             return
-        # _next_round and the first turn of RestartLoop._run inlined: the per-request path of
-        # a read/answer loop.
-        source = self._env.stop_token._source
-        if source is not None and source._stopped:
-            self._drop_child()
-            self._receiver.set_stopped()
-            return
-        child = self._child
-        if not self._reuse or child is None:
-            self._child = None
-            if not _ROUNDS.pop(self, False):
-                self._run()
-            return
-        rounds = _ROUNDS
-        if rounds.pop(self, False):
-            return  # first: the starter is still inside child.start() and will loop
-        rounds[self] = True  # second: start the next round here
-        try:
-            child.start()
-        except BaseException:
-            rounds.pop(self, None)
-            raise
-        if not rounds.pop(self, False):
-            self._run()  # it completed inline: go on looping there
-
-
-@final
-class _RepeatSender(Sender[Never]):
-    __slots__ = ("_sender",)
-
-    def __init__(self, sender: Sender[Any]) -> None:
-        self._sender = sender
-
-    def connect(self, receiver: Receiver[Never], /) -> OperationState:
-        return _RepeatOp(self._sender, receiver)
-
-    def __repr__(self) -> str:
-        return f"{self._sender!r} | repeat()"
-
-
-@final
-class _RepeatNSender(Sender[None]):
-    __slots__ = ("_count", "_sender")
-
-    def __init__(self, sender: Sender[Any], count: int) -> None:
-        self._sender = sender
-        self._count = count
-
-    def connect(self, receiver: Receiver[None], /) -> OperationState:
-        return _RepeatNOp(self._sender, receiver, self._count)
-
-    def __repr__(self) -> str:
-        return f"{self._sender!r} | repeat_n({self._count})"
-
-
-@final
-class _RepeatUntilSender(Sender[T], Generic[T]):
-    __slots__ = ("_predicate", "_sender")
-
-    def __init__(self, sender: Sender[T], predicate: Callable[[T], object]) -> None:
-        self._sender = sender
-        self._predicate = predicate
-
-    def connect(self, receiver: Receiver[T], /) -> OperationState:
-        return _RepeatUntilOp(self._sender, receiver, self._predicate)
-
-
-@final
-class _RepeatUntilAdaptor(Adaptor):
-    """Pipe form of ``repeat_until``: the upstream's value type passes through."""
-
-    __slots__ = ("_predicate",)
-
-    def __init__(self, predicate: Callable[[Any], object]) -> None:
-        self._predicate = predicate
-
-    def __call__(self, sender: Sender[T], /) -> Sender[T]:
-        require_sender("repeat_until", sender)
-        return _RepeatUntilSender(sender, self._predicate)
-
-    def __repr__(self) -> str:
-        return "<SenderAdaptor repeat_until>"
+        self._next_round()
 
 
 def _check_count(count: Any) -> int:
-    if isinstance(count, bool):
-        raise TypeError("repeat_n: expected an int count, got bool")
-    try:
-        n = operator.index(count)
-    except TypeError:
-        raise TypeError(
-            f"repeat_n: expected an int count, got {type(count).__name__} ({count!r:.60})"
-        ) from None
-    if n < 0:
-        raise ValueError(f"repeat_n: the count must be >= 0, got {n}")
-    return n
+    return check_count("repeat_n", count)
+
+
+def _check_predicate(predicate: Any) -> Any:
+    require_callable("repeat_until", predicate)
+    return predicate
+
+
+_RepeatSender = BasicSender.variant("repeat", operation=_RepeatOp)
+_RepeatNSender = BasicSender.variant("repeat_n", operation=_RepeatNOp, check=_check_count)
+_RepeatUntilSender = BasicSender.variant(
+    "repeat_until", operation=_RepeatUntilOp, check=_check_predicate, describe=callable_name
+)
 
 
 @overload
@@ -283,10 +176,7 @@ def repeat(sender: Any = MISSING, /) -> Any:
 
     Ends only with the upstream's error, or with ``set_stopped`` when stop is requested.
     """
-    if sender is MISSING:
-        return SenderAdaptor("repeat", _RepeatSender)
-    require_sender("repeat", sender)
-    return _RepeatSender(sender)
+    return _RepeatSender.call_optional(sender)
 
 
 @overload
@@ -299,16 +189,13 @@ def repeat_n(first: Any, count: Any = MISSING, /) -> Any:
     ``count == 0`` completes at once without starting the upstream. An error or a stop ends the
     loop early. ``TypeError`` when built if ``count`` is not an int, ``ValueError`` if negative.
     """
-    if count is MISSING:
-        if isinstance(first, Sender):
-            raise TypeError("repeat_n: missing the count: use repeat_n(sender, n) or repeat_n(n)")
-        return SenderAdaptor("repeat_n", _RepeatNSender, _check_count(first))
-    require_sender("repeat_n", first)
-    return _RepeatNSender(first, _check_count(count))
+    if count is MISSING and isinstance(first, Sender):
+        raise TypeError("repeat_n: missing the count: use repeat_n(sender, n) or repeat_n(n)")
+    return _RepeatNSender.call(first, count)
 
 
 @overload
-def repeat_until(predicate: Callable[[Any], object], /) -> _RepeatUntilAdaptor: ...
+def repeat_until(predicate: Callable[[Any], object], /) -> PreservingAdaptor: ...
 @overload
 def repeat_until(sender: Sender[T], predicate: Callable[[T], object], /) -> Sender[T]: ...
 def repeat_until(first: Any, predicate: Any = MISSING, /) -> Any:
@@ -317,9 +204,4 @@ def repeat_until(first: Any, predicate: Any = MISSING, /) -> Any:
     If ``predicate`` raises, its exception goes down the error channel. Errors and stop end the
     loop. ``TypeError`` when built if ``predicate`` is not callable.
     """
-    if predicate is MISSING:
-        require_callable("repeat_until", first)
-        return _RepeatUntilAdaptor(first)
-    require_sender("repeat_until", first)
-    require_callable("repeat_until", predicate)
-    return _RepeatUntilSender(first, predicate)
+    return _RepeatUntilSender.call(first, predicate)

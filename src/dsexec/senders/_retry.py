@@ -13,18 +13,18 @@ so retrying a synchronous failure a million times is stack-safe.
 
 from __future__ import annotations
 
-import operator
-from typing import Any, Generic, TypeVar, final, overload
+from typing import Any, TypeVar, final, overload
 
 from .._core import (
     MISSING,
-    Adaptor,
+    BasicSender,
     Env,
     OperationState,
+    PreservingAdaptor,
     Receiver,
     Sender,
     StopToken,
-    require_sender,
+    check_count,
 )
 from ._trampoline import RestartLoop
 
@@ -34,11 +34,11 @@ T = TypeVar("T")
 
 
 @final
-class _RetryOp(RestartLoop, Generic[T]):
+class _RetryOp(RestartLoop):
     __slots__ = ("_receiver", "_remaining", "_sender", "_token")
 
-    def __init__(self, sender: Sender[T], receiver: Receiver[T], retries: int | None) -> None:
-        super().__init__()
+    def __init__(self, sender: Sender[Any], retries: int | None, receiver: Receiver[Any]) -> None:
+        super().__init__(reuse=False)  # a failed attempt is connected afresh
         self._sender = sender
         self._receiver = receiver
         self._remaining = retries
@@ -61,7 +61,7 @@ class _RetryOp(RestartLoop, Generic[T]):
 
     # The child's receiver interface (the operation state is its own child's receiver).
 
-    def set_value(self, value: T, /) -> None:
+    def set_value(self, value: Any, /) -> None:
         self._child = None
         self._receiver.set_value(value)
 
@@ -87,57 +87,15 @@ class _RetryOp(RestartLoop, Generic[T]):
         return self._receiver.get_env()
 
 
-@final
-class _RetrySender(Sender[T], Generic[T]):
-    __slots__ = ("_retries", "_sender")
-
-    def __init__(self, sender: Sender[T], retries: int | None) -> None:
-        self._sender = sender
-        self._retries = retries
-
-    def connect(self, receiver: Receiver[T], /) -> OperationState:
-        return _RetryOp(self._sender, receiver, self._retries)
-
-    def __repr__(self) -> str:
-        return f"{self._sender!r} | retry({self._retries})"
-
-
-@final
-class _RetryAdaptor(Adaptor):
-    """Pipe form of ``retry``: the upstream's value type passes through."""
-
-    __slots__ = ("_retries",)
-
-    def __init__(self, retries: int | None) -> None:
-        self._retries = retries
-
-    def __call__(self, sender: Sender[T], /) -> Sender[T]:
-        require_sender("retry", sender)
-        return _RetrySender(sender, self._retries)
-
-    def __repr__(self) -> str:
-        return f"<SenderAdaptor retry({self._retries})>"
-
-
 def _check_retries(retries: Any) -> int | None:
-    if retries is None:
-        return None
-    if isinstance(retries, bool):
-        raise TypeError("retry: expected an int number of retries or None, got bool")
-    try:
-        n = operator.index(retries)
-    except TypeError:
-        raise TypeError(
-            f"retry: expected an int number of retries or None, got {type(retries).__name__} "
-            f"({retries!r:.60})"
-        ) from None
-    if n < 0:
-        raise ValueError(f"retry: the number of retries must be >= 0 (or None), got {n}")
-    return n
+    return None if retries is None else check_count("retry", retries, "number of retries")
+
+
+_RetrySender = BasicSender.variant("retry", operation=_RetryOp, check=_check_retries, describe=str)
 
 
 @overload
-def retry(n: int | None = None, /) -> _RetryAdaptor: ...
+def retry(n: int | None = None, /) -> PreservingAdaptor: ...
 @overload
 def retry(sender: Sender[T], n: int | None = None, /) -> Sender[T]: ...
 def retry(first: Any = None, n: Any = MISSING, /) -> Any:
@@ -148,7 +106,5 @@ def retry(first: Any = None, n: Any = MISSING, /) -> Any:
     ``ValueError`` if it is negative.
     """
     if isinstance(first, Sender):
-        return _RetrySender(first, _check_retries(None if n is MISSING else n))
-    if n is not MISSING:
-        require_sender("retry", first)
-    return _RetryAdaptor(_check_retries(first))
+        return _RetrySender.call(first, None if n is MISSING else n)
+    return _RetrySender.call(first, n)

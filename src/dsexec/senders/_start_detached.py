@@ -28,14 +28,14 @@ _detached: Final[set[_DetachedReceiver]] = set()
 
 @final
 class _DetachedReceiver:
-    __slots__ = ("_op", "_sender")
+    __slots__ = ("_sender", "op")
 
     def __init__(self, sender: Sender[Any]) -> None:
         self._sender = sender
-        self._op: OperationState | None = None
+        self.op: OperationState | None = None  # held while the operation runs
 
     def _release(self) -> None:
-        self._op = None
+        self.op = None
         _detached.discard(self)
 
     def set_value(self, value: object, /) -> None:
@@ -60,6 +60,6 @@ def start_detached(sender: Sender[Any], /) -> None:
     require_sender("start_detached", sender)
     receiver = _DetachedReceiver(sender)
     op = sender.connect(receiver)
-    receiver._op = op
+    receiver.op = op
     _detached.add(receiver)
     op.start()

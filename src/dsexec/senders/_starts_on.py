@@ -13,9 +13,18 @@ and ``sender`` is not started; afterwards ``sender`` sees the same stop token.
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar, final
+from typing import Any, ClassVar, TypeVar, final
 
-from .._core import Env, OperationState, Receiver, Scheduler, Sender, require_sender
+from .._core import (
+    BasicSender,
+    Env,
+    ForwardingReceiver,
+    OperationState,
+    Receiver,
+    Scheduler,
+    Sender,
+    require_sender,
+)
 
 __all__ = ["starts_on"]
 
@@ -32,35 +41,23 @@ def require_scheduler(algorithm: str, obj: object) -> None:
 
 
 @final
-class _EnvReceiver(Generic[T]):
-    """Forwards completions to ``receiver`` and answers ``env`` instead of its environment."""
+class _EnvReceiver(ForwardingReceiver[Any]):
+    """Forwards completions and answers ``data`` (an environment) instead of the downstream's."""
 
-    __slots__ = ("_env", "_receiver")
-
-    def __init__(self, receiver: Receiver[T], env: Env) -> None:
-        self._receiver = receiver
-        self._env = env
-
-    def set_value(self, value: T, /) -> None:
-        self._receiver.set_value(value)
-
-    def set_error(self, error: BaseException, /) -> None:
-        self._receiver.set_error(error)
-
-    def set_stopped(self) -> None:
-        self._receiver.set_stopped()
+    __slots__ = ()
 
     def get_env(self) -> Env:
-        return self._env
+        env: Env = self.data
+        return env
 
 
 @final
-class _StartsOnOp(Generic[T]):
+class _StartsOnOp:
     """Receiver of the hop onto ``sch``, then holder of ``sender``'s operation state."""
 
     __slots__ = ("_child", "_receiver", "_scheduler", "_sender")
 
-    def __init__(self, scheduler: Scheduler, sender: Sender[T], receiver: Receiver[T]) -> None:
+    def __init__(self, sender: Sender[Any], scheduler: Scheduler, receiver: Receiver[Any]) -> None:
         self._scheduler = scheduler
         self._sender = sender
         self._receiver = receiver
@@ -100,18 +97,15 @@ class _StartsOnOp(Generic[T]):
 
 
 @final
-class _StartsOnSender(Sender[T], Generic[T]):
-    __slots__ = ("_scheduler", "_sender")
+class _StartsOnSender(BasicSender):
+    """``upstream`` is the sender to start; ``data`` the scheduler."""
 
-    def __init__(self, scheduler: Scheduler, sender: Sender[T]) -> None:
-        self._scheduler = scheduler
-        self._sender = sender
-
-    def connect(self, receiver: Receiver[T], /) -> OperationState:
-        return _StartsOnOp(self._scheduler, self._sender, receiver)
+    __slots__ = ()
+    name: ClassVar[str] = "starts_on"
+    operation = _StartsOnOp
 
     def __repr__(self) -> str:
-        return f"starts_on({self._scheduler!r}, {self._sender!r})"
+        return f"starts_on({self.data!r}, {self.upstream!r})"
 
 
 def starts_on(scheduler: Scheduler, sender: Sender[T], /) -> Sender[T]:
@@ -122,4 +116,4 @@ def starts_on(scheduler: Scheduler, sender: Sender[T], /) -> Sender[T]:
     """
     require_scheduler("starts_on", scheduler)
     require_sender("starts_on", sender)
-    return _StartsOnSender(scheduler, sender)
+    return _StartsOnSender(sender, scheduler)

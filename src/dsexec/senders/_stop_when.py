@@ -25,17 +25,21 @@ references are dropped on completion so no reference cycle outlives the operatio
 
 from __future__ import annotations
 
-from typing import Any, Final, Generic, TypeVar, final, overload
+from typing import Any, TypeVar, final, overload
 
 from .._core import (
+    ERROR,
     MISSING,
-    Adaptor,
+    STOPPED_COMPLETION,
+    BasicSender,
+    ChildStopSource,
+    Completion,
+    CompletionSink,
     Env,
     OperationState,
+    PreservingAdaptor,
     Receiver,
     Sender,
-    StopCallback,
-    StopSource,
     require_sender,
 )
 
@@ -43,75 +47,60 @@ __all__ = ["RaceOp", "stop_when"]
 
 T = TypeVar("T")
 
-VALUE: Final = 0
-ERROR: Final = 1
-STOPPED: Final = 2
 
 
 @final
-class _OtherReceiver:
+class _OtherReceiver(CompletionSink):
     """Receiver of the second child (the trigger, or the timer of ``timeout``)."""
 
     __slots__ = ("_op",)
 
-    def __init__(self, op: RaceOp[Any]) -> None:
+    def __init__(self, op: RaceOp) -> None:
         self._op = op
 
-    def set_value(self, value: object, /) -> None:
-        self._op._other_done(VALUE, None)
-
-    def set_error(self, error: BaseException, /) -> None:
-        self._op._other_done(ERROR, error)
-
-    def set_stopped(self) -> None:
-        self._op._other_done(STOPPED, None)
+    def receive(self, completion: Completion, /) -> None:
+        self._op.other_done(completion)
 
     def get_env(self) -> Env:
         return self._op.get_env()
 
 
-class RaceOp(Generic[T]):
-    """Operation state running the upstream and a second sender under one stop source.
+class RaceOp(CompletionSink):
+    r"""Operation state running the upstream and a second sender under one stop source.
 
     Subclasses implement ``_make_other(env)`` (the second sender; may raise, and the exception
-    is delivered before anything starts) and ``_deliver()`` (complete downstream once both
-    children completed, from ``_up_channel``/``_up_result`` and ``_other_channel``/
-    ``_other_result``). The operation is the upstream's receiver.
+    is delivered before anything starts) and ``_deliver(upstream, other)`` (complete downstream
+    once both children completed, from their two :class:`Completion`\ s). The operation is the
+    upstream's receiver.
     """
 
     __slots__ = (
         "_env",
-        "_other_channel",
+        "_other",
         "_other_op",
-        "_other_result",
-        "_outer_callback",
         "_receiver",
         "_source",
         "_tickets",
-        "_up_channel",
+        "_up",
         "_up_op",
-        "_up_result",
         "_upstream",
     )
 
-    def __init__(self, upstream: Sender[T], receiver: Receiver[T]) -> None:
+    def __init__(self, upstream: Sender[Any], receiver: Receiver[Any]) -> None:
         self._upstream = upstream
         self._receiver = receiver
         self._env: Env | None = None
-        self._source: StopSource | None = None
-        self._outer_callback: StopCallback | None = None
+        self._source: ChildStopSource | None = None
         self._tickets: list[bool] = [False, True]
         self._up_op: OperationState | None = None
         self._other_op: OperationState | None = None
-        self._up_channel = -1
-        self._up_result: Any = None
-        self._other_channel = -1
-        self._other_result: BaseException | None = None
+        self._up: Completion | None = None
+        self._other: Completion | None = None
 
     def _make_other(self, env: Env) -> Sender[Any]:
         raise NotImplementedError
 
-    def _deliver(self) -> None:
+    def _deliver(self, upstream: Completion, other: Completion) -> None:
         raise NotImplementedError
 
     def start(self) -> None:
@@ -123,7 +112,7 @@ class RaceOp(Generic[T]):
             return
         try:
             other = self._make_other(env)
-            source = StopSource()
+            source = ChildStopSource()
             self._source = source
             self._env = env.with_stop_token(source.token)
             up_op = self._upstream.connect(self)
@@ -131,45 +120,38 @@ class RaceOp(Generic[T]):
             receiver.set_error(exc)
             return
         self._up_op = up_op
-        if outer.stop_possible():
-            # If stop is requested meanwhile, this runs at once: the children start stopped.
-            self._outer_callback = outer.register(self._on_outer_stop)
+        source.link(outer)  # if stop was requested meanwhile, the children start stopped
         up_op.start()
-        if self._up_channel != -1:
+        if self._up is not None:
             # The upstream completed inline (or already on another thread): the second sender
             # is not needed; it counts as stopped.
-            self._other_done(STOPPED, None)
+            self.other_done(STOPPED_COMPLETION)
             return
         try:
             other_op = other.connect(_OtherReceiver(self))
         except Exception as exc:
-            self._other_done(ERROR, exc)
+            self.other_done(Completion(ERROR, exc))
             return
         self._other_op = other_op
         other_op.start()
 
     def _arrive(self) -> None:
-        if self._tickets.pop():
-            source = self._source
-            assert source is not None
-            source.request_stop()
-            return
-        callback = self._outer_callback
-        if callback is not None:
-            self._outer_callback = None
-            callback.unregister()
-        self._up_op = None
-        self._other_op = None
-        self._deliver()
-
-    def _on_outer_stop(self) -> None:
         source = self._source
         assert source is not None
-        source.request_stop()
+        if self._tickets.pop():
+            source.request_stop()
+            return
+        source.unlink()
+        self._up_op = None
+        self._other_op = None
+        upstream, other = self._up, self._other
+        assert upstream is not None
+        assert other is not None
+        self._deliver(upstream, other)
 
-    def _other_done(self, channel: int, error: BaseException | None) -> None:
-        self._other_channel = channel
-        self._other_result = error
+    def other_done(self, completion: Completion) -> None:
+        """The second child completed (its receiver calls this)."""
+        self._other = completion
         self._arrive()
 
     def _outer_stop_requested(self) -> bool:
@@ -177,18 +159,9 @@ class RaceOp(Generic[T]):
 
     # The upstream's receiver interface.
 
-    def set_value(self, value: T, /) -> None:
-        self._up_result = value
-        self._up_channel = VALUE
-        self._arrive()
-
-    def set_error(self, error: BaseException, /) -> None:
-        self._up_result = error
-        self._up_channel = ERROR
-        self._arrive()
-
-    def set_stopped(self) -> None:
-        self._up_channel = STOPPED
+    def receive(self, completion: Completion, /) -> None:
+        """The upstream completed."""
+        self._up = completion
         self._arrive()
 
     def get_env(self) -> Env:
@@ -198,61 +171,32 @@ class RaceOp(Generic[T]):
 
 
 @final
-class _StopWhenOp(RaceOp[T]):
+class _StopWhenOp(RaceOp):
     __slots__ = ("_trigger",)
 
-    def __init__(self, upstream: Sender[T], trigger: Sender[Any], receiver: Receiver[T]) -> None:
+    def __init__(
+        self, upstream: Sender[Any], trigger: Sender[Any], receiver: Receiver[Any]
+    ) -> None:
         super().__init__(upstream, receiver)
         self._trigger = trigger
 
     def _make_other(self, env: Env) -> Sender[Any]:
         return self._trigger
 
-    def _deliver(self) -> None:
-        channel = self._up_channel
-        receiver = self._receiver
-        if channel == VALUE:
-            receiver.set_value(self._up_result)
-        elif channel == ERROR:
-            receiver.set_error(self._up_result)
-        else:
-            receiver.set_stopped()
+    def _deliver(self, upstream: Completion, other: Completion) -> None:
+        upstream.deliver(self._receiver)
 
 
-@final
-class _StopWhenSender(Sender[T], Generic[T]):
-    __slots__ = ("_sender", "_trigger")
-
-    def __init__(self, sender: Sender[T], trigger: Sender[Any]) -> None:
-        self._sender = sender
-        self._trigger = trigger
-
-    def connect(self, receiver: Receiver[T], /) -> OperationState:
-        return _StopWhenOp(self._sender, self._trigger, receiver)
-
-    def __repr__(self) -> str:
-        return f"{self._sender!r} | stop_when({self._trigger!r})"
+def _check_trigger(trigger: Any) -> Any:
+    require_sender("stop_when", trigger)
+    return trigger
 
 
-@final
-class _StopWhenAdaptor(Adaptor):
-    """Pipe form of ``stop_when``: the upstream's value type passes through."""
-
-    __slots__ = ("_trigger",)
-
-    def __init__(self, trigger: Sender[Any]) -> None:
-        self._trigger = trigger
-
-    def __call__(self, sender: Sender[T], /) -> Sender[T]:
-        require_sender("stop_when", sender)
-        return _StopWhenSender(sender, self._trigger)
-
-    def __repr__(self) -> str:
-        return f"<SenderAdaptor stop_when({self._trigger!r})>"
+_StopWhenSender = BasicSender.variant("stop_when", operation=_StopWhenOp, check=_check_trigger)
 
 
 @overload
-def stop_when(trigger: Sender[Any], /) -> _StopWhenAdaptor: ...
+def stop_when(trigger: Sender[Any], /) -> PreservingAdaptor: ...
 @overload
 def stop_when(sender: Sender[T], trigger: Sender[Any], /) -> Sender[T]: ...
 def stop_when(first: Any, trigger: Any = MISSING, /) -> Any:
@@ -261,9 +205,4 @@ def stop_when(first: Any, trigger: Any = MISSING, /) -> Any:
     Delivers the upstream's completion once both have completed. ``TypeError`` when built if
     ``trigger`` (or the upstream) is not a Sender.
     """
-    if trigger is MISSING:
-        require_sender("stop_when", first)
-        return _StopWhenAdaptor(first)
-    require_sender("stop_when", first)
-    require_sender("stop_when", trigger)
-    return _StopWhenSender(first, trigger)
+    return _StopWhenSender.call(first, trigger)

@@ -25,19 +25,23 @@ every :class:`~dsexec.TimedScheduler` (``IoContext``, ``VirtualTimeScheduler``,
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar, final, overload
+from typing import Any, ClassVar, TypeVar, final, overload
 
 from .._core import (
-    Adaptor,
+    ERROR,
+    MISSING,
+    STOPPED,
+    VALUE,
+    BasicSender,
+    Completion,
     Env,
-    OperationState,
+    PreservingAdaptor,
     Receiver,
     Sender,
     TimedScheduler,
     check_delay,
-    require_sender,
 )
-from ._stop_when import ERROR, VALUE, RaceOp
+from ._stop_when import RaceOp
 
 __all__ = ["timeout"]
 
@@ -55,19 +59,17 @@ def _timed_schedule_after(algorithm: str, scheduler: object) -> Any:
 
 
 @final
-class _TimeoutOp(RaceOp[T]):
+class _TimeoutOp(RaceOp):
     __slots__ = ("_scheduler", "_seconds")
 
     def __init__(
         self,
-        upstream: Sender[T],
-        seconds: float,
-        scheduler: TimedScheduler | None,
-        receiver: Receiver[T],
+        upstream: Sender[Any],
+        data: tuple[float, TimedScheduler | None],
+        receiver: Receiver[Any],
     ) -> None:
         super().__init__(upstream, receiver)
-        self._seconds = seconds
-        self._scheduler = scheduler
+        self._seconds, self._scheduler = data
 
     def _make_other(self, env: Env) -> Sender[Any]:
         scheduler: object = self._scheduler
@@ -82,88 +84,55 @@ class _TimeoutOp(RaceOp[T]):
         timer: Sender[Any] = _timed_schedule_after("timeout", scheduler)(self._seconds)
         return timer
 
-    def _deliver(self) -> None:
-        receiver = self._receiver
-        channel = self._up_channel
-        if channel == VALUE:
-            receiver.set_value(self._up_result)
-        elif channel == ERROR:
-            receiver.set_error(self._up_result)
-        elif self._outer_stop_requested():
-            receiver.set_stopped()
-        elif self._other_channel == VALUE:
-            receiver.set_error(
-                TimeoutError(f"timeout: the operation timed out after {self._seconds:g} s")
-            )
-        elif self._other_channel == ERROR:
-            error = self._other_result
-            assert error is not None
-            receiver.set_error(error)
-        else:
-            receiver.set_stopped()
+    def _deliver(self, upstream: Completion, other: Completion) -> None:
+        # A value or error of the upstream wins; a stopped upstream was stopped by the timer
+        # (TimeoutError), by a failing timer (its error) or from downstream (stopped).
+        if upstream.channel == STOPPED and not self._outer_stop_requested():
+            if other.channel == VALUE:
+                message = f"timeout: the operation timed out after {self._seconds:g} s"
+                upstream = Completion(ERROR, TimeoutError(message))
+            elif other.channel == ERROR:
+                upstream = other
+        upstream.deliver(self._receiver)
 
 
 @final
-class _TimeoutSender(Sender[T], Generic[T]):
-    __slots__ = ("_scheduler", "_seconds", "_sender")
+class _TimeoutSender(BasicSender):
+    """``data`` is ``(seconds, scheduler or None)``."""
 
-    def __init__(self, sender: Sender[T], seconds: float, scheduler: TimedScheduler | None) -> None:
-        self._sender = sender
-        self._seconds = seconds
-        self._scheduler = scheduler
+    __slots__ = ()
+    name: ClassVar[str] = "timeout"
+    operation = _TimeoutOp
 
-    def connect(self, receiver: Receiver[T], /) -> OperationState:
-        return _TimeoutOp(self._sender, self._seconds, self._scheduler, receiver)
+    @classmethod
+    def check(cls, data: Any) -> Any:
+        seconds, scheduler = data
+        if scheduler is not None:
+            _timed_schedule_after("timeout", scheduler)
+        return check_delay("timeout", seconds), scheduler
 
-    def __repr__(self) -> str:
-        return f"{self._sender!r} | timeout({self._seconds:g})"
-
-
-@final
-class _TimeoutAdaptor(Adaptor):
-    """Pipe form of ``timeout``: the upstream's value type passes through."""
-
-    __slots__ = ("_scheduler", "_seconds")
-
-    def __init__(self, seconds: float, scheduler: TimedScheduler | None) -> None:
-        self._seconds = seconds
-        self._scheduler = scheduler
-
-    def __call__(self, sender: Sender[T], /) -> Sender[T]:
-        require_sender("timeout", sender)
-        return _TimeoutSender(sender, self._seconds, self._scheduler)
-
-    def __repr__(self) -> str:
-        return f"<SenderAdaptor timeout({self._seconds:g})>"
-
-
-def _check_seconds(seconds: object) -> float:
-    return check_delay("timeout", seconds)
-
-
-def _check_scheduler(scheduler: TimedScheduler | None) -> TimedScheduler | None:
-    if scheduler is not None:
-        _timed_schedule_after("timeout", scheduler)
-    return scheduler
+    @classmethod
+    def describe(cls, data: Any) -> str:
+        return f"{data[0]:g}"
 
 
 @overload
-def timeout(seconds: float, /, *, scheduler: TimedScheduler | None = None) -> _TimeoutAdaptor: ...
+def timeout(seconds: float, /, *, scheduler: TimedScheduler | None = None) -> PreservingAdaptor: ...
 @overload
 def timeout(
     sender: Sender[T], seconds: float, /, *, scheduler: TimedScheduler | None = None
 ) -> Sender[T]: ...
-def timeout(first: Any, seconds: Any = None, /, *, scheduler: TimedScheduler | None = None) -> Any:
+def timeout(
+    first: Any, seconds: Any = MISSING, /, *, scheduler: TimedScheduler | None = None
+) -> Any:
     """Complete with ``TimeoutError`` if the upstream has not completed after ``seconds``.
 
     The timer runs on ``scheduler`` if given (a timed scheduler), else on the environment's
-    scheduler. ``TypeError`` when built if ``seconds`` is not a number or ``scheduler`` has no
-    ``schedule_after``.
+    scheduler. When built: ``TypeError`` if ``seconds`` is not a number or ``scheduler`` has no
+    ``schedule_after``, ``ValueError`` if ``seconds`` is NaN or negative (``math.inf``: never).
     """
-    if isinstance(first, Sender):
-        if seconds is None:
+    if seconds is MISSING:
+        if isinstance(first, Sender):
             raise TypeError("timeout: missing the delay: use timeout(sender, seconds)")
-        return _TimeoutSender(first, _check_seconds(seconds), _check_scheduler(scheduler))
-    if seconds is not None:
-        require_sender("timeout", first)
-    return _TimeoutAdaptor(_check_seconds(first), _check_scheduler(scheduler))
+        return _TimeoutSender.call((first, scheduler))
+    return _TimeoutSender.call(first, (seconds, scheduler))

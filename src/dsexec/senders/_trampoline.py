@@ -31,33 +31,27 @@ at several times the cost.)
 
 Restartable children
 --------------------
-Connecting the child afresh every round costs an operation state per round. A sender whose
-``_restartable`` attribute is true promises more than P2300 asks: an operation state it
-connected may, once it has completed, be started again, and that is the same as connecting the
-sender to the same receiver again and starting the new operation. ``just``, ``async_read``
-(without a pool) and ``schedule`` senders make that promise; ``then``, ``upon_*`` and ``let_*``
-make it when their upstream does (the ``let_*`` operation drops the previous round's second
-operation when restarted). A sender defined outside dsexec never does: its ``connect`` may do
-anything, even return a different operation each time. A loop over a restartable sender sets
-``_reuse``, keeps its child and restarts it instead of connecting a new one: a keep-alive
-connection's ``async_read | let_value(...) | repeat_until(...)`` runs on one set of operation
-states for its whole life. The rule that makes a restart safe is the one every operation keeps
-anyway: it does not touch its state after completing, so the next round may begin inside (or
-concurrently with) the previous round's completion call.
+Connecting the child afresh every round costs an operation state per round. When the child's
+sender is restartable (``Sender.restartable``: ``just``, ``schedule``, the timers, ``async_read``
+without a pool, and ``then``/``let_*``-style adaptors over those), a loop constructed with
+``reuse=True`` keeps its child and restarts it instead: a keep-alive connection's ``async_read |
+let_value(...) | repeat_until(...)`` runs on one set of operation states for its whole life.
+The rule that makes a restart safe is the one every operation keeps anyway: it does not touch
+its state after completing, so the next round may begin inside (or concurrently with) the
+previous round's completion call.
 
-Owned by such a loop, an operation may keep something from round to round that a one-shot
-operation must release before completing: ``async_read`` keeps its stop registration (a stop
-request between rounds finds it done and does nothing; the next round sees the stop at its
-start). The loop says so: right after connecting the child it calls ``child._enter_loop()``,
-and when the loop ends -- by any channel -- ``child._retire()``, where the child has them
-(``let_*`` pass both on to their first operation); the child then releases what it kept.
+Owned by such a loop, a child may keep something from round to round that a one-shot operation
+must release before completing (``async_read`` keeps its stop registration). The loop says so
+through the :class:`~dsexec.RestartableOperation` protocol: ``enter_loop()`` right after
+connecting the child, ``retire()`` when the loop ends -- by any channel -- from
+:meth:`RestartLoop._drop_child`.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from .._core import OperationState
+from .._core import OperationState, RestartableOperation
 
 __all__ = ["RestartLoop"]
 
@@ -69,17 +63,17 @@ class RestartLoop:
     """Base of operation states that start a child operation round after round, stack-safely.
 
     Subclasses implement ``_connect_child()`` (connect the next child, usually to ``self``) and
-    ``_fail(exc)`` (complete downstream with ``exc`` when connecting raises), and call
-    ``_restart()`` from a child completion that wants another round. ``_reuse`` (false unless
-    the subclass sets it for a restartable sender) keeps the child between rounds; a subclass
-    that clears ``_child`` before ``_restart()`` gets a freshly connected child every round.
+    ``_fail(exc)`` (complete downstream with ``exc`` when connecting raises), call
+    ``_restart()`` from a child completion that wants another round, and ``_drop_child()``
+    from one that ends the loop. With ``reuse`` (a restartable child sender) the child is
+    connected once and restarted every round; otherwise each round connects a new one.
     """
 
     __slots__ = ("_child", "_reuse")
 
-    def __init__(self) -> None:
+    def __init__(self, reuse: bool) -> None:
         self._child: OperationState | None = None
-        self._reuse = False  # restart the child every round instead of connecting a new one
+        self._reuse = reuse
 
     def _connect_child(self) -> OperationState:
         raise NotImplementedError
@@ -98,6 +92,8 @@ class RestartLoop:
                     self._fail(exc)
                     return
                 self._child = child
+                if self._reuse and isinstance(child, RestartableOperation):
+                    child.enter_loop()  # it may keep things between rounds until retired
             rounds[self] = True
             try:
                 child.start()
@@ -113,3 +109,11 @@ class RestartLoop:
         if _ROUNDS.pop(self, False):
             return  # first: the starter is still inside child.start() and will loop
         self._run()
+
+    def _drop_child(self) -> None:
+        """The loop is over: let the child go, and retire a restarted one so it releases what
+        it kept from round to round."""
+        child = self._child
+        self._child = None
+        if self._reuse and isinstance(child, RestartableOperation):
+            child.retire()

@@ -11,17 +11,17 @@ operation state of its own.
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar, final, overload
+from typing import Any, TypeVar, final, overload
 
 from .._core import (
     MISSING,
     NEVER_STOP_TOKEN,
-    Adaptor,
     Env,
-    OperationState,
+    ForwardingReceiver,
+    PreservingAdaptor,
     Receiver,
+    ReceiverSender,
     Sender,
-    require_sender,
 )
 
 __all__ = ["unstoppable"]
@@ -30,62 +30,27 @@ T = TypeVar("T")
 
 
 @final
-class _UnstoppableReceiver(Generic[T]):
-    __slots__ = ("_env", "_receiver")
-
-    def __init__(self, receiver: Receiver[T]) -> None:
-        self._receiver = receiver
-        env = receiver.get_env()
-        if env.stop_token.stop_possible():
-            env = env.with_stop_token(NEVER_STOP_TOKEN)
-        self._env = env
-
-    def set_value(self, value: T, /) -> None:
-        self._receiver.set_value(value)
-
-    def set_error(self, error: BaseException, /) -> None:
-        self._receiver.set_error(error)
-
-    def set_stopped(self) -> None:
-        self._receiver.set_stopped()
-
-    def get_env(self) -> Env:
-        return self._env
-
-
-@final
-class _UnstoppableSender(Sender[T], Generic[T]):
-    __slots__ = ("_sender",)
-
-    def __init__(self, sender: Sender[T]) -> None:
-        self._sender = sender
-
-    def connect(self, receiver: Receiver[T], /) -> OperationState:
-        return self._sender.connect(_UnstoppableReceiver(receiver))
-
-    def __repr__(self) -> str:
-        return f"unstoppable({self._sender!r:.60})"
-
-
-@final
-class _UnstoppableAdaptor(Adaptor):
-    """Pipe form of ``unstoppable()``."""
+class _UnstoppableReceiver(ForwardingReceiver[Any]):
+    """``data`` is the downstream environment without its stop token."""
 
     __slots__ = ()
 
-    def __call__(self, sender: Sender[T], /) -> Sender[T]:
-        require_sender("unstoppable", sender)
-        return _UnstoppableSender(sender)
+    def __init__(self, receiver: Receiver[Any], data: Any = None) -> None:
+        env = receiver.get_env()
+        if env.stop_token.stop_possible():
+            env = env.with_stop_token(NEVER_STOP_TOKEN)
+        super().__init__(receiver, env)
 
-    def __repr__(self) -> str:
-        return "<SenderAdaptor unstoppable>"
+    def get_env(self) -> Env:
+        env: Env = self.data
+        return env
 
 
-_UNSTOPPABLE = _UnstoppableAdaptor()
+_UnstoppableSender = ReceiverSender.variant("unstoppable", receiver_type=_UnstoppableReceiver)
 
 
 @overload
-def unstoppable() -> _UnstoppableAdaptor: ...
+def unstoppable() -> PreservingAdaptor: ...
 @overload
 def unstoppable(sender: Sender[T], /) -> Sender[T]: ...
 def unstoppable(sender: Any = MISSING, /) -> Any:
@@ -93,7 +58,4 @@ def unstoppable(sender: Any = MISSING, /) -> Any:
 
     Completions pass through unchanged. ``TypeError`` when built if ``sender`` is not a sender.
     """
-    if sender is MISSING:
-        return _UNSTOPPABLE
-    require_sender("unstoppable", sender)
-    return _UnstoppableSender(sender)
+    return _UnstoppableSender.call_optional(sender)

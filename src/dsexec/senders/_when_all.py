@@ -29,33 +29,25 @@ own slot before that child counts itself, so the last completer sees all of them
 
 from __future__ import annotations
 
-import threading
-from typing import Any, Final, Generic, TypeVar, final, overload
+from typing import Any, Generic, TypeVar, final, overload
 
 from .._core import (
+    ERROR,
+    STOPPED_COMPLETION,
+    BasicSender,
+    Completion,
     Env,
-    OperationState,
     Receiver,
     Sender,
-    StopCallback,
-    StopSource,
     require_sender,
 )
+from ._concurrent import A, B, C, ConcurrentOp, D, E, F, describe_children
 from ._just import just
 
 __all__ = ["when_all"]
 
-A = TypeVar("A")
-B = TypeVar("B")
-C = TypeVar("C")
-D = TypeVar("D")
-E = TypeVar("E")
-F = TypeVar("F")
 T = TypeVar("T")
 
-_RUNNING: Final = 0
-_ERROR: Final = 1
-_STOPPED: Final = 2
 
 
 @final
@@ -69,122 +61,69 @@ class _WhenAllReceiver(Generic[T]):
         self._index = index
 
     def set_value(self, value: T, /) -> None:
-        op = self._op
-        op._values[self._index] = value
-        op._arrive()
+        self._op.child_value(self._index, value)
 
     def set_error(self, error: BaseException, /) -> None:
-        self._op._child_error(error)
+        self._op.child_error(error)
 
     def set_stopped(self) -> None:
-        self._op._child_stopped()
+        self._op.child_stopped()
 
     def get_env(self) -> Env:
-        return self._op._env
+        return self._op.env
 
 
 @final
-class _WhenAllOp:
-    __slots__ = (
-        "_env",
-        "_error",
-        "_lock",
-        "_ops",
-        "_outer_callback",
-        "_receiver",
-        "_remaining",
-        "_source",
-        "_state",
-        "_values",
-    )
+class _WhenAllOp(ConcurrentOp):
+    __slots__ = ("_failure", "_values")
 
     def __init__(
-        self, senders: tuple[Sender[Any], ...], receiver: Receiver[tuple[Any, ...]]
+        self, _: None, senders: tuple[Sender[Any], ...], receiver: Receiver[tuple[Any, ...]]
     ) -> None:
-        count = len(senders)
-        self._receiver = receiver
-        self._source = StopSource()
-        self._env = receiver.get_env().with_stop_token(self._source.token)
-        self._lock = threading.Lock()
-        self._remaining = count
-        self._state = _RUNNING
-        self._error: BaseException | None = None
-        self._values: list[Any] = [None] * count
-        self._outer_callback: StopCallback | None = None
-        self._ops = [
-            sender.connect(_WhenAllReceiver(self, index)) for index, sender in enumerate(senders)
-        ]
+        # None while every child succeeds; the first error (or, before any error, stopped).
+        self._failure: Completion | None = None
+        self._values: list[Any] = [None] * len(senders)
+        super().__init__(senders, receiver, lambda index: _WhenAllReceiver(self, index))
 
-    def start(self) -> None:
-        token = self._receiver.get_env().stop_token
-        if token.stop_possible():
-            # As [exec.when.all] does: register, then look at our own source, which the
-            # callback (run inline if stop was already requested) has stopped. A stop request
-            # arriving after this point reaches the children through the source instead.
-            self._outer_callback = token.register(self._on_outer_stop)
-            if self._source.stop_requested():
-                self._outer_callback.unregister()
-                self._outer_callback = None
-                self._receiver.set_stopped()
-                return
-        for op in self._ops:
-            op.start()
+    # -- the children's receivers report here ---------------------------------------------------
 
-    def _on_outer_stop(self) -> None:
-        self._source.request_stop()
+    def child_value(self, index: int, value: Any) -> None:
+        """Child ``index`` completed with ``value``."""
+        self._values[index] = value
+        self._arrive()
 
-    def _child_error(self, error: BaseException) -> None:
+    def child_error(self, error: BaseException) -> None:
+        """A child failed: the first error wins; stop the siblings."""
         with self._lock:
-            first = self._state != _ERROR
+            failure = self._failure
+            first = failure is None or failure.channel != ERROR
             if first:
-                self._state = _ERROR
-                self._error = error
+                self._failure = Completion(ERROR, error)
         if first:
             self._source.request_stop()
         self._arrive()
 
-    def _child_stopped(self) -> None:
+    def child_stopped(self) -> None:
+        """A child was stopped: unless something failed already, stop the siblings."""
         with self._lock:
-            first = self._state == _RUNNING
+            first = self._failure is None
             if first:
-                self._state = _STOPPED
+                self._failure = STOPPED_COMPLETION
         if first:
             self._source.request_stop()
         self._arrive()
 
     def _arrive(self) -> None:
-        with self._lock:
-            self._remaining -= 1
-            if self._remaining:
-                return
-        callback = self._outer_callback
-        if callback is not None:
-            self._outer_callback = None
-            callback.unregister()
-        receiver = self._receiver
-        state = self._state
-        if state == _RUNNING:
-            receiver.set_value(tuple(self._values))
-        elif state == _ERROR:
-            error = self._error
-            assert error is not None
-            receiver.set_error(error)
+        if not self._count_down():
+            return
+        failure = self._failure
+        if failure is None:
+            self._receiver.set_value(tuple(self._values))
         else:
-            receiver.set_stopped()
+            failure.deliver(self._receiver)
 
 
-@final
-class _WhenAllSender(Sender[tuple[Any, ...]]):
-    __slots__ = ("_senders",)
-
-    def __init__(self, senders: tuple[Sender[Any], ...]) -> None:
-        self._senders = senders
-
-    def connect(self, receiver: Receiver[tuple[Any, ...]], /) -> OperationState:
-        return _WhenAllOp(self._senders, receiver)
-
-    def __repr__(self) -> str:
-        return f"when_all({', '.join(map(repr, self._senders))})"
+_WhenAllSender = BasicSender.variant("when_all", operation=_WhenAllOp, describe=describe_children)
 
 
 @overload
@@ -220,4 +159,4 @@ def when_all(*senders: Any) -> Any:
         require_sender("when_all", sender)
     if not senders:
         return just(())
-    return _WhenAllSender(senders)
+    return _WhenAllSender(None, senders)

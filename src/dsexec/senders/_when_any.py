@@ -22,129 +22,45 @@ The operation is the receiver of every child: no per-child objects.
 
 from __future__ import annotations
 
-import threading
-from typing import Any, Final, TypeVar, final, overload
+from typing import Any, final, overload
 
-from .._core import (
-    Env,
-    OperationState,
-    Receiver,
-    Sender,
-    StopCallback,
-    StopSource,
-    require_sender,
-)
+from .._core import BasicSender, Completion, CompletionSink, Env, Receiver, Sender, require_sender
+from ._concurrent import A, B, C, ConcurrentOp, D, E, F, describe_children
 
 __all__ = ["when_any"]
 
-A = TypeVar("A")
-B = TypeVar("B")
-C = TypeVar("C")
-D = TypeVar("D")
-E = TypeVar("E")
-F = TypeVar("F")
-
-_NONE: Final = 0
-_VALUE: Final = 1
-_ERROR: Final = 2
-_STOPPED: Final = 3
-
 
 @final
-class _WhenAnyOp:
-    __slots__ = (
-        "_env",
-        "_lock",
-        "_ops",
-        "_outer_callback",
-        "_receiver",
-        "_remaining",
-        "_result",
-        "_source",
-        "_winner",
-    )
+class _WhenAnyOp(ConcurrentOp, CompletionSink):
+    """The receiver of every child: no per-child objects."""
 
-    def __init__(self, senders: tuple[Sender[Any], ...], receiver: Receiver[Any]) -> None:
-        self._receiver = receiver
-        self._source = StopSource()
-        self._env = receiver.get_env().with_stop_token(self._source.token)
-        self._lock = threading.Lock()
-        self._remaining = len(senders)
-        self._winner = _NONE
-        self._result: Any = None
-        self._outer_callback: StopCallback | None = None
-        self._ops = [sender.connect(self) for sender in senders]
+    __slots__ = ("_winner",)
 
-    def start(self) -> None:
-        token = self._receiver.get_env().stop_token
-        if token.stop_possible():
-            # As [exec.when.all] does: register, then look at our own source, which the
-            # callback (run inline if stop was already requested) has stopped. A stop request
-            # arriving after this point reaches the children through the source instead.
-            self._outer_callback = token.register(self._on_outer_stop)
-            if self._source.stop_requested():
-                self._outer_callback.unregister()
-                self._outer_callback = None
-                self._receiver.set_stopped()
-                return
-        for op in self._ops:
-            op.start()
+    def __init__(self, _: None, senders: tuple[Sender[Any], ...], receiver: Receiver[Any]) -> None:
+        self._winner: Completion | None = None
+        super().__init__(senders, receiver, self._child_receiver)
 
-    def _on_outer_stop(self) -> None:
-        self._source.request_stop()
-
-    # -- the children's receiver ------------------------------------------------------------
-
-    def set_value(self, value: Any, /) -> None:
-        self._arrive(_VALUE, value)
-
-    def set_error(self, error: BaseException, /) -> None:
-        self._arrive(_ERROR, error)
-
-    def set_stopped(self) -> None:
-        self._arrive(_STOPPED, None)
+    def _child_receiver(self, _index: int) -> Receiver[Any]:
+        return self
 
     def get_env(self) -> Env:
-        return self._env
+        return self.env
 
-    def _arrive(self, kind: int, result: Any) -> None:
+    def receive(self, completion: Completion, /) -> None:
+        """A child completed: the first completion wins; stop the others; the last delivers."""
         with self._lock:
-            won = self._winner == _NONE
+            won = self._winner is None
             if won:
-                self._winner = kind
-                self._result = result
+                self._winner = completion
         if won:
             self._source.request_stop()
-        with self._lock:
-            self._remaining -= 1
-            if self._remaining:
-                return
-        callback = self._outer_callback
-        if callback is not None:
-            self._outer_callback = None
-            callback.unregister()
-        receiver = self._receiver
-        winner = self._winner
-        if winner == _VALUE:
-            receiver.set_value(self._result)
-        elif winner == _ERROR:
-            receiver.set_error(self._result)
-        else:
-            receiver.set_stopped()
+        if self._count_down():
+            winner = self._winner
+            assert winner is not None
+            winner.deliver(self._receiver)
 
 
-@final
-class _WhenAnySender(Sender[Any]):
-    __slots__ = ("_senders",)
-
-    def __init__(self, senders: tuple[Sender[Any], ...]) -> None:
-        self._senders = senders
-
-    def connect(self, receiver: Receiver[Any], /) -> OperationState:
-        return _WhenAnyOp(self._senders, receiver)
-
-    def __repr__(self) -> str:
-        return f"when_any({', '.join(map(repr, self._senders))})"
+_WhenAnySender = BasicSender.variant("when_any", operation=_WhenAnyOp, describe=describe_children)
 
 
 @overload
@@ -178,4 +94,4 @@ def when_any(*senders: Any) -> Any:
         raise TypeError("when_any: expected at least one Sender, got none")
     for sender in senders:
         require_sender("when_any", sender)
-    return _WhenAnySender(senders)
+    return _WhenAnySender(None, senders)

@@ -121,7 +121,8 @@ class FaultySocketFactory:
 
     # -- used by the faulty sockets -------------------------------------------------------------
 
-    def _check(self, operation: str, family: int) -> None:
+    def check(self, operation: str, family: int) -> None:
+        """Count ``operation`` and raise the ``OSError`` a configured fault asks for."""
         with self._lock:
             self.calls[operation] += 1
             faults = self._faults.get(operation)
@@ -139,7 +140,8 @@ class FaultySocketFactory:
                 return
         raise OSError(code, os.strerror(code))
 
-    def _is_blackholed(self, address: Any) -> bool:
+    def is_blackholed(self, address: Any) -> bool:
+        """Whether connects to ``address`` are black-holed (never answered)."""
         if not self._blackholes or not isinstance(address, tuple):
             return False
         try:
@@ -154,14 +156,14 @@ class FaultySocketFactory:
     # -- the SocketFactory protocol ---------------------------------------------------------------
 
     def socket(self, family: int, type: int, proto: int, /) -> socket.socket:
-        self._check("socket", family)
+        self.check("socket", family)
         return _FaultySocket(family, type, proto, faults=self)
 
     def getaddrinfo(  # noqa: PLR0917 (socket.getaddrinfo's signature)
         self, host: str, port: int, family: int, type: int, proto: int, flags: int, /
     ) -> list[AddrInfo]:
         try:
-            self._check("resolve", family)
+            self.check("resolve", family)
         except OSError as exc:
             code = exc.errno or socket.EAI_FAIL
             raise socket.gaierror(code, f"injected resolution failure {code}") from None
@@ -204,11 +206,11 @@ class _FaultySocket(socket.socket):
         self._hole: tuple[int, int] | None = None
 
     def bind(self, address: Any, /) -> None:
-        self._faults._check("bind", self.family)
+        self._faults.check("bind", self.family)
         super().bind(address)
 
     def accept(self) -> tuple[socket.socket, Any]:
-        self._faults._check("accept", self.family)
+        self._faults.check("accept", self.family)
         fd, address = self._accept()  # type: ignore[attr-defined]
         conn = _FaultySocket(self.family, self.type, self.proto, fd, faults=self._faults)
         if socket.getdefaulttimeout() is None and self.gettimeout():
@@ -217,10 +219,10 @@ class _FaultySocket(socket.socket):
 
     def connect_ex(self, address: Any, /) -> int:
         try:
-            self._faults._check("connect", self.family)
+            self._faults.check("connect", self.family)
         except OSError as exc:
             return exc.errno or errno_module.EIO
-        if self._faults._is_blackholed(address):
+        if self._faults.is_blackholed(address):
             if self._hole is None:
                 self._hole = os.pipe()
             return errno_module.EINPROGRESS
@@ -232,20 +234,20 @@ class _FaultySocket(socket.socket):
             raise OSError(code, os.strerror(code))
 
     def recv(self, bufsize: int, flags: int = 0, /) -> bytes:
-        self._faults._check("recv", self.family)
+        self._faults.check("recv", self.family)
         return super().recv(bufsize, flags)
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0, /) -> int:
-        self._faults._check("recv", self.family)
+        self._faults.check("recv", self.family)
         return super().recv_into(buffer, nbytes, flags)
 
     def send(self, data: Any, flags: int = 0, /) -> int:
-        self._faults._check("send", self.family)
+        self._faults.check("send", self.family)
         return super().send(data, flags)
 
     def setsockopt(self, level: int, option: int, value: Any, *rest: Any) -> None:
         if level == socket.IPPROTO_IPV6 and option == socket.IPV6_V6ONLY and value == 0:
-            self._faults._check("dual_stack", self.family)
+            self._faults.check("dual_stack", self.family)
         super().setsockopt(level, option, value, *rest)
 
     def fileno(self) -> int:

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Generic, Literal, TypeVar, final
+from typing import Any, ClassVar, Generic, Literal, TypeVar, final
 
-from .._core import OperationState, Receiver, Sender, StopCallback
+from .._core import BasicSender, OperationState, Receiver, Sender, StopCallback
 
 __all__ = ["ImpulseScheduler", "ManualSender"]
 
@@ -30,17 +30,101 @@ _State = Literal["new", "pending", "stop_early", "done"]
 
 
 @final
+class _Waiting:
+    """The operations waiting for the test, in start order, and the lock that decides whether
+    the test or a stop request completes each one (a private class: plain names)."""
+
+    __slots__ = ("lock", "ops", "started")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.ops: OrderedDict[_HeldOp, None] = OrderedDict()
+        self.started = 0
+
+    def take(self, oldest: bool) -> _HeldOp | None:
+        """The oldest (or newest) waiting operation, now owned by the caller; ``None`` if
+        none waits."""
+        with self.lock:
+            if not self.ops:
+                return None
+            op, _ = self.ops.popitem(last=not oldest)
+            op.state = "done"
+        op.release_stop_callback()
+        return op
+
+
+@final
+class _HeldOp:
+    """An operation that waits (in its ``_Waiting``) until the test or a stop completes it."""
+
+    __slots__ = ("_stop_callback", "_waiting", "receiver", "state")
+
+    def __init__(self, _: None, waiting: _Waiting, receiver: Receiver[Any]) -> None:
+        self._waiting = waiting
+        self.receiver = receiver
+        self.state: _State = "new"
+        self._stop_callback: StopCallback | None = None
+
+    def start(self) -> None:
+        waiting = self._waiting
+        with waiting.lock:
+            waiting.started += 1
+        token = self.receiver.get_env().stop_token
+        if token.stop_possible():
+            # May run the callback at once (stop already requested): it then marks stop_early.
+            self._stop_callback = token.register(self._on_stop_requested)
+        with waiting.lock:
+            if self.state == "new":
+                self.state = "pending"
+                waiting.ops[self] = None
+                return
+            self.state = "done"
+        self.release_stop_callback()
+        self.receiver.set_stopped()
+
+    def _on_stop_requested(self) -> None:
+        waiting = self._waiting
+        with waiting.lock:
+            if self.state == "new":  # start() has not queued us yet; it completes us
+                self.state = "stop_early"
+                return
+            if self.state != "pending":  # the test took it: it completes us
+                return
+            self.state = "done"
+            del waiting.ops[self]
+        self.receiver.set_stopped()  # the callback is running: nothing to unregister
+
+    def release_stop_callback(self) -> None:
+        """Withdraw the stop callback (before the test completes the operation)."""
+        callback = self._stop_callback
+        if callback is not None:
+            self._stop_callback = None
+            callback.unregister()
+
+
+@final
+class _HeldSender(BasicSender):
+    """``data`` is the ``_Waiting`` its operations join."""
+
+    __slots__ = ()
+    name: ClassVar[str] = "schedule"
+    operation = _HeldOp
+
+    def __repr__(self) -> str:
+        return "schedule(<ImpulseScheduler>)"
+
+
+@final
 class ImpulseScheduler:
     """A scheduler whose ``schedule()`` completes only when the test calls ``run_one()``.
 
     Two impulse schedulers are equal only if they are the same object.
     """
 
-    __slots__ = ("_lock", "_pending")
+    __slots__ = ("_waiting",)
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pending: OrderedDict[_ImpulseOp, None] = OrderedDict()
+        self._waiting = _Waiting()
 
     def schedule(self) -> Sender[None]:
         """A sender completing with ``None`` when the test releases it (``run_one()``).
@@ -48,19 +132,17 @@ class ImpulseScheduler:
         On stop: completes with ``set_stopped`` at once when stop is requested while it waits
         (or was requested before it started).
         """
-        return _ImpulseSender(self)
+        return _HeldSender(None, self._waiting)
 
     def run_one(self) -> bool:
         """Complete the oldest pending operation with ``set_value(None)``, on this thread.
 
         Returns whether there was one.
         """
-        with self._lock:
-            if not self._pending:
-                return False
-            op, _ = self._pending.popitem(last=False)
-            op._state = "done"
-        op._release_and_complete()
+        op = self._waiting.take(oldest=True)
+        if op is None:
+            return False
+        op.receiver.set_value(None)
         return True
 
     def run_all(self) -> int:
@@ -69,8 +151,8 @@ class ImpulseScheduler:
         Operations started by those completions stay pending (call again to release them), so a
         pipeline that re-schedules forever cannot make this loop forever.
         """
-        with self._lock:
-            batch = len(self._pending)
+        with self._waiting.lock:
+            batch = len(self._waiting.ops)
         count = 0
         for _ in range(batch):
             if not self.run_one():
@@ -80,69 +162,10 @@ class ImpulseScheduler:
 
     def __len__(self) -> int:
         """The number of started operations waiting for ``run_one()``."""
-        return len(self._pending)
+        return len(self._waiting.ops)
 
     def __repr__(self) -> str:
-        return f"<ImpulseScheduler {len(self._pending)} pending>"
-
-
-@final
-class _ImpulseSender(Sender[None]):
-    __slots__ = ("_scheduler",)
-
-    def __init__(self, scheduler: ImpulseScheduler) -> None:
-        self._scheduler = scheduler
-
-    def connect(self, receiver: Receiver[None], /) -> OperationState:
-        return _ImpulseOp(self._scheduler, receiver)
-
-
-@final
-class _ImpulseOp:
-    __slots__ = ("_receiver", "_scheduler", "_state", "_stop_callback")
-
-    def __init__(self, scheduler: ImpulseScheduler, receiver: Receiver[None]) -> None:
-        self._scheduler = scheduler
-        self._receiver = receiver
-        self._state: _State = "new"
-        self._stop_callback: StopCallback | None = None
-
-    def start(self) -> None:
-        token = self._receiver.get_env().stop_token
-        if token.stop_possible():
-            # May run the callback at once (stop already requested): it then marks stop_early.
-            self._stop_callback = token.register(self._on_stop_requested)
-        scheduler = self._scheduler
-        with scheduler._lock:
-            if self._state == "new":
-                self._state = "pending"
-                scheduler._pending[self] = None
-                return
-            self._state = "done"
-        self._release_stop_callback()
-        self._receiver.set_stopped()
-
-    def _on_stop_requested(self) -> None:
-        scheduler = self._scheduler
-        with scheduler._lock:
-            if self._state == "new":  # start() has not queued us yet; it completes us
-                self._state = "stop_early"
-                return
-            if self._state != "pending":  # run_one() took it: it completes us
-                return
-            self._state = "done"
-            del scheduler._pending[self]
-        self._receiver.set_stopped()  # the callback is running: nothing to unregister
-
-    def _release_stop_callback(self) -> None:
-        callback = self._stop_callback
-        if callback is not None:
-            self._stop_callback = None
-            callback.unregister()
-
-    def _release_and_complete(self) -> None:
-        self._release_stop_callback()
-        self._receiver.set_value(None)
+        return f"<ImpulseScheduler {len(self)} pending>"
 
 
 @final
@@ -154,84 +177,39 @@ class ManualSender(Sender[T], Generic[T]):
     completes a waiting operation with ``set_stopped`` at once.
     """
 
-    __slots__ = ("_lock", "_waiting", "started")
+    __slots__ = ("_waiting",)
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._waiting: OrderedDict[_ManualOp[T], None] = OrderedDict()
-        self.started = 0
+        self._waiting = _Waiting()
+
+    @property
+    def started(self) -> int:
+        """How many operations were started."""
+        return self._waiting.started
 
     def connect(self, receiver: Receiver[T], /) -> OperationState:
-        return _ManualOp(self, receiver)
+        return _HeldOp(None, self._waiting, receiver)
 
-    def _take_last(self, what: str) -> _ManualOp[T]:
-        with self._lock:
-            if not self._waiting:
-                raise RuntimeError(f"ManualSender.{what}: no started operation is waiting")
-            op, _ = self._waiting.popitem(last=True)
-            op._state = "done"
-        op._release_stop_callback()
-        return op
+    def _take_last(self, what: str) -> Receiver[Any]:
+        op = self._waiting.take(oldest=False)
+        if op is None:
+            raise RuntimeError(f"ManualSender.{what}: no started operation is waiting")
+        return op.receiver
 
     def set_value(self, value: T, /) -> None:
         """Complete the most recently started waiting operation with ``value``."""
-        self._take_last("set_value")._receiver.set_value(value)
+        self._take_last("set_value").set_value(value)
 
     def set_error(self, error: BaseException, /) -> None:
         """Complete the most recently started waiting operation with ``error``."""
-        self._take_last("set_error")._receiver.set_error(error)
+        self._take_last("set_error").set_error(error)
 
     def set_stopped(self) -> None:
         """Complete the most recently started waiting operation with ``set_stopped``."""
-        self._take_last("set_stopped")._receiver.set_stopped()
+        self._take_last("set_stopped").set_stopped()
 
     def __len__(self) -> int:
-        return len(self._waiting)
+        return len(self._waiting.ops)
 
     def __repr__(self) -> str:
-        return f"<ManualSender {self.started} started, {len(self._waiting)} waiting>"
-
-
-@final
-class _ManualOp(Generic[T]):
-    __slots__ = ("_receiver", "_sender", "_state", "_stop_callback")
-
-    def __init__(self, sender: ManualSender[T], receiver: Receiver[T]) -> None:
-        self._sender = sender
-        self._receiver = receiver
-        self._state: _State = "new"
-        self._stop_callback: StopCallback | None = None
-
-    def start(self) -> None:
-        sender = self._sender
-        with sender._lock:
-            sender.started += 1
-        token = self._receiver.get_env().stop_token
-        if token.stop_possible():
-            self._stop_callback = token.register(self._on_stop_requested)
-        with sender._lock:
-            if self._state == "new":
-                self._state = "pending"
-                sender._waiting[self] = None
-                return
-            self._state = "done"
-        self._release_stop_callback()
-        self._receiver.set_stopped()
-
-    def _on_stop_requested(self) -> None:
-        sender = self._sender
-        with sender._lock:
-            if self._state == "new":
-                self._state = "stop_early"
-                return
-            if self._state != "pending":
-                return
-            self._state = "done"
-            del sender._waiting[self]
-        self._receiver.set_stopped()
-
-    def _release_stop_callback(self) -> None:
-        callback = self._stop_callback
-        if callback is not None:
-            self._stop_callback = None
-            callback.unregister()
+        return f"<ManualSender {self.started} started, {len(self)} waiting>"

@@ -74,9 +74,7 @@ def collect_contract_violations() -> list[str]:
         pending = list(_expectations)
         _expectations.clear()
     found.extend(
-        receiver._missing_message()
-        for receiver in pending
-        if receiver.completion is None and not receiver._may_not_complete
+        message for receiver in pending if (message := receiver.missing_completion()) is not None
     )
     return found
 
@@ -177,7 +175,10 @@ class _ExpectingReceiver(RecordingReceiver[T]):
     def _expectation(self) -> str:
         return self.expected_completion
 
-    def _missing_message(self) -> str:
+    def missing_completion(self) -> str | None:
+        """The report for a receiver never completed (and not excused), else ``None``."""
+        if self.completion is not None or self._may_not_complete:
+            return None
         return (
             f"{self!r} created at {self._created_at} expected {self._expectation()} but was "
             "never completed (missing completion; call allow_missing_completion() on it if "

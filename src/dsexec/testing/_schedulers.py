@@ -26,10 +26,7 @@ from collections.abc import Callable
 from typing import Any, Final, Literal, TypeVar, final, get_args
 
 from .._core import Sender
-from ..schedulers._io_context import IoContext
-from ..schedulers._reactor import IoScheduler
-from ..schedulers._virtual_time import VirtualTimeScheduler
-from ..senders._sync_wait import sync_wait
+from ..schedulers import IoContext, IoScheduler, VirtualTimeScheduler, sync_wait
 
 __all__ = ["RunnerKind", "SchedulerRunner", "available_runner_kinds"]
 
@@ -95,8 +92,7 @@ class SchedulerRunner:
                 return sync_wait(build(vts.get_scheduler()), context=vts)
         import anyio  # noqa: PLC0415
 
-        from ..schedulers._anyio import AnyioScheduler  # noqa: PLC0415
-        from ..schedulers._anyio_bridge import as_awaitable  # noqa: PLC0415
+        from ..schedulers import AnyioScheduler, as_awaitable  # noqa: PLC0415
 
         async def main() -> T:
             return await as_awaitable(build(AnyioScheduler()))

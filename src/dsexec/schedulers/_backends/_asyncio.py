@@ -30,8 +30,8 @@ import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, final
 
-from .._core import BusyResourceError, ClosedResourceError
-from ._reactor import FdWaiter
+from ..._core import BusyResourceError, ClosedResourceError
+from .._reactor import FdWaiter
 
 __all__ = ["AsyncioReactor"]
 
@@ -100,6 +100,10 @@ class AsyncioReactor:
     def in_loop_thread(self) -> bool:
         """Whether the caller runs on the loop's thread."""
         return _get_ident() == self._thread_id
+
+    def call_if_idle(self, fn: Callable[[], object], /) -> bool:
+        """Always ``False``: the loop belongs to its runner, so loop work is posted to it."""
+        return False
 
     def post(self, callback: Callable[[], object], /) -> None:
         """``loop.call_soon`` (``call_soon_threadsafe`` from another thread)."""

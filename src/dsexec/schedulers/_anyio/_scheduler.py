@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 ``AnyioScheduler`` is a :class:`~dsexec.schedulers.IoScheduler` whose reactor is the
 running loop, seen through the callback-level :class:`~dsexec.schedulers.Reactor` interface
-(``_asyncio_reactor.py``, ``_trio_reactor.py``). Every sender written against that interface --
+(``_backends/_asyncio.py``, ``_backends/_trio.py``). Every sender written against that interface --
 ``schedule``, ``schedule_after``, ``schedule_at``, ``wait_readable``, ``wait_writable`` and the
 socket senders of ``dsexec.net`` -- therefore runs on asyncio, uvloop and trio unchanged.
 
@@ -29,9 +29,9 @@ from typing import Any, Protocol, Self, final
 
 import sniffio
 
-from ._anyio_scope import ScopeReactor
-from ._asyncio_reactor import AsyncioReactor
-from ._reactor import IoScheduler, Reactor
+from .._backends._asyncio import AsyncioReactor
+from .._reactor import IoScheduler, Reactor
+from ._scope import ScopeReactor
 
 __all__ = ["AnyioReactor", "AnyioScheduler", "Waiter", "current_anyio_reactor"]
 
@@ -104,7 +104,7 @@ def current_anyio_reactor() -> AnyioReactor:
         except sniffio.AsyncLibraryNotFoundError:
             library = None
     if library == "trio":
-        from ._trio_reactor import current_trio_reactor  # noqa: PLC0415 (trio is optional)
+        from .._backends._trio import current_trio_reactor  # noqa: PLC0415 (trio is optional)
 
         return current_trio_reactor()
     found = "no async library" if library is None else f"{library!r}"
@@ -142,10 +142,12 @@ class AnyioScheduler(IoScheduler):
 
     __slots__ = ("_base", "_scope")
 
+    reactor: AnyioReactor  # the loop's reactor, or inside ``async with`` the scope's view
+
     def __init__(self) -> None:
         base = current_anyio_reactor()
         self._base = base
-        self._reactor = base
+        self.reactor = base
         self._scope: ScopeReactor | None = None
 
     @property
@@ -158,7 +160,7 @@ class AnyioScheduler(IoScheduler):
             raise RuntimeError("AnyioScheduler: this scheduler is already in an `async with` block")
         scope = ScopeReactor(self._base)
         self._scope = scope
-        self._reactor = scope
+        self.reactor = scope
         return self
 
     async def __aexit__(
@@ -169,11 +171,12 @@ class AnyioScheduler(IoScheduler):
     ) -> None:
         scope = self._scope
         self._scope = None
-        self._reactor = self._base
+        self.reactor = self._base
         if exc_type is None and scope is not None:
             await scope.wait_idle()
 
     def __eq__(self, other: object) -> bool:
+        # Equal when on the same loop, whether or not either is inside ``async with``.
         return isinstance(other, AnyioScheduler) and other._base is self._base
 
     def __hash__(self) -> int:
@@ -186,6 +189,5 @@ class AnyioScheduler(IoScheduler):
 def anyio_reactor_of(scheduler: object) -> AnyioReactor | None:
     """The reactor (tracking view included) behind an ``AnyioScheduler``, else ``None``."""
     if isinstance(scheduler, AnyioScheduler):
-        scope = scheduler._scope
-        return scheduler._base if scope is None else scope
+        return scheduler.reactor  # the scope's tracking view inside ``async with``, else the loop's
     return None

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any, final
 
 import anyio
 
-from .._core import ClosedResourceError
-from ._reactor import FdWaiter, TimerHandle
+from ..._core import ClosedResourceError
+from .._reactor import FdWaiter, TimerHandle
 
 if TYPE_CHECKING:
-    from ._anyio import AnyioReactor, Waiter, _Cancellable
+    from ._scheduler import AnyioReactor, Waiter, _Cancellable
 
 __all__ = ["ScopeReactor"]
 
@@ -52,7 +52,8 @@ class ScopeReactor:
         with self._lock:
             self._pending += 1
 
-    def _done(self) -> None:  # loop thread only
+    def untrack(self) -> None:  # loop thread only
+        """A tracked call or wait is over (its wrapper, or this reactor, tells)."""
         with self._lock:
             self._pending -= 1
             idle = self._pending == 0
@@ -76,6 +77,9 @@ class ScopeReactor:
 
     def in_loop_thread(self) -> bool:
         return self._base.in_loop_thread()
+
+    def call_if_idle(self, fn: Callable[[], object], /) -> bool:
+        return self._base.call_if_idle(fn)
 
     def post(self, callback: Callable[[], object], /) -> None:
         self._add()
@@ -110,7 +114,7 @@ class ScopeReactor:
             del self._readers[fd]
             tracked.waiter = None
             self._base.remove_reader(fd, tracked)
-            self._done()
+            self.untrack()
 
     def remove_writer(self, fd: int, waiter: FdWaiter, /) -> None:
         tracked = self._writers.get(fd)
@@ -118,7 +122,7 @@ class ScopeReactor:
             del self._writers[fd]
             tracked.waiter = None
             self._base.remove_writer(fd, tracked)
-            self._done()
+            self.untrack()
 
     def notify_closing(self, fd: int, /) -> None:
         # The base reactor calls fd_closed on the wrappers, which forward and count down.
@@ -131,7 +135,7 @@ class ScopeReactor:
             try:
                 await fn()
             finally:
-                self._done()
+                self.untrack()
 
         handle = self._base.spawn(tracked)
         self._add()
@@ -157,14 +161,14 @@ class _TrackedCall:
         try:
             callback()
         finally:
-            self._scope._done()
+            self._scope.untrack()
 
     def cancel(self) -> None:
         if self._callback is not None:
             self._callback = None
             if self.handle is not None:
                 self.handle.cancel()
-            self._scope._done()
+            self._scope.untrack()
 
 
 @final
@@ -194,7 +198,7 @@ class _TrackedWaiter:
             try:
                 waiter.fd_ready()
             finally:
-                self._scope._done()
+                self._scope.untrack()
 
     def fd_closed(self, error: ClosedResourceError, /) -> None:
         waiter = self._take()
@@ -202,4 +206,4 @@ class _TrackedWaiter:
             try:
                 waiter.fd_closed(error)
             finally:
-                self._scope._done()
+                self._scope.untrack()

@@ -47,8 +47,8 @@ from typing import Any, Final, final
 
 import trio
 
-from .._core import BusyResourceError, ClosedResourceError
-from ._reactor import FdWaiter
+from ..._core import BusyResourceError, ClosedResourceError
+from .._reactor import FdWaiter
 
 __all__ = ["TrioReactor", "current_trio_reactor"]
 
@@ -80,16 +80,17 @@ def _call_guarded(
 class _TrioTimer:
     """A pending ``call_at``; the heap holds ``(deadline, seq, timer)`` tuples."""
 
-    __slots__ = ("_callback", "_reactor")
+    __slots__ = ("_reactor", "callback")
 
     def __init__(self, reactor: TrioReactor, callback: Callable[[], object]) -> None:
         self._reactor = reactor
-        self._callback: Callable[[], object] | None = callback
+        # None once fired or cancelled; the reactor's timer task reads and clears it.
+        self.callback: Callable[[], object] | None = callback
 
     def cancel(self) -> None:
-        if self._callback is not None:
-            self._callback = None
-            self._reactor._timer_cancelled()
+        if self.callback is not None:
+            self.callback = None
+            self._reactor.timer_cancelled()
 
 
 @final
@@ -151,6 +152,10 @@ class TrioReactor:
         """Whether the caller runs on the thread of the trio run, inside the run."""
         return _get_ident() == self._thread_id and _in_trio_run()
 
+    def call_if_idle(self, fn: Callable[[], object], /) -> bool:
+        """Always ``False``: the loop belongs to its runner, so loop work is posted to it."""
+        return False
+
     def post(self, callback: Callable[[], object], /) -> None:
         """Run ``callback`` soon on the trio thread: thread-safe, FIFO; exceptions are logged."""
         if _get_ident() == self._thread_id and _in_trio_run():
@@ -198,21 +203,22 @@ class TrioReactor:
                 scope.deadline = deadline
         return timer
 
-    def _timer_cancelled(self) -> None:
+    def timer_cancelled(self) -> None:
+        """A timer was cancelled (its handle tells): compact the heap once most are."""
         self._cancelled_timers += 1
         timers = self._timers
         if (
             self._cancelled_timers >= _MIN_CANCELLED_FOR_COMPACTION
             and self._cancelled_timers * 2 > len(timers)
         ):
-            timers[:] = [entry for entry in timers if entry[2]._callback is not None]
+            timers[:] = [entry for entry in timers if entry[2].callback is not None]
             heapq.heapify(timers)
             self._cancelled_timers = 0
 
     async def _run_timers(self) -> None:
         timers = self._timers
         while True:
-            while timers and timers[0][2]._callback is None:
+            while timers and timers[0][2].callback is None:
                 heapq.heappop(timers)
                 self._cancelled_timers -= 1
             with trio.CancelScope(deadline=timers[0][0] if timers else math.inf) as scope:
@@ -223,14 +229,14 @@ class TrioReactor:
             due: list[_TrioTimer] = []
             while timers and timers[0][0] <= now:
                 timer = heapq.heappop(timers)[2]
-                if timer._callback is None:
+                if timer.callback is None:
                     self._cancelled_timers -= 1
                 else:
                     due.append(timer)
             for timer in due:
-                callback = timer._callback
+                callback = timer.callback
                 if callback is not None:  # not cancelled by an earlier callback of the batch
-                    timer._callback = None
+                    timer.callback = None
                     _run_guarded(callback)
 
     # -- fd readiness -------------------------------------------------------------------------

@@ -28,10 +28,12 @@ import socket
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import Any, final
+from typing import Any, ClassVar, final
 
-from .._core import ClosedResourceError, OperationState, Receiver, Sender
-from ._reactor import IoScheduler, Reactor, _CancellableOp, reactor_of
+from ..._core import BasicSender, ClosedResourceError, OperationState, Receiver, Sender
+from ._interface import Reactor
+from ._operation import ReactorOperation
+from ._scheduler import IoScheduler, reactor_of
 
 __all__ = ["on_signals"]
 
@@ -93,42 +95,29 @@ _table = _SignalTable()
 
 
 @final
-class _SignalOp(_CancellableOp):
+class _SignalOp(ReactorOperation[int]):
     __slots__ = ("_reader", "_signums", "_writer")
 
     def __init__(self, reactor: Reactor, receiver: Receiver[int], signums: tuple[int, ...]) -> None:
-        self._reactor = reactor
-        self._receiver = receiver  # type: ignore[assignment]
-        self._done = False
-        self._source = None
-        self._watching = False
+        super().__init__(reactor, receiver)
         self._signums = signums
         self._reader: socket.socket | None = None
         self._writer: socket.socket | None = None
 
-    def _arm(self) -> None:
+    def _begin(self) -> None:
         reader, writer = socket.socketpair()
         reader.setblocking(False)
         writer.setblocking(False)
         self._reader, self._writer = reader, writer
-        try:
-            _table.add(self, self._signums)
-            self._reactor.add_reader(reader.fileno(), self)
-        except BaseException:
-            self._release()
-            raise
+        _table.add(self, self._signums)  # RuntimeError off the main thread: _cancel() closes
+        self._wait_fd(reader.fileno(), False)
 
-    def _disarm(self) -> None:
-        reader = self._reader
-        if reader is not None:
-            self._reactor.remove_reader(reader.fileno(), self)
-        self._release()
-
-    def _release(self) -> None:
+    def _cancel(self) -> None:
         _table.remove(self, self._signums)
         reader, writer = self._reader, self._writer
         self._reader = self._writer = None
         if reader is not None:
+            self._reactor.remove_reader(reader.fileno(), self)
             self._reactor.notify_closing(reader.fileno())
             reader.close()
         if writer is not None:
@@ -149,35 +138,29 @@ class _SignalOp(_CancellableOp):
         try:
             received = reader.recv(64)
         except BlockingIOError:  # a spurious wake-up: wait again
-            self._reactor.add_reader(reader.fileno(), self)
+            self._wait_fd(reader.fileno(), False)
             return
-        self._done = True
-        self._release()
-        self._release_stop_callback()
-        self._receiver.set_value(received[0])  # type: ignore[arg-type]
+        self._cancel()
+        self._succeed(received[0])
 
     def fd_closed(self, error: ClosedResourceError, /) -> None:
-        self._finish_with_error(error)
-
-    def _finish_with_error(self, error: BaseException) -> None:
-        if not self._done:
-            self._release()
-        super()._finish_with_error(error)
+        self._cancel()
+        self._fail(error)
 
 
 @final
-class _SignalSender(Sender[int]):
-    __slots__ = ("_reactor", "_signums")
+class _SignalSender(BasicSender):
+    """``data`` is ``(reactor, signums)``."""
 
-    def __init__(self, reactor: Reactor, signums: tuple[int, ...]) -> None:
-        self._reactor = reactor
-        self._signums = signums
+    __slots__ = ()
+    name: ClassVar[str] = "on_signals"
 
     def connect(self, receiver: Receiver[int], /) -> OperationState:
-        return _SignalOp(self._reactor, receiver, self._signums)
+        reactor, signums = self.data
+        return _SignalOp(reactor, receiver, signums)
 
     def __repr__(self) -> str:
-        return f"on_signals({', '.join(map(_name, self._signums))})"
+        return f"on_signals({', '.join(map(_name, self.data[1]))})"
 
 
 def _name(signum: int) -> str:
@@ -217,4 +200,4 @@ def on_signals(scheduler: IoScheduler, /, *signums: int) -> Sender[int]:
     if not signums:
         raise ValueError("on_signals: name at least one signal, e.g. signal.SIGINT")
     checked = tuple(dict.fromkeys(_check_signal(signum) for signum in signums))
-    return _SignalSender(reactor, checked)
+    return _SignalSender(None, (reactor, checked))

@@ -72,12 +72,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Final, Protocol, Self, final
+from typing import Final, Protocol, final
 
 import attrs
 
-from .._core import BusyResourceError, ClosedResourceError
-from ._reactor import FdWaiter, IoScheduler, running_loop
+from ..._core import BusyResourceError, ClosedResourceError, ClosingContext
+from .._reactor import FdWaiter, IoScheduler, running_loop
 
 __all__ = ["IoContext", "IoContextScheduler", "IoContextStatistics"]
 
@@ -117,6 +117,8 @@ class _Timer(list):  # type: ignore[type-arg]
     def cancel(self) -> None:
         if self[0] is not None:
             self[0] = None
+            # The context's own bookkeeping, called by its own timer handle: the handle is a
+            # list (built in C, no Python __init__), so it cannot hold a bound method cheaply.
             self[1]._timer_cancelled()
 
 
@@ -221,7 +223,7 @@ class IoContextStatistics:
     """Work guards currently held (see :meth:`IoContext.work_guard`)."""
 
 
-class IoContext:
+class IoContext(ClosingContext):
     """An epoll (or selectors) event loop: ready queue, timer heap, fd readiness, cross-thread
     posts.
 
@@ -244,7 +246,7 @@ class IoContext:
         self._writers = 0
         self._work = 0
         self._thread_id: int | None = None
-        # Held while a thread claims or releases the loop, and by _call_if_idle: so two run()
+        # Held while a thread claims or releases the loop, and by call_if_idle: so two run()
         # calls cannot both claim it, and work done "now, as no loop runs" cannot overlap one.
         self._claim_lock = threading.Lock()
         # The thread that may act as the loop thread while nobody runs the loop: the creator,
@@ -387,17 +389,11 @@ class IoContext:
         self._fds.clear()
         self._readers = self._writers = 0
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         state = "closed" if self._closed else "stopped" if self._stopped else "ready"
         return f"<{type(self).__name__} {state} at {id(self):#x}>"
 
-    # -- the Reactor interface (see _reactor.py) ----------------------------------------------
+    # -- the Reactor interface (see schedulers/_reactor) ---------------------------------------
 
     time = staticmethod(time.monotonic)
     """The loop's clock: ``time.monotonic()`` (the C function itself: no Python frame)."""
@@ -498,7 +494,7 @@ class IoContext:
                 self._thread_id = None
                 self._home_thread_id = me
 
-    def _call_if_idle(self, fn: Callable[[], object], /) -> bool:
+    def call_if_idle(self, fn: Callable[[], object], /) -> bool:
         """Call ``fn()`` now, on this thread, if no thread runs the loop; else return False
         (then ``post`` it). A ``run()`` starting meanwhile waits for ``fn`` to return.
 
@@ -732,7 +728,7 @@ class IoContextScheduler(IoScheduler):
 
     def __init__(self, context: IoContext) -> None:
         self._context = context
-        self._reactor = context
+        self.reactor = context
 
     @property
     def context(self) -> IoContext:

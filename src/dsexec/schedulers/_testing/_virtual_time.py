@@ -20,9 +20,9 @@ from __future__ import annotations
 import math
 from typing import final
 
-from .._core._time import check_deadline, check_delay
-from ._io_context import IoContext, IoContextScheduler
-from ._reactor import IoScheduler
+from ..._core import check_deadline, check_delay
+from .._backends._io_context import IoContext, IoContextScheduler
+from .._reactor import IoScheduler
 
 __all__ = ["VirtualTimeScheduler"]
 
@@ -44,7 +44,7 @@ class VirtualTimeScheduler(IoContext, IoScheduler):
         if not math.isfinite(now):
             raise ValueError(f"VirtualTimeScheduler: the start time must be finite, got {start!r}")
         super().__init__()
-        self._reactor = self
+        self.reactor = self
         self._now = now
 
     def time(self) -> float:

@@ -13,16 +13,14 @@ operation, the context is driven until it completes, and the interruption propag
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar, final
+from typing import TypeVar, final
 
-from .._core import Env, Sender, Stopped, StopSource, connect, require_sender
-from ..schedulers._io_context import IoContext
+from .._core import Env, Sender, StopSource, StoringReceiver, connect, require_sender
+from ._backends._io_context import IoContext
 
 __all__ = ["sync_wait"]
 
 T = TypeVar("T")
-
-_PENDING: Any = object()
 
 
 def _nothing() -> None:
@@ -30,39 +28,16 @@ def _nothing() -> None:
 
 
 @final
-class _SyncWaitReceiver(Generic[T]):
-    __slots__ = ("_context", "_env", "done", "error", "stopped", "value")
+class _SyncWaitReceiver(StoringReceiver):
+    __slots__ = ("_context",)
 
     def __init__(self, context: IoContext, env: Env) -> None:
+        super().__init__(env)
         self._context = context
-        self._env = env
-        self.done = False
-        self.stopped = False
-        self.value: T = _PENDING
-        self.error: BaseException | None = None
 
-    def _complete(self) -> None:
-        self.done = True
+    def completed(self) -> None:
         if not self._context.in_loop_thread():
             self._context.post(_nothing)  # wake the driving thread
-
-    def set_value(self, value: T, /) -> None:
-        self.value = value
-        self._complete()
-
-    def set_error(self, error: BaseException, /) -> None:
-        self.error = error
-        self._complete()
-
-    def set_stopped(self) -> None:
-        self.stopped = True
-        self._complete()
-
-    def get_env(self) -> Env:
-        return self._env
-
-    def is_done(self) -> bool:
-        return self.done
 
 
 def sync_wait(sender: Sender[T], /, *, context: IoContext | None = None) -> T:
@@ -77,9 +52,7 @@ def sync_wait(sender: Sender[T], /, *, context: IoContext | None = None) -> T:
     loop = IoContext() if context is None else context
     try:
         source = StopSource()
-        receiver: _SyncWaitReceiver[T] = _SyncWaitReceiver(
-            loop, Env(source.token, loop.get_scheduler())
-        )
+        receiver = _SyncWaitReceiver(loop, Env(source.token, loop.get_scheduler()))
         op = connect(sender, receiver)
         loop.post(op.start)
         try:
@@ -91,9 +64,6 @@ def sync_wait(sender: Sender[T], /, *, context: IoContext | None = None) -> T:
     finally:
         if own_context:
             loop.close()
-    if receiver.error is not None:
-        raise receiver.error
-    if receiver.stopped:
-        raise Stopped("sync_wait: the sender completed with set_stopped")
-    return receiver.value
+    value: T = receiver.outcome("sync_wait")
+    return value
 

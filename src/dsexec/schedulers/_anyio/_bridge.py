@@ -28,82 +28,65 @@ from typing import Any, Generic, TypeVar, TypeVarTuple, final
 
 import anyio
 
-from .._core import (
+from ..._core import (
     Env,
     OperationState,
     Receiver,
     Sender,
     StopCallback,
-    Stopped,
     StopSource,
+    StoringReceiver,
     require_callable,
     require_sender,
 )
-from .._core._sender import _install_awaiter
-from ._anyio import AnyioReactor, AnyioScheduler, Waiter, anyio_reactor_of
+from ..._core._sender import _install_awaiter
+from .._reactor import run_on_loop
+from ._scheduler import (
+    AnyioReactor,
+    AnyioScheduler,
+    Waiter,
+    anyio_reactor_of,
+    current_anyio_reactor,
+)
 
 __all__ = ["as_awaitable", "from_coroutine"]
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
 
-_PENDING: Any = object()
 
 
 # -- as_awaitable -----------------------------------------------------------------------------
 
 
 @final
-class _AwaitReceiver(Generic[T]):
-    """Records the completion; ``done`` and the event flip on the loop thread only."""
+class _AwaitReceiver(StoringReceiver):
+    """Wakes the awaiting task, on the loop thread, once the completion is stored."""
 
-    __slots__ = ("_env", "_reactor", "done", "error", "stopped", "value", "waiter")
+    __slots__ = ("_reactor", "waiter")
 
     def __init__(self, reactor: AnyioReactor, env: Env) -> None:
+        super().__init__(env)
         self._reactor = reactor
-        self._env = env
-        self.done = False
-        self.stopped = False
-        self.value: T = _PENDING
-        self.error: BaseException | None = None
         self.waiter: Waiter | None = None
 
-    def _complete(self) -> None:
-        if self._reactor.in_loop_thread():
-            self._complete_on_loop()
-        else:
-            self._reactor.post(self._complete_on_loop)
+    def completed(self) -> None:
+        run_on_loop(self._reactor, self._wake)
 
-    def _complete_on_loop(self) -> None:
-        self.done = True
+    def _wake(self) -> None:
         waiter = self.waiter
         if waiter is not None:
             waiter.set()
 
-    def set_value(self, value: T, /) -> None:
-        self.value = value
-        self._complete()
-
-    def set_error(self, error: BaseException, /) -> None:
-        self.error = error
-        self._complete()
-
-    def set_stopped(self) -> None:
-        self.stopped = True
-        self._complete()
-
-    def get_env(self) -> Env:
-        return self._env
-
 
 async def _await_sender(sender: Sender[T]) -> T:
     scheduler = AnyioScheduler()
-    reactor = scheduler._base
+    reactor = current_anyio_reactor()  # the loop's own (the new scheduler is not in a block)
     source = StopSource()
-    receiver: _AwaitReceiver[T] = _AwaitReceiver(reactor, Env(source.token, scheduler))
+    receiver = _AwaitReceiver(reactor, Env(source.token, scheduler))
     op = sender.connect(receiver)
     op.start()
-    if not receiver.done:
+    if not receiver.is_done():
         waiter = receiver.waiter = reactor.create_waiter()
         try:
             await waiter.wait()
@@ -111,15 +94,12 @@ async def _await_sender(sender: Sender[T]) -> T:
             # Cancelled (or interrupted): stop the sender and wait for it, then propagate.
             source.request_stop()
             with anyio.CancelScope(shield=True):
-                while not receiver.done:
+                while not receiver.is_done():
                     waiter = receiver.waiter = reactor.create_waiter()
                     await waiter.wait()
             raise
-    if receiver.error is not None:
-        raise receiver.error
-    if receiver.stopped:
-        raise Stopped("await: the sender completed with set_stopped")
-    return receiver.value
+    value: T = receiver.outcome("await")
+    return value
 
 
 def as_awaitable(sender: Sender[T], /) -> Awaitable[T]:

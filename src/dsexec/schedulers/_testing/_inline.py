@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import final
 
-from .._core import OperationState, Receiver, Sender
+from ..._core import OperationState, Receiver, Sender
 
 __all__ = ["InlineScheduler"]
 

@@ -36,10 +36,9 @@ import logging
 import queue
 import threading
 import weakref
-from types import TracebackType
-from typing import Final, Self, final
+from typing import ClassVar, Final, final
 
-from .._core import OperationState, Receiver, Sender, StopCallback
+from ..._core import BasicSender, ClosingContext, Receiver, Sender, StopCallback
 
 __all__ = ["ThreadPool"]
 
@@ -75,7 +74,28 @@ def _register_atexit() -> None:
 
 
 @final
-class ThreadPool:
+@final
+class _WorkQueue:
+    """The pool's queue and its shut-down flag, shared with its operations (plain names: a
+    private class's members used by its neighbours)."""
+
+    __slots__ = ("lock", "queue", "shut_down")
+
+    def __init__(self) -> None:
+        self.queue: queue.SimpleQueue[_PoolOp | None] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.shut_down = False
+
+    def submit(self, op: _PoolOp) -> bool:
+        """Queue ``op`` for a worker; ``False`` once the pool is shut down."""
+        with self.lock:
+            if self.shut_down:
+                return False
+            self.queue.put(op)
+            return True
+
+
+class ThreadPool(ClosingContext):
     """A scheduler running work on ``n`` worker threads, for blocking calls.
 
     ``pool.schedule()`` completes on a worker thread; use it with ``starts_on(pool, ...)`` or
@@ -83,27 +103,25 @@ class ThreadPool:
     ``shutdown()``. Two pools are equal only if they are the same pool.
     """
 
-    __slots__ = ("__weakref__", "_finalizer", "_lock", "_queue", "_shut_down", "_threads")
+    __slots__ = ("__weakref__", "_finalizer", "_threads", "_work")
 
     def __init__(self, n: int) -> None:
         if isinstance(n, bool) or not isinstance(n, int):
             raise TypeError(f"ThreadPool: expected an int number of threads, got {n!r}")
         if n < 1:
             raise ValueError(f"ThreadPool: needs at least one thread, got {n}")
-        self._queue: queue.SimpleQueue[_PoolOp | None] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._shut_down = False
+        self._work = _WorkQueue()
         self._threads = [
             threading.Thread(
                 target=_work,
-                args=(self._queue,),
+                args=(self._work.queue,),
                 name=f"dsexec-pool-{next(_thread_numbers)}",
                 daemon=False,
             )
             for _ in range(n)
         ]
         # Puts one sentinel per worker, once: on shutdown(), or when the pool is collected.
-        self._finalizer = weakref.finalize(self, _release_workers, self._queue, n)
+        self._finalizer = weakref.finalize(self, _release_workers, self._work.queue, n)
         self._finalizer.atexit = False
         _register_atexit()
         _live_pools.add(self)
@@ -118,7 +136,7 @@ class ThreadPool:
     @property
     def is_shut_down(self) -> bool:
         """Whether ``shutdown()`` was called."""
-        return self._shut_down
+        return self._work.shut_down
 
     def schedule(self) -> Sender[None]:
         """A sender completing with ``None`` on one of the pool's threads.
@@ -127,7 +145,7 @@ class ThreadPool:
         ``set_stopped`` at once. After ``shutdown()``, it completes with
         ``set_error(RuntimeError("ThreadPool is shut down"))``.
         """
-        return _PoolSender(self)
+        return _PoolSender(None, self._work)
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop accepting work, complete queued operations with ``set_stopped``, and (with
@@ -135,10 +153,11 @@ class ThreadPool:
 
         Called from one of the pool's own threads, it does not wait for that thread.
         """
-        with self._lock:
-            first = not self._shut_down
+        work = self._work
+        with work.lock:
+            first = not work.shut_down
             if first:
-                self._shut_down = True
+                work.shut_down = True
                 self._finalizer()
         if first:
             _live_pools.discard(self)
@@ -148,27 +167,13 @@ class ThreadPool:
                 if thread is not me:
                     thread.join()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """``shutdown(wait=True)``, as the context manager does on exit."""
         self.shutdown(wait=True)
 
     def __repr__(self) -> str:
-        state = "shut down" if self._shut_down else "running"
+        state = "shut down" if self._work.shut_down else "running"
         return f"<ThreadPool {len(self._threads)} threads, {state}>"
-
-    def _submit(self, op: _PoolOp) -> bool:
-        with self._lock:
-            if self._shut_down:
-                return False
-            self._queue.put(op)
-            return True
 
 
 def _release_workers(work: queue.SimpleQueue[_PoolOp | None], n: int) -> None:
@@ -183,32 +188,18 @@ def _work(work: queue.SimpleQueue[_PoolOp | None]) -> None:
         if op is None:
             return
         try:
-            op._run()
+            op.run()
         except Exception:
             _logger.exception("a receiver raised on ThreadPool thread; the worker carries on")
         del op  # do not keep the last operation alive while waiting
 
 
 @final
-class _PoolSender(Sender[None]):
-    __slots__ = ("_pool",)
-
-    def __init__(self, pool: ThreadPool) -> None:
-        self._pool = pool
-
-    def connect(self, receiver: Receiver[None], /) -> OperationState:
-        return _PoolOp(self._pool, receiver)
-
-    def __repr__(self) -> str:
-        return f"schedule({self._pool!r})"
-
-
-@final
 class _PoolOp:
-    __slots__ = ("_pool", "_receiver", "_stop_callback", "_stopped")
+    __slots__ = ("_receiver", "_stop_callback", "_stopped", "_work")
 
-    def __init__(self, pool: ThreadPool, receiver: Receiver[None]) -> None:
-        self._pool = pool
+    def __init__(self, _: None, work: _WorkQueue, receiver: Receiver[None]) -> None:
+        self._work = work
         self._receiver = receiver
         self._stop_callback: StopCallback | None = None
         self._stopped = False  # set by the stop callback when it completed the operation
@@ -222,7 +213,7 @@ class _PoolOp:
             self._stop_callback = token.register(self._on_stop_requested)
             if self._stopped:  # stop raced with registration; the callback completed us
                 return
-        if not self._pool._submit(self) and self._release():
+        if not self._work.submit(self) and self._release():
             self._receiver.set_error(RuntimeError(_SHUT_DOWN_MESSAGE))
 
     def _release(self) -> bool:
@@ -238,12 +229,24 @@ class _PoolOp:
         self._stopped = True
         self._receiver.set_stopped()
 
-    def _run(self) -> None:
-        # On a worker thread.
+    def run(self) -> None:
+        """Complete on this worker thread (unless stopped while queued)."""
         if self._stop_callback is not None and not self._release():
             return  # a tombstone: stopped while queued
         receiver = self._receiver
-        if self._pool._shut_down or receiver.get_env().stop_token.stop_requested():
+        if self._work.shut_down or receiver.get_env().stop_token.stop_requested():
             receiver.set_stopped()
         else:
             receiver.set_value(None)
+
+
+@final
+class _PoolSender(BasicSender):
+    """``data`` is the pool's work queue."""
+
+    __slots__ = ()
+    name: ClassVar[str] = "schedule"
+    operation = _PoolOp
+
+    def __repr__(self) -> str:
+        return "schedule(<ThreadPool>)"

@@ -1,0 +1,73 @@
+"""``SocketOperation``: a :class:`ReactorOperation` on one :class:`Socket` -- the base of the
+read, write, sendfile and read-until operations.
+
+It adds what those share: waiting for the socket's readability or writability (a closed socket
+fails with ``ClosedResourceError``; the socket learns the reactor, so ``close()`` can wake the
+wait), withdrawing that wait, and turning an ``OSError`` of a system call into the error the
+operation reports (``ClosedResourceError`` if the socket was closed meanwhile, else a
+``NetError`` naming the call and the fd).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Generic, TypeVar
+
+from .._core import ClosedResourceError, NetError, Receiver
+from ..schedulers._reactor import Reactor, ReactorOperation
+from ._socket import Socket
+
+__all__ = ["SocketOperation", "socket_error"]
+
+T = TypeVar("T")
+
+
+def socket_error(sock: Socket, exc: OSError, name: str, call: str) -> Exception:
+    """The error an operation ``name`` reports for ``exc`` from the system call ``call``:
+    ``ClosedResourceError`` if the socket was closed meanwhile, else a ``NetError`` naming the
+    call and the fd, caused by ``exc``."""
+    if sock.fd < 0:
+        return ClosedResourceError(f"{name}: the socket is closed")
+    error = NetError(exc.errno, f"{call} on fd {sock.fd} failed: {exc.strerror}")
+    error.__cause__ = exc
+    return error
+
+
+class SocketOperation(ReactorOperation[T], Generic[T]):
+    """A reactor operation on ``sock``; subclasses set ``name`` and ``writes``."""
+
+    __slots__ = ("_sock",)
+
+    name: ClassVar[str]
+    """The sender's name, for error messages (``async_read``)."""
+    writes: ClassVar[bool] = False
+    """Whether the operation waits for writability (else readability)."""
+
+    def __init__(self, reactor: Reactor, receiver: Receiver[T], sock: Socket) -> None:
+        super().__init__(reactor, receiver)
+        self._sock = sock
+
+    def _wait(self) -> None:
+        """Wait until the socket is ready in this operation's direction, then ``fd_ready()``."""
+        sock = self._sock
+        fd = sock.fd
+        if fd < 0:
+            self._fail(ClosedResourceError(f"{self.name}: the socket is closed"))
+            return
+        sock.note_reactor(self._reactor)
+        self._wait_fd(fd, self.writes)
+
+    def _cancel(self) -> None:
+        fd = self._sock.fd
+        if fd >= 0:
+            if self.writes:
+                self._reactor.remove_writer(fd, self)  # type: ignore[arg-type]
+            else:
+                self._reactor.remove_reader(fd, self)  # type: ignore[arg-type]
+
+    def fd_closed(self, error: ClosedResourceError, /) -> None:
+        """The socket was closed while waiting (``notify_closing``)."""
+        self._fail(error)
+
+    def _fail_os(self, exc: OSError, call: str) -> None:
+        """Fail with the error ``exc`` from the system call ``call`` stands for."""
+        self._fail(socket_error(self._sock, exc, self.name, call))

@@ -1,0 +1,1 @@
+"""Thread pools: ``ThreadPool`` runs blocking work off the loop."""

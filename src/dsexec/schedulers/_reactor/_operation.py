@@ -1,0 +1,151 @@
+"""``ReactorOperation``: the one base of every cancellable operation on a reactor's loop.
+
+Timers, fd readiness waits, ``on_signals`` and every socket operation of ``dsexec.net`` are
+subclasses; they implement ``_begin()`` (arm a wait, or complete at once) and ``_cancel()``
+(withdraw what ``_begin`` armed), and complete through ``_succeed``/``_fail``.
+
+Theory of operation
+-------------------
+* **On the loop.** State changes happen on the loop thread. ``start()`` may be called from any
+  thread; off the loop it posts itself there (:func:`run_on_loop`).
+* **Stop from anywhere.** The operation observes its receiver's stop source itself (it is a
+  :class:`~dsexec._core._stop_token.StopObserver`: no handle, no bound method per
+  registration), and only once armed: ``_watch_stop()`` is the last thing ``_begin`` does
+  before returning, since a stop request that raced with arming runs the callback inline.
+  The callback runs on the requesting thread; on the loop it completes the operation at once
+  (``set_stopped``, wait withdrawn), elsewhere it posts that to the loop.
+* **First completion wins.** ``_done`` makes the first of "ready", "failed" and "stopped" the
+  only one; a wake-up the reactor had queued before a stop finds ``_done`` and does nothing.
+* **Nothing dangles.** Before completing, an operation withdraws its stop registration (unless
+  a loop owns it, below) and its wait, so nothing refers to it afterwards.
+* **Restartable.** Every reactor operation may be started again once completed
+  (:class:`~dsexec.RestartableOperation`): each start reads the stop source afresh and resets
+  ``_done``. Owned by a loop (``enter_loop()``), a successful round keeps the stop
+  registration for the next one instead of withdrawing and re-adding it; ``retire()`` withdraws
+  it when the loop is over. A stop requested between rounds finds the operation done (nothing
+  to do) and the next round sees it at its start.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from ..._core import Receiver, RestartableOperation, StopSource
+from ._interface import Reactor, on_loop, run_on_loop
+
+__all__ = ["ReactorOperation"]
+
+T = TypeVar("T")
+
+
+class ReactorOperation(RestartableOperation, Generic[T]):
+    """Start-on-loop, stop-from-anywhere, complete-once logic of a reactor operation."""
+
+    __slots__ = ("_done", "_looping", "_reactor", "_receiver", "_source", "_watching")
+
+    def __init__(self, reactor: Reactor, receiver: Receiver[T]) -> None:
+        self._reactor = reactor
+        self._receiver: Receiver[Any] = receiver
+        self._done = False
+        self._source: StopSource | None = None
+        self._watching = False
+        self._looping = False
+
+    # -- what a subclass implements --------------------------------------------------------------
+
+    def _begin(self) -> None:
+        """Arm the wait (then ``_watch_stop()``), or complete at once. On the loop thread; an
+        exception it raises cancels and fails the operation."""
+        raise NotImplementedError
+
+    def _cancel(self) -> None:
+        """Withdraw whatever ``_begin`` armed (idempotent; on the loop thread)."""
+        raise NotImplementedError
+
+    # -- the protocol ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Begin (or, after a completed round, begin again) on the loop thread."""
+        run_on_loop(self._reactor, self._start_on_loop)
+
+    def _start_on_loop(self) -> None:
+        source = self._source if self._watching else self._receiver.get_env().stop_token.source
+        if source is not None and source.stopped:
+            self._done = True
+            self._release_stop_callback()  # one kept from the previous round, if any
+            self._receiver.set_stopped()
+            return
+        self._source = source
+        self._done = False
+        try:
+            self._begin()
+        except Exception as exc:  # a bug or an unexpected OS error: never out of start()
+            self._cancel()
+            self._fail(exc)
+
+    def _watch_stop(self) -> None:
+        """Watch for stop requests, once: call it last in ``_begin``, after arming, since a stop
+        that raced with arming runs the callback (and completes the operation) inline."""
+        source = self._source
+        if source is not None and not self._watching:
+            self._watching = True
+            source.observe(self)
+
+    def _wait_fd(self, fd: int, writable: bool) -> None:
+        """Wait until ``fd`` is readable (``writable``: writable), then ``fd_ready()``; a
+        direction another operation waits on fails with ``BusyResourceError``."""
+        reactor = self._reactor
+        try:
+            if writable:
+                reactor.add_writer(fd, self)  # type: ignore[arg-type]
+            else:
+                reactor.add_reader(fd, self)  # type: ignore[arg-type]
+        except Exception as exc:
+            self._fail(exc)
+            return
+        self._watch_stop()
+
+    def on_stop_requested(self) -> None:
+        """The stop callback (any thread): complete with ``set_stopped`` on the loop."""
+        if on_loop(self._reactor):
+            self._stop_on_loop()
+        else:
+            self._reactor.post(self._stop_on_loop)
+
+    def _stop_on_loop(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._cancel()
+        self._release_stop_callback()
+        self._receiver.set_stopped()
+
+    def _release_stop_callback(self) -> None:
+        source = self._source
+        if self._watching and source is not None:
+            self._watching = False
+            source.unobserve(self)
+
+    def _succeed(self, value: Any) -> None:
+        if self._done:
+            return
+        self._done = True
+        if not self._looping:
+            self._release_stop_callback()
+        self._receiver.set_value(value)
+
+    def _fail(self, error: BaseException) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._release_stop_callback()
+        self._receiver.set_error(error)
+
+    def enter_loop(self) -> None:
+        """A loop will restart this operation: keep the stop registration between rounds."""
+        self._looping = True
+
+    def retire(self) -> None:
+        """The loop is over: withdraw the registration kept between rounds."""
+        self._looping = False
+        self._release_stop_callback()

@@ -1,0 +1,2 @@
+"""Schedulers for tests: ``VirtualTimeScheduler`` (an ``IoContext`` on a virtual clock) and
+``InlineScheduler``."""
