@@ -1,7 +1,10 @@
-"""A minimal HTTP/1.1 keep-alive "Hello, World!" responder written as a pipeline, for wrk.
+"""The benchmark's dsexec server: a tuned HTTP/1.1 keep-alive "Hello, World!" pipeline, for wrk.
 
-    python examples/hello_pipeline.py 8080
+    python benchmarks/http_hello/dsexec_server.py 8080
     wrk -t2 -c64 -d10s http://127.0.0.1:8080/
+
+``run.py`` measures it beside its peers (see README.md). The short version to read first, the
+same accept loop without the tuning, is ``examples/hello_pipeline.py``.
 
 Per connection: ``async_read | let_value(answer every complete request head) |
 repeat_until(closed)``, closed on every path by ``finally_``. The per-request path is kept
