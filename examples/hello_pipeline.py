@@ -1,203 +1,94 @@
-"""A minimal HTTP/1.1 keep-alive "Hello, World!" responder written as a pipeline, for wrk.
+"""A keep-alive HTTP/1.1 "Hello, World!" server: the accept loop of docs/tutorial.md section 4.
 
-    python examples/hello_pipeline.py 8080
-    wrk -t2 -c64 -d10s http://127.0.0.1:8080/
+    python examples/hello_pipeline.py 8080      # then: curl http://[::1]:8080/
 
-Per connection: ``async_read | let_value(answer every complete request head) |
-repeat_until(closed)``, closed on every path by ``finally_``. The per-request path is kept
-lean: a read holding exactly one complete head that no regular expression flags as saying
-``Connection``, ``Content-Length``, ``Transfer-Encoding`` or ``HTTP/1.0`` is answered with a
-write sender built once per connection; anything else (pipelined heads, partial heads, those
-headers) takes the head-by-head path, which sends one response per head in a single write.
-Request bodies are not read: a request announcing one is answered and the connection closed.
-Ctrl-C stops it.
+Per port: ``async_accept | then(spawn) | upon_error(log) | repeat()``; per connection:
+``async_read_until(end of head) | timeout | let_value(answer) | repeat_until(done)``, with
+``finally_`` closing the socket on every path. Bytes past a head stay with the socket, so
+pipelined requests work. Ctrl-C or SIGTERM stops the scope, and with it every connection.
 
-What a connection costs is kept small too, because a server holds thousands of idle ones: the
-per-connection state is one slotted :class:`Responder` (``let_value``'s function, no
-closures),
-the adaptors shared by every connection are built once at import, and the pipeline's senders
-are dropped once it runs (``repeat_until`` restarts its operation states round after round).
+Just enough HTTP for an example (the real layer is coming in ``dsexec.http``): bodies are not
+read; a connection ends on EOF, ``Connection: close``, HTTP/1.0 without keep-alive, 30 s idle
+or a head over 16 KB.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Final, final
 
 import dsexec as ex
-from dsexec.net import Acceptor, Socket, async_accept, async_read, async_write, create_acceptor
+from dsexec import net
 
 BODY = b"Hello, World!"
-KEEP_ALIVE = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s"
-    % (len(BODY), BODY)
-)
-CLOSE = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
-    b"Connection: close\r\n\r\n%s" % (len(BODY), BODY)
-)
-BAD_REQUEST = b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n"
+HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n" % len(BODY)
+KEEP_ALIVE = HEAD + b"\r\n" + BODY
+CLOSE = HEAD + b"Connection: close\r\n\r\n" + BODY
 END_OF_HEAD = b"\r\n\r\n"
-MAX_HEAD = 16384
-READ_SIZE = 65536
-# Anything that may change the answer: only heads in which this matches take the slow path,
-# which looks at them properly. It matches a line starting with one of the three headers, or
-# ending in "1.0" (the request line of HTTP/1.0; other such lines are rare and cost only the
-# slow path). Every alternative starts at a CRLF, so the regex engine skips to those at C speed,
-# and the first letter of each header is a plain class (a pattern-wide IGNORECASE is slower).
-SPECIAL = re.compile(
-    rb"\r\n(?:(?<=1\.0\r\n)"
-    rb"|[Cc](?i:onnection|ontent-length)[ \t]*:"
-    rb"|[Tt](?i:ransfer-encoding)[ \t]*:)"
-)
-
-# The value of a round tells repeat_until whether the connection is done: bytes written (>= 0)
-# to go on, CLOSED to stop. Senders are reusable, so the constant ones are built once.
-CLOSED: Final = -1
-NOTHING: ex.Sender[int] = ex.just(0)  # an incomplete head: read on
-EOF: ex.Sender[int] = ex.just(CLOSED)
 
 
-def closed(sent: int) -> bool:
-    """``repeat_until``'s predicate: the round said the connection is done."""
-    return sent == CLOSED
+def wants_close(head: bytes) -> bool:
+    """``Connection: close``, or HTTP/1.0 without keep-alive (a simple check, not a parser)."""
+    head = head.lower().replace(b" ", b"")
+    http_1_0 = head.split(b"\r\n", 1)[0].endswith(b"http/1.0")
+    return b"\r\nconnection:close" in head or (http_1_0 and b"connection:keep-alive" not in head)
 
 
-def mark_closed(_sent: int) -> int:
-    return CLOSED
+def connection(sch: ex.IoScheduler, sock: net.Socket) -> ex.Sender[object]:
+    """Answer every request head on ``sock`` until the client is done; then close it."""
 
+    def respond(head: bytes) -> ex.Sender[bool]:  # True: the connection is done
+        if not head.endswith(END_OF_HEAD):  # EOF: b"", or a head cut short
+            return ex.just(True)
+        done = wants_close(head)
+        return net.async_write(sch, sock, CLOSE if done else KEEP_ALIVE) | ex.then(lambda _: done)
 
-def ignore_error(_error: BaseException) -> None:
-    """Reset by peer and the like: just close."""
-
-
-# Adaptors every connection shares (a SenderAdaptor is reusable like a sender).
-UNTIL_CLOSED = ex.repeat_until(closed)
-IGNORE_ERRORS = ex.upon_error(ignore_error)
-THEN_CLOSED = ex.then(mark_closed)
-CLOSE_SOCKET = ex.then(Socket.close)
-
-
-def answer(pending: bytes | bytearray) -> tuple[bytes, bool, int]:
-    """Answer every complete request head in ``pending``.
-
-    Returns the responses to send, whether to close afterwards, and how many bytes of
-    ``pending`` were consumed (the rest is an incomplete head, to be kept).
-    """
-    count = pending.count(END_OF_HEAD)
-    if not count:
-        if len(pending) > MAX_HEAD:
-            return BAD_REQUEST, True, len(pending)
-        return b"", False, 0
-    used = pending.rfind(END_OF_HEAD) + 4
-    if SPECIAL.search(pending, 0, used) is None:  # the common case: plain keep-alive GETs
-        return (KEEP_ALIVE if count == 1 else KEEP_ALIVE * count), False, used
-    responses = b""
-    start = 0
-    while True:
-        end = pending.find(END_OF_HEAD, start)
-        if end < 0:
-            return responses, False, start
-        head = bytes(pending[start:end]).lower()
-        start = end + 4
-        request_line = head.split(b"\r\n", 1)[0]
-        if (
-            b"\r\nconnection: close" in head
-            or b"\r\ncontent-length:" in head
-            or b"\r\ntransfer-encoding:" in head
-            or (request_line.endswith(b"http/1.0") and b"\r\nconnection: keep-alive" not in head)
-        ):
-            return responses + CLOSE, True, start
-        responses += KEEP_ALIVE
-
-
-@final
-class Responder:
-    """One connection's state, and ``let_value``'s function (a callable object: a bound
-    method would cost another object per connection).
-
-    A call returns the round's sender: the write of the responses, ``NOTHING`` while a head is
-    incomplete, ``EOF`` when the client closed (or a write that ends in ``CLOSED``).
-    """
-
-    __slots__ = ("_answer_one", "_pending", "_sch", "_sock")
-
-    def __init__(self, sch: ex.IoScheduler, sock: Socket) -> None:
-        self._sch = sch
-        self._sock = sock
-        self._pending = b""  # an incomplete request head, kept between reads
-        # The usual round's sender, built once: a sender is a value, reusable at will.
-        self._answer_one = async_write(sch, sock, KEEP_ALIVE)
-
-    def __call__(self, data: bytes) -> ex.Sender[int]:
-        """The round's sender for the bytes of one read."""
-        if not data:
-            return EOF
-        if self._pending:
-            data = self._pending + data
-            self._pending = b""
-        if data.find(END_OF_HEAD) == len(data) - 4 and SPECIAL.search(data) is None:
-            # the common case, inlined: one whole head (its end is the first and only one)
-            # of a plain keep-alive request; pipelined heads and the rest go through answer()
-            return self._answer_one
-        responses, close, used = answer(data)
-        if used < len(data):
-            self._pending = data[used:]
-        if close:
-            return async_write(self._sch, self._sock, responses) | THEN_CLOSED
-        return async_write(self._sch, self._sock, responses) if responses else NOTHING
-
-
-def connection(sch: ex.IoScheduler, sock: Socket) -> ex.Sender[object]:
-    """Serve one keep-alive connection until EOF, an error or ``Connection: close``."""
     return (
-        async_read(sch, sock, READ_SIZE)
-        | ex.let_value(Responder(sch, sock))
-        | UNTIL_CLOSED
-        | IGNORE_ERRORS
-        | ex.finally_(ex.just(sock) | CLOSE_SOCKET)
+        net.async_read_until(sch, sock, END_OF_HEAD, 16384)
+        | ex.timeout(30)  # an idle client
+        | ex.let_value(respond)
+        | ex.repeat_until(lambda done: done)
+        | ex.upon_error(lambda _error: None)  # timed out, head too large, reset: just close
+        | ex.finally_(ex.just(sock) | ex.then(net.Socket.close))
     )
 
 
-def serve(sch: ex.IoScheduler, acceptor: Acceptor, scope: ex.CountingScope) -> ex.Sender[object]:
-    """``async_accept | then(spawn) | upon_error(log) | repeat()``."""
+def log_accept_error(error: BaseException) -> None:
+    if isinstance(error, ex.ClosedResourceError):
+        raise error  # the acceptor was closed: let the error end the loop
+    print("accept failed:", error, file=sys.stderr)
 
-    def accept_failed(error: BaseException) -> None:
-        if isinstance(error, ex.ClosedResourceError):
-            raise error
-        print(f"accept failed: {error}", file=sys.stderr)
 
+def serve(sch: ex.IoScheduler, acceptor: net.Acceptor, scope: ex.CountingScope) -> ex.Sender[None]:
     return (
-        async_accept(sch, acceptor)
+        net.async_accept(sch, acceptor)
         | ex.then(lambda sock: scope.spawn(connection(sch, sock)))
-        | ex.upon_error(accept_failed)
-        | ex.repeat()
-        | ex.upon_error(lambda _error: None)  # closed: stop serving
+        | ex.upon_error(log_accept_error)
+        | ex.repeat()  # until log_accept_error re-raises...
+        | ex.upon_error(lambda _closed: None)  # ...which means the server is done
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("port", type=int, nargs="?", default=8080, help="port (0: any)")
+    parser = argparse.ArgumentParser(description='A keep-alive HTTP/1.1 "Hello, World!" server.')
+    parser.add_argument("port", type=int, nargs="?", default=8080, help="port (0: any free one)")
     parser.add_argument("--host", default="::", help="address to listen on (default: ::)")
     args = parser.parse_args(argv)
+    try:
+        acceptor = net.create_acceptor(args.port, args.host)
+    except (ex.NetError, ValueError) as exc:
+        parser.exit(1, f"hello_pipeline: {exc}\n")
 
-    with create_acceptor(args.port, args.host) as acceptor, ex.IoContext() as ctx:
-        sch = ctx.get_scheduler()
-        scope = ex.CountingScope("hello")
+    with ex.IoContext() as io, acceptor:
+        sch: ex.IoScheduler = io.get_scheduler()
+        scope = ex.CountingScope("hello", scheduler=sch)
         scope.spawn(serve(sch, acceptor, scope))
         print(f"listening on {acceptor.local_endpoint}", flush=True)
-        # Ctrl-C or SIGTERM: a sender like any other, in the same scope; stopping the scope
-        # stops the accept loop and every connection, and join() completes when all are done.
-        stop_on_signal = ex.on_signals(sch, signal.SIGINT, signal.SIGTERM) | ex.then(
-            lambda _signum: scope.request_stop()
-        )
-        scope.spawn(stop_on_signal)
-        ex.sync_wait(scope.join(), context=ctx)
+        ctrl_c = ex.on_signals(sch, signal.SIGINT, signal.SIGTERM)  # a sender like any other
+        scope.spawn(ctrl_c | ex.then(lambda _signum: scope.request_stop()))
+        ex.sync_wait(scope.join(), context=io)
     return 0
 
 

@@ -1,6 +1,6 @@
 """asyncio ``Protocol`` peer for the http_hello benchmark (``--uvloop`` runs it on uvloop).
 
-Answers every request with the same bytes as ``examples/hello_pipeline.py``; a request is
+Answers every request with the same bytes as ``dsexec_server.py``; a request is
 anything ending in a blank line (``\\r\\n\\r\\n``), so pipelined requests are answered by
 counting terminators in the buffered bytes, with one ``write`` per ``data_received``.
 Connections are kept alive until the client closes (EOF closes the transport). No parsing, no

@@ -2,7 +2,7 @@
 
 The main thread accepts; each accepted connection gets its own daemon thread that loops
 ``recv`` / ``sendall``, answering every complete request head (``\\r\\n\\r\\n``) with the same
-bytes as ``examples/hello_pipeline.py`` (pipelined requests: one ``sendall`` for all complete
+bytes as ``dsexec_server.py`` (pipelined requests: one ``sendall`` for all complete
 heads in a ``recv``). Keep-alive until the client closes. Threads use the default stack size.
 
 Run: ``.venv/bin/python benchmarks/http_hello/peer_threads.py PORT``. SIGINT or SIGTERM stops

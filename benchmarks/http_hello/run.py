@@ -1,4 +1,4 @@
-"""HTTP/1.1 keep-alive "Hello, World!": dsexec's hello_pipeline beside asyncio, uvloop, threads
+"""HTTP/1.1 keep-alive "Hello, World!": dsexec's tuned server beside asyncio, uvloop, threads
 and nginx, measured in one run on this machine.
 
 Run from the repository root:
@@ -42,7 +42,7 @@ from typing import IO, NoReturn
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-HELLO_PIPELINE = ROOT / "examples" / "hello_pipeline.py"
+DSEXEC_SERVER = HERE / "dsexec_server.py"
 HOST = "127.0.0.1"
 REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 EXPECTED_BODY = b"Hello, World!"
@@ -156,9 +156,9 @@ class ServerSpec:
     command: Callable[[int, Path, Config], list[str]]  # (port, private temp dir, config) -> argv
 
 
-def _hello_pipeline(backend: str | None) -> Callable[[int, Path, Config], list[str]]:
+def _dsexec_server(backend: str | None) -> Callable[[int, Path, Config], list[str]]:
     def command(port: int, workdir: Path, cfg: Config) -> list[str]:
-        argv = [cfg.python, str(HELLO_PIPELINE), str(port)]
+        argv = [cfg.python, str(DSEXEC_SERVER), str(port)]
         return [*argv, "--backend", backend] if backend is not None else argv
 
     return command
@@ -225,11 +225,11 @@ def _nginx(port: int, workdir: Path, cfg: Config) -> list[str]:
 
 
 def dsexec_backends(python: str) -> tuple[list[str], str | None]:
-    """The ``--backend`` choices of hello_pipeline.py (none if it has no such option) and the
+    """The ``--backend`` choices of dsexec_server.py (none if it has no such option) and the
     default one if its help text names it."""
     try:
         done = subprocess.run(
-            [python, str(HELLO_PIPELINE), "--help"],
+            [python, str(DSEXEC_SERVER), "--help"],
             capture_output=True,
             text=True,
             timeout=30,
@@ -251,22 +251,22 @@ def available_servers(cfg: Config) -> tuple[dict[str, ServerSpec], list[str]]:
     """Every server this machine can run, in table order, and notes on the missing ones."""
     specs: list[ServerSpec] = []
     notes: list[str] = []
-    if HELLO_PIPELINE.exists():
-        specs.append(ServerSpec("dsexec", "examples/hello_pipeline.py", _hello_pipeline(None)))
+    if DSEXEC_SERVER.exists():
+        specs.append(ServerSpec("dsexec", "dsexec_server.py", _dsexec_server(None)))
         choices, default = dsexec_backends(cfg.python)
         for backend in choices:
             if backend != default:
                 specs.append(
                     ServerSpec(
                         f"dsexec-{backend}",
-                        f"examples/hello_pipeline.py --backend {backend}",
-                        _hello_pipeline(backend),
+                        f"dsexec_server.py --backend {backend}",
+                        _dsexec_server(backend),
                     )
                 )
         if default is not None:
             notes.append(f"dsexec: default backend {default!r}; other backends: {choices}")
     else:
-        notes.append(f"dsexec: {HELLO_PIPELINE.relative_to(ROOT)} does not exist (skipped)")
+        notes.append(f"dsexec: {DSEXEC_SERVER.relative_to(ROOT)} does not exist (skipped)")
     specs.append(ServerSpec("asyncio", "peer_asyncio.py (asyncio Protocol)", _peer_asyncio(False)))
     specs.append(ServerSpec("uvloop", "peer_asyncio.py --uvloop", _peer_asyncio(True)))
     specs.append(ServerSpec("threads", "peer_threads.py (thread per connection)", _peer_threads))
@@ -740,7 +740,7 @@ def print_report(results: Results, out: IO[str]) -> None:
 
 
 def check_responses(results: Results, first: dict[str, bytes]) -> list[str]:
-    """Compare each server's answer to hello_pipeline's (nginx adds headers of its own)."""
+    """Compare each server's answer to dsexec_server's (nginx adds headers of its own)."""
     notes = []
     reference_name = "dsexec" if "dsexec" in first else ("asyncio" if "asyncio" in first else "")
     reference = first.get(reference_name)

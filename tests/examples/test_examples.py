@@ -12,9 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 LISTENING = re.compile(r"listening on (?:\[[0-9a-f:.]+\]|[0-9.]+):(\d+)")
 DEADLINE = 20.0
+CLOSE_DEADLINE = 5.0  # a server that should close a connection has done so by then
 
 
 @contextmanager
@@ -77,6 +80,84 @@ def test_hello_pipeline_answers_pipelined_keep_alive_requests() -> None:
         assert answer.count(b"HTTP/1.1 200 OK\r\n") == 3
         assert answer.endswith(b"Hello, World!")
         assert interrupt_and_wait(process) == 0
+
+
+def ask(port: int, host: str, payload: bytes) -> bytes:
+    """Send ``payload`` without closing our side; return what the server sends until it closes
+    the connection (a server that keeps it open fails the test after ``CLOSE_DEADLINE``)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as client:
+        client.settimeout(CLOSE_DEADLINE)
+        client.connect((host, port))
+        client.sendall(payload)
+        received = b""
+        try:
+            while chunk := client.recv(65536):
+                received += chunk
+        except ConnectionResetError:  # closed with our unread request bytes: a reset
+            pass
+        return received
+
+
+@pytest.fixture(scope="module")
+def hello_port() -> Iterator[int]:
+    """One hello_pipeline.py server for the tests that only talk to it."""
+    with running("hello_pipeline.py", "0") as (process, [port]):
+        yield port
+        assert interrupt_and_wait(process) == 0
+
+
+def test_hello_pipeline_closes_after_answering_connection_close(hello_port: int) -> None:
+    request = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    answer = ask(hello_port, "127.0.0.1", request + request)  # the second one is not answered
+    assert answer.count(b"HTTP/1.1 200 OK\r\n") == 1
+    assert b"\r\nConnection: close\r\n" in answer
+    assert answer.endswith(b"Hello, World!")
+
+
+def test_hello_pipeline_closes_after_an_http10_request_without_keep_alive(hello_port: int) -> None:
+    answer = ask(hello_port, "127.0.0.1", b"GET / HTTP/1.0\r\n\r\n" * 2)
+    assert answer.count(b"HTTP/1.1 200 OK\r\n") == 1
+    assert answer.endswith(b"Hello, World!")
+
+
+def test_hello_pipeline_keeps_an_http10_keep_alive_connection_open(hello_port: int) -> None:
+    request = b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"
+    close = b"GET / HTTP/1.1\r\nconnection:CLOSE\r\n\r\n"  # case and spaces do not matter
+    answer = ask(hello_port, "127.0.0.1", request + request + close)
+    assert answer.count(b"HTTP/1.1 200 OK\r\n") == 3
+
+
+def test_hello_pipeline_ends_a_connection_whose_head_is_too_large(hello_port: int) -> None:
+    assert ask(hello_port, "127.0.0.1", b"GET / HTTP/1.1\r\nX: " + b"x" * 17000) == b""
+
+
+@pytest.mark.ipv6
+def test_hello_pipeline_answers_an_ipv6_client(hello_port: int) -> None:
+    answer = exchange(hello_port, socket.AF_INET6, "::1", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert answer.endswith(b"Hello, World!")
+
+
+def test_hello_pipeline_stops_on_sigterm() -> None:
+    with running("hello_pipeline.py", "0", "--host", "127.0.0.1") as (process, [port]):
+        assert exchange(port, socket.AF_INET, "127.0.0.1", b"GET / HTTP/1.1\r\n\r\n")
+        assert interrupt_and_wait(process, signal.SIGTERM) == 0
+
+
+def test_hello_pipeline_reports_a_busy_port_in_one_line() -> None:
+    with socket.socket(socket.AF_INET) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "examples" / "hello_pipeline.py"), str(port),
+             "--host", "127.0.0.1"],
+            capture_output=True, text=True, timeout=DEADLINE, check=False,
+        )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
 
 
 def test_echo_server_listens_on_an_ipv4_host_and_stops_on_sigterm() -> None:

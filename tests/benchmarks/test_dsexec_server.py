@@ -1,5 +1,6 @@
-"""examples/hello_pipeline.py without a server: the request-head classification, ``answer``
-(whole buffer, one byte at a time, trailing data) and the per-connection ``Responder``."""
+"""benchmarks/http_hello/dsexec_server.py without a server: the request-head classification,
+``answer`` (whole buffer, one byte at a time, trailing data) and the per-connection
+``Responder``."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ import socket
 from collections.abc import Callable, Iterator
 
 import pytest
+from benchmarks.http_hello import dsexec_server as hp
 
 import dsexec as ex
 from dsexec.net import Socket
-from examples import hello_pipeline as hp
 
 GET = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"
 Respond = Callable[[bytes], ex.Sender[int]]
