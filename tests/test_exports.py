@@ -12,7 +12,7 @@ import pytest
 
 import dsexec
 
-PUBLIC_PACKAGES = ["dsexec", "dsexec.net", "dsexec.perf", "dsexec.testing"]
+PUBLIC_PACKAGES = ["dsexec", "dsexec.net", "dsexec.perf", "dsexec.security", "dsexec.testing"]
 
 
 def public_modules() -> list[ModuleType]:
