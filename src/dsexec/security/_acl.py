@@ -32,13 +32,17 @@ How a question is answered
 The rules are compiled once into sorted *boundaries* in the key space: the blocked set (the
 blocked rules, plus everything outside the allow-list when there is one) is a union of disjoint
 intervals ``[start, end)``, and a key is blocked exactly when an odd number of boundaries is
-``<=`` it. ``is_blocked`` bisects that list of Python ints. ``is_blocked_many`` splits keys into
-two ``uint64`` columns (high and low 64 bits) and looks each key up in a table of 2**16 buckets
-(one per /16 of IPv4 for mapped keys, one per top 16 bits for the rest of the space) that answers
-every key whose bucket no boundary cuts; only keys in cut buckets are searched (``searchsorted``
-on the high column, then on the low column among equal highs). Both read the same boundaries;
-``decide`` looks the most specific rule up per prefix length instead, and a property test checks
-all three against a naive model.
+``<=`` it (its *rank* is odd). ``is_blocked`` bisects that list of Python ints.
+
+``is_blocked_many`` looks every key up in a table of 2**16 buckets -- one per /16 of IPv4 for
+mapped keys, one per top 16 bits for the rest of the space -- that answers each key whose bucket
+no boundary cuts. A cut IPv4 /16 has a second-level row of 256 /24 buckets; a key in a cut /24 is
+found by ``searchsorted`` among the IPv4 boundaries. A key in another cut bucket is ranked among
+that bucket's own boundaries (contiguous in the sorted list, usually two or four), compared one
+by one on (high, low) ``uint64`` halves; a bucket with many is searched (``searchsorted`` on the
+high halves, then on the low halves among equal highs). Every path reads the same boundaries;
+``decide`` looks the most specific rule up per prefix length instead, and a property test
+checks all of them against a naive model.
 """
 
 from __future__ import annotations
@@ -73,6 +77,7 @@ _V4_SHIFT: Final = 32 - _BUCKET_BITS  # a mapped key's bucket: the top 16 bits o
 _V6_SHIFT: Final = _KEY_BITS - _BUCKET_BITS  # any other key's bucket: its top 16 bits
 _ALLOWED, _BLOCKED, _CUT = 0, 1, 2  # bucket states
 _FEW_TIES: Final = 4  # boundaries sharing a key's high half that _rank compares one by one
+_FEW_BOUNDS: Final = 6  # boundaries in a bucket that are compared one by one, not searched
 # Bytes 8..11 of a key, as the second native-order uint64 of a row: 00 00 ff ff when mapped.
 _MAPPED_MASK: Final = np.frombuffer(b"\xff\xff\xff\xff\0\0\0\0", dtype=np.uint64)[0]
 _MAPPED_WORD: Final = np.frombuffer(b"\0\0\xff\xff\0\0\0\0", dtype=np.uint64)[0]
@@ -217,12 +222,14 @@ def _boundaries(blocked: tuple[IPNetwork, ...], allowed: tuple[IPNetwork, ...] |
     return bounds
 
 
-def _bucket_states(bounds: list[int], base: int, shift: int) -> NDArray[np.int8]:
-    """State of each bucket ``[base + i << shift, base + (i + 1) << shift)``, ``i < 2**16``:
+def _bucket_states(
+    bounds: list[int], base: int, shift: int, count: int = _BUCKETS
+) -> NDArray[np.int8]:
+    """State of each bucket ``[base + i << shift, base + (i + 1) << shift)``, ``i < count``:
     ``_ALLOWED`` or ``_BLOCKED`` throughout, or ``_CUT`` by a boundary inside it."""
     size = 1 << shift
-    region_end = base + (_BUCKETS << shift)
-    states = np.full(_BUCKETS, _ALLOWED, dtype=np.int8)
+    region_end = base + (count << shift)
+    states = np.full(count, _ALLOWED, dtype=np.int8)
     # Blocked intervals are [bounds[0], bounds[1]), [bounds[2], bounds[3]), ...; the last one
     # may run to the end of the key space. Visit those that overlap the region.
     index = bisect_right(bounds, base)
@@ -347,6 +354,9 @@ class AccessControlList:
     _bounds_high: NDArray[np.uint64] = attrs.field(init=False, repr=False, eq=False)
     _bounds_low: NDArray[np.uint64] = attrs.field(init=False, repr=False, eq=False)
     _table: NDArray[np.int8] = attrs.field(init=False, repr=False, eq=False)
+    _v6_first: NDArray[np.intp] = attrs.field(init=False, repr=False, eq=False)
+    _v4_row: NDArray[np.intp] = attrs.field(init=False, repr=False, eq=False)
+    _v4_table: NDArray[np.int8] = attrs.field(init=False, repr=False, eq=False)
     _v4_bounds: NDArray[np.uint32] = attrs.field(init=False, repr=False, eq=False)
     _v4_rank_base: int = attrs.field(init=False, repr=False, eq=False)
     _blocked_index: _RuleIndex = attrs.field(init=False, repr=False, eq=False)
@@ -361,6 +371,21 @@ class AccessControlList:
                 _bucket_states(bounds, 0, _V6_SHIFT),  # every other key: per top 16 bits
             ]
         )
+        # Index of the first boundary of each top-16-bit bucket (and the end of the last).
+        bucket_starts = np.arange(_BUCKETS, dtype=np.uint64) << np.uint64(_V6_SHIFT - 64)
+        v6_first = np.searchsorted(high, bucket_starts, side="left")
+        v6_first = np.append(v6_first, len(bounds))
+        # Second level for IPv4: each cut /16 bucket gets a row of 256 /24 buckets.
+        cut_v4 = np.flatnonzero(table[:_BUCKETS] == _CUT)
+        v4_row = np.full(_BUCKETS, -1, dtype=np.intp)
+        v4_row[cut_v4] = np.arange(len(cut_v4))
+        v4_table = np.concatenate(
+            [np.zeros(0, dtype=np.int8)]
+            + [
+                _bucket_states(bounds, _V4_MAPPED + (int(b) << _V4_SHIFT), _V4_SHIFT - 8, 256)
+                for b in cut_v4
+            ]
+        )
         # Boundaries inside the mapped range, as IPv4 values: a mapped key's rank is the number
         # of boundaries below the range plus a search among these.
         v4_bounds = np.array(
@@ -372,6 +397,9 @@ class AccessControlList:
             ("_bounds_high", high),
             ("_bounds_low", low),
             ("_table", table),
+            ("_v6_first", v6_first),
+            ("_v4_row", v4_row),
+            ("_v4_table", v4_table),
             ("_v4_bounds", v4_bounds),
             ("_v4_rank_base", bisect_left(bounds, _V4_MAPPED)),
             ("_blocked_index", _rule_index(self.blocked)),
@@ -409,20 +437,71 @@ class AccessControlList:
             cut_mapped = mapped[cut]
             v4 = cut[cut_mapped]
             if v4.size:
-                ipv4 = rows[v4].view(">u4")[:, 3].astype(np.uint32)
-                rank = self._v4_rank_base + np.searchsorted(self._v4_bounds, ipv4, "right")
-                blocked[v4] = (rank & 1).astype(bool)
+                self._blocked_ipv4(rows, bucket, v4, blocked)
             v6 = cut[~cut_mapped]
             if v6.size:
-                keys = rows[v6].view(">u8").astype(np.uint64)
-                blocked[v6] = (self._rank(keys[:, 0], keys[:, 1]) & 1).astype(bool)
+                self._blocked_other(rows, bucket, v6, blocked)
         return blocked
+
+    def _blocked_other(
+        self,
+        rows: NDArray[np.uint8],
+        bucket: NDArray[np.int32],
+        keys: NDArray[np.intp],
+        blocked: NDArray[np.bool_],
+    ) -> None:
+        """Answer the other keys of cut buckets: the boundaries of a bucket are contiguous in
+        the sorted list, so a key's rank is the bucket's first index plus how many of the
+        bucket's boundaries are ``<=`` it -- counted step by step where there are few."""
+        halves = rows[keys].view(">u8").astype(np.uint64)
+        high, low = halves[:, 0], halves[:, 1]
+        top = bucket[keys] - _BUCKETS
+        first = self._v6_first[top]
+        count = self._v6_first[top + 1] - first
+        rank = first.copy()
+        few = np.flatnonzero(count <= _FEW_BOUNDS)
+        for step in range(_FEW_BOUNDS):
+            few = few[count[few] > step]
+            if not few.size:
+                break
+            index = first[few] + step
+            bound_high, bound_low = self._bounds_high[index], self._bounds_low[index]
+            rank[few] += (bound_high < high[few]) | (
+                (bound_high == high[few]) & (bound_low <= low[few])
+            )
+        many = np.flatnonzero(count > _FEW_BOUNDS)
+        if many.size:
+            rank[many] = self._rank(high[many], low[many])
+        blocked[keys] = (rank & 1).astype(bool)
+
+    def _blocked_ipv4(
+        self,
+        rows: NDArray[np.uint8],
+        bucket: NDArray[np.int32],
+        v4: NDArray[np.intp],
+        blocked: NDArray[np.bool_],
+    ) -> None:
+        """Answer the mapped keys ``v4`` of cut /16 buckets: per /24, then by a search."""
+        sub = (self._v4_row[bucket[v4]] << 8) | rows[v4, 14]
+        states = self._v4_table[sub]
+        blocked[v4] = states == _BLOCKED
+        cut = v4[states == _CUT]
+        if cut.size:
+            ipv4 = rows[cut].view(">u4")[:, 3].astype(np.uint32)
+            rank = self._v4_rank_base + np.searchsorted(self._v4_bounds, ipv4, "right")
+            blocked[cut] = (rank & 1).astype(bool)
 
     def _rank(self, high: NDArray[np.uint64], low: NDArray[np.uint64]) -> NDArray[np.intp]:
         """How many boundaries are ``<=`` each key, comparing (high, low) lexicographically."""
-        first = np.searchsorted(self._bounds_high, high, side="left")
         end = np.searchsorted(self._bounds_high, high, side="right")
-        rank = first.copy()
+        rank = end.copy()
+        # Most keys share their high half with no boundary: then the rank is ``end``.
+        tied = np.flatnonzero((end > 0) & (self._bounds_high[end - 1] == high))
+        if not tied.size:
+            return rank
+        first = end.copy()
+        first[tied] = np.searchsorted(self._bounds_high, high[tied], side="left")
+        rank[tied] = first[tied]
         ties = end - first
         # Boundaries with the same high half as the key: compare the low halves. A few ties
         # (a network longer than /64 has both ends in one /64) one step at a time...
