@@ -1,11 +1,15 @@
-"""Security for servers: connection limits and the audit log.
+"""Security for servers: access-control lists, connection limits and the audit log.
 
-``Limits`` bounds connections, header and body sizes and every timeout of a connection;
+``AccessControlList(blocked=..., allowed=...)`` answers for one address (``is_blocked``,
+``decide``) or for a numpy batch (``is_blocked_many``), and no IPv4/IPv6 spelling can bypass
+it. ``Limits`` bounds connections, header and body sizes and every timeout of a connection.
 ``audit`` is the ``dsexec.audit`` logger (off until ``enable_audit_log()``), written by
 ``audit_accept``, ``audit_denied``, ``audit_tls_failure`` and ``audit_limit``. See
 ``docs/security.md``.
 """
 
+from ._acl import AccessControlList as AccessControlList
+from ._acl import AclDecision as AclDecision
 from ._audit import audit as audit
 from ._audit import audit_accept as audit_accept
 from ._audit import audit_denied as audit_denied
@@ -16,6 +20,8 @@ from ._audit import enable_audit_log as enable_audit_log
 from ._limits import Limits as Limits
 
 __all__ = [
+    "AccessControlList",
+    "AclDecision",
     "Limits",
     "audit",
     "audit_accept",
