@@ -23,6 +23,7 @@ from dsexec.http._static_files import (
     ResolvedFile,
     StaticError,
     StaticPlan,
+    _realpath_below,
     etag,
     evaluate_conditional,
     if_range_matches,
@@ -164,6 +165,7 @@ def test_the_root_may_itself_be_reached_through_a_symlink(tmp_path: Path) -> Non
         (b"/sub", b"/sub/"),
         (b"//sub", b"/sub/"),
         (b"/sub?x=1&y=%2f", b"/sub/?x=1&y=%2f"),
+        ("/sub?q=ü".encode(), b"/sub/?q=%C3%BC"),
         (b"/dir-link", b"/dir-link/"),
         (b"/.well-known", b"/.well-known/"),
         (b"http://example.com/sub", b"/sub/"),
@@ -279,6 +281,8 @@ ATTACKS: list[tuple[bytes, int, str]] = [
     (b"/%uff0e%uff0e/secret.txt", 400, "IIS %u encoding"),
     (b"/%ef%bc%8e%ef%bc%8e/secret.txt", 400, "fullwidth dots (NFKC folds them to ..)"),
     (b"/\xef\xbc\x8e\xef\xbc\x8e/secret.txt", 400, "raw fullwidth dots"),
+    (b"/..%ef%bc%8fsecret.txt", 400, "fullwidth solidus (NFKC folds it to /)"),
+    (b"/..%ef%bc%bcsecret.txt", 400, "fullwidth reverse solidus (NFKC folds it to \\)"),
     (b"/index.html%00.txt", 400, "NUL byte truncation"),
     (b"/index.html\x00", 400, "raw NUL"),
     (b"/sub%00/", 400, "NUL in a directory name"),
@@ -404,6 +408,31 @@ def test_arbitrary_bytes_never_escape_or_crash(shared_root: Path, tail: bytes) -
         assert result.path.is_relative_to(shared_root.resolve())
     elif isinstance(result, StaticError):
         assert result.status in {400, 403, 404}
+
+
+SEGMENT_NAMES = [
+    "sub", "dir-link", "up-link", "inside-link", "escape-link", "escape-dir", "abs-escape",
+    "dangling", "loop-a", "index-escape", "index.html", "page.html", "file.txt", "missing",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(SEGMENT_NAMES), max_size=5))
+def test_the_segment_walk_agrees_with_realpath(shared_root: Path, segments: list[str]) -> None:
+    """``_realpath_below`` (one lstat per segment) gives what ``os.path.realpath(strict=True)``
+    gives, or fails where it fails."""
+    real_root = os.path.realpath(shared_root)
+    try:
+        expected: str | type[OSError] = os.path.realpath(
+            os.path.join(real_root, *segments), strict=True
+        )
+    except OSError:
+        expected = OSError
+    try:
+        walked: str | type[OSError] = _realpath_below(real_root, segments)
+    except OSError:
+        walked = OSError
+    assert walked == expected
 
 
 # -- content types and validators ---------------------------------------------------------

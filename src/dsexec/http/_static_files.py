@@ -27,11 +27,14 @@ therefore taken apart in a fixed order, each step done exactly once:
 5. Empty segments (``//``) are dropped, so a path always has one leading slash (no
    ``//evil.example`` in a redirect: CVE-2021-28861). ``.`` and ``..`` segments (also after
    NFKC normalisation, which folds ``\\uff0e`` into ``.``) are a 400: well-behaved clients remove
-   dot segments before sending (RFC 3986 section 5.2.4), so only probes send them. Other names
+   dot segments before sending (RFC 3986 section 5.2.4), so only probes send them; so is a
+   segment that folds to one holding ``/`` or ``\\`` (``\\uff0f``, ``\\uff3c``). Other names
    starting with ``.`` (``.git``, ``.env``, ``.htpasswd``) answer 404, as if absent; only
    ``.well-known`` (RFC 8615) is served.
-6. The segments are joined under the root (resolved itself first) and the result resolved with
-   ``Path.resolve(strict=True)``: every symlink followed, a missing component a 404. The final
+6. The segments are joined under the root (resolved itself first, on every request, so a root
+   that is a symlink switched to a new release is followed) and the result resolved as
+   ``os.path.realpath(strict=True)`` does: every symlink followed, a missing component a 404
+   (``lstat`` per segment below the root only, see ``_realpath_below``). The final
    path must lie inside the resolved root, or the answer is 403: a symlink from inside the root
    to elsewhere inside it works, one that escapes does not. A directory's ``index.html`` goes
    through the same check.
@@ -72,7 +75,7 @@ import os
 import re
 import stat as stat_module
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from pathlib import Path
 from typing import Final, Literal, TypeAlias, final
@@ -108,12 +111,15 @@ __all__ = [
 ALLOWED_METHODS: Final = b"GET, HEAD"
 """The ``Allow`` header of a 405 answer: static files are read with ``GET`` and ``HEAD`` only."""
 
+_WINDOWS: Final = os.name == "nt"
 _INDEX: Final = "index.html"
 _WELL_KNOWN: Final = ".well-known"
 _HEX_DIGITS: Final = frozenset(b"0123456789abcdefABCDEF")
-# Control bytes, space and DEL: never valid in a request target (RFC 9112 section 3.2).
+# Control bytes, space and DEL are never valid in a request target (RFC 9112 section 3.2);
+# a backslash is refused in the path too (a separator on Windows).
 _RAW_FORBIDDEN: Final = re.compile(rb"[\x00-\x20\x7f\\]")
 _QUERY_FORBIDDEN: Final = re.compile(rb"[\x00-\x20\x7f]")
+_NON_ASCII: Final = re.compile(rb"[\x80-\xff]")
 _DECODED_FORBIDDEN: Final = re.compile(rb"[\x00-\x1f\x7f/\\]")
 _ABSOLUTE_FORM: Final = re.compile(rb"[hH][tT][tT][pP][sS]?://[^/]*")
 # Characters a path segment may hold unescaped (RFC 3986 pchar minus the percent sign).
@@ -219,24 +225,47 @@ def _segments(path: bytes) -> list[str] | StaticError:
         folded = unicodedata.normalize("NFKC", text)
         if folded in {".", ".."}:
             return StaticError(400, f"dot segment {raw[:100]!r} in the path")
+        if "/" in folded or "\\" in folded:  # U+FF0F, U+FF3C: separators after folding
+            return StaticError(400, f"segment {raw[:100]!r} folds to a path separator")
         if folded.startswith(".") and text != _WELL_KNOWN:
             return StaticError(404, f"hidden name {text[:100]!r} in the path")
         segments.append(text)
     return segments
 
 
-def _resolve_inside(root: Path, candidate: Path) -> tuple[Path, os.stat_result] | StaticError:
-    """``candidate`` with every symlink resolved, and its stat, if it exists inside ``root``."""
+def _realpath_below(root: str, segments: Sequence[str]) -> str:
+    """``os.path.realpath(os.path.join(root, *segments), strict=True)`` for a ``root`` that is a
+    real path already and segments free of ``.``, ``..`` and separators: one ``lstat`` per
+    segment instead of one per component of the whole path. The path built so far never holds a
+    symlink (``root`` does not; a segment that is one is replaced by its ``realpath``), so the
+    result is the same. ``OSError`` as ``realpath(strict=True)``. Windows goes the long way:
+    ``lstat`` does not report junctions as links there before Python 3.12."""
+    if _WINDOWS:  # pragma: no cover - POSIX CI
+        return os.path.realpath(os.path.join(root, *segments), strict=True)
+    current = root
+    for segment in segments:
+        current = os.path.join(current, segment)
+        if stat_module.S_ISLNK(os.lstat(current).st_mode):
+            current = os.path.realpath(current, strict=True)
+    return current
+
+
+def _resolve_inside(
+    root: str, base: str, segments: Sequence[str]
+) -> tuple[str, os.stat_result] | StaticError:
+    """``base`` (a real path) joined with ``segments``, symlinks resolved, and its stat, if it
+    exists inside ``root`` (strings: ``os.path`` is several times cheaper than ``pathlib``)."""
     try:
-        resolved = candidate.resolve(strict=True)
+        resolved = _realpath_below(base, segments)
     except PermissionError:
-        return StaticError(403, f"permission denied resolving {candidate}")
+        return StaticError(403, f"permission denied resolving {segments!r} under {base}")
     except (OSError, RuntimeError) as exc:  # missing, not a directory, a symlink loop, too long
-        return StaticError(404, f"{candidate}: {type(exc).__name__}")
-    if not resolved.is_relative_to(root):
-        return StaticError(403, f"{candidate} resolves to {resolved}, outside the root {root}")
+        return StaticError(404, f"{segments!r} under {base}: {type(exc).__name__}")
+    prefix = root if root.endswith(os.sep) else root + os.sep
+    if resolved != root and not resolved.startswith(prefix):
+        return StaticError(403, f"{segments!r} resolves to {resolved}, outside the root {root}")
     try:
-        status = resolved.stat()
+        status = os.stat(resolved)
     except PermissionError:
         return StaticError(403, f"permission denied on {resolved}")
     except OSError as exc:
@@ -244,12 +273,17 @@ def _resolve_inside(root: Path, candidate: Path) -> tuple[Path, os.stat_result] 
     return resolved, status
 
 
-def _servable(path: Path, status: os.stat_result) -> ResolvedFile | StaticError:
+def _servable(path: str, status: os.stat_result) -> ResolvedFile | StaticError:
     if not stat_module.S_ISREG(status.st_mode):
         return StaticError(404, f"{path} is not a regular file")
     if not os.access(path, os.R_OK):
         return StaticError(403, f"{path} is not readable by the server")
-    return ResolvedFile(path, status)
+    return ResolvedFile(Path(path), status)
+
+
+def _encode_query(query: bytes) -> bytes:
+    """The query for a ``Location``: bytes past ASCII percent-encoded, the rest as sent."""
+    return _NON_ASCII.sub(lambda match: b"%%%02X" % match[0][0], query)
 
 
 def resolve_path(root: Path, raw_target: bytes) -> ResolvedFile | Redirect | StaticError:
@@ -275,10 +309,10 @@ def resolve_path(root: Path, raw_target: bytes) -> ResolvedFile | Redirect | Sta
     if isinstance(segments, StaticError):
         return segments
     try:
-        real_root = Path(root).resolve(strict=True)
+        real_root = os.path.realpath(os.fspath(root), strict=True)
     except (OSError, RuntimeError) as exc:
         return StaticError(404, f"the root {root} cannot be resolved: {type(exc).__name__}")
-    found = _resolve_inside(real_root, real_root.joinpath(*segments))
+    found = _resolve_inside(real_root, real_root, segments)
     if isinstance(found, StaticError):
         return found
     resolved, status = found
@@ -287,8 +321,8 @@ def resolve_path(root: Path, raw_target: bytes) -> ResolvedFile | Redirect | Sta
         if not wants_directory:
             location = "".join("/" + quote(segment, safe=_PCHAR_SAFE) for segment in segments)
             encoded = location.encode("ascii") + b"/"
-            return Redirect(encoded + b"?" + query if query else encoded)
-        index = _resolve_inside(real_root, resolved / _INDEX)
+            return Redirect(encoded + b"?" + _encode_query(query) if query else encoded)
+        index = _resolve_inside(real_root, resolved, (_INDEX,))
         if isinstance(index, StaticError):
             if index.status == 404:
                 return StaticError(404, f"directory {resolved} has no {_INDEX}")
