@@ -413,7 +413,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add = parser.add_argument
     port = _argument(int, _check_port)
-    add("--port", action="append", type=port, metavar="N", help="plain HTTP port (repeatable)")
+    add(
+        "--port",
+        action="append",
+        type=port,
+        metavar="N",
+        help="plain HTTP port, repeatable (default 8080 8060 8070 8666; 0: any free port)",
+    )
     add("--tls-port", action="append", type=port, metavar="N", help="TLS port (repeatable)")
     add("--certfile", metavar="F", help="TLS certificate chain (PEM)")
     add("--keyfile", metavar="F", help="TLS private key (PEM)")
@@ -421,18 +427,42 @@ def build_parser() -> argparse.ArgumentParser:
     add("--host", type=_text_argument(_check_host), metavar="H", help="address (default ::)")
     network = _text_argument(_check_network)
     add("--block", action="append", type=network, metavar="CIDR", help="refuse these peers")
-    add("--allow", action="append", type=network, metavar="CIDR", help="serve only these")
+    add("--allow", action="append", type=network, metavar="CIDR", help="serve only these peers")
+    defaults = Limits()
+    limit_help = {
+        "max_connections": "connections open at once; the next get 503",
+        "header_timeout": "seconds to receive a request's headers",
+        "request_timeout": "seconds to receive a whole request",
+        "keepalive_timeout": "seconds an idle keep-alive connection is kept",
+    }
     for flag, field in _LIMIT_FLAGS.items():
         parse: Callable[[str], int | float] = int if flag == "max_connections" else float
         add(
             f"--{flag.replace('_', '-')}",
             type=_argument(parse, _limit_check(field)),
             metavar="N" if parse is int else "S",
-            help=f"Limits.{field}",
+            help=f"{limit_help[flag]} (default {getattr(defaults, field):g}; inf: no limit)"
+            if parse is float
+            else f"{limit_help[flag]} (default {getattr(defaults, field)})",
         )
-    add("--backend", type=_text_argument(_check_backend), metavar="|".join(BACKENDS))
-    add("--app", type=_text_argument(_check_app), metavar="module:attr", help="ASGI app")
-    add("--workers", type=_argument(int, _check_workers), metavar="N", help="processes")
+    add(
+        "--backend",
+        type=_text_argument(_check_backend),
+        metavar="|".join(BACKENDS),
+        help="event loop (default io_context: dsexec's own reactor)",
+    )
+    add(
+        "--app",
+        type=_text_argument(_check_app),
+        metavar="module:attr",
+        help="an ASGI 3 application to serve (default: none, static files only)",
+    )
+    add(
+        "--workers",
+        type=_argument(int, _check_workers),
+        metavar="N",
+        help="processes, each serving every port (default 1)",
+    )
     add("--access-log", action=argparse.BooleanOptionalAction, help="log every request")
     add(
         "--drain-timeout",
