@@ -1,0 +1,54 @@
+"""MedusaServ's own parts, apart from its I/O: the configuration (command line and TOML file)
+and the rendering of the status page, the health check and the Prometheus metrics.
+
+``examples/medusa_serv.py`` wires them to ``dsexec.http``; everything here is pure and tested
+without sockets (``tests/examples/medusa/``).
+"""
+
+from ._config import BACKENDS as BACKENDS
+from ._config import DEFAULT_PORTS as DEFAULT_PORTS
+from ._config import DEFAULT_ROOT as DEFAULT_ROOT
+from ._config import ConfigError as ConfigError
+from ._config import IPNetwork as IPNetwork
+from ._config import PortConfig as PortConfig
+from ._config import ServerConfig as ServerConfig
+from ._config import build_parser as build_parser
+from ._config import load_config as load_config
+from ._status import HEALTH_CONTENT_TYPE as HEALTH_CONTENT_TYPE
+from ._status import HEALTH_PATH as HEALTH_PATH
+from ._status import METRICS_CONTENT_TYPE as METRICS_CONTENT_TYPE
+from ._status import METRICS_PATH as METRICS_PATH
+from ._status import STATUS_CONTENT_TYPE as STATUS_CONTENT_TYPE
+from ._status import STATUS_PATH as STATUS_PATH
+from ._status import LatencyHistory as LatencyHistory
+from ._status import PortStatus as PortStatus
+from ._status import StatusData as StatusData
+from ._status import render_health as render_health
+from ._status import render_metrics as render_metrics
+from ._status import render_status_page as render_status_page
+from ._status import route as route
+
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_PORTS",
+    "DEFAULT_ROOT",
+    "HEALTH_CONTENT_TYPE",
+    "HEALTH_PATH",
+    "METRICS_CONTENT_TYPE",
+    "METRICS_PATH",
+    "STATUS_CONTENT_TYPE",
+    "STATUS_PATH",
+    "ConfigError",
+    "IPNetwork",
+    "LatencyHistory",
+    "PortConfig",
+    "PortStatus",
+    "ServerConfig",
+    "StatusData",
+    "build_parser",
+    "load_config",
+    "render_health",
+    "render_metrics",
+    "render_status_page",
+    "route",
+]
