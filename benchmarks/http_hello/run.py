@@ -147,6 +147,7 @@ class Config:
     wrk_timeout: float
     nginx: str | None
     python: str
+    compare: tuple[tuple[str, Path, str], ...] = ()  # (name, checkout, server script in it)
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,22 @@ def _dsexec_server(backend: str | None) -> Callable[[int, Path, Config], list[st
     def command(port: int, workdir: Path, cfg: Config) -> list[str]:
         argv = [cfg.python, str(DSEXEC_SERVER), str(port)]
         return [*argv, "--backend", backend] if backend is not None else argv
+
+    return command
+
+
+def _compared_server(checkout: Path, script: str) -> Callable[[int, Path, Config], list[str]]:
+    """dsexec's server from another checkout (its own ``src`` first on the path), to measure
+    two versions of dsexec in one run."""
+
+    def command(port: int, workdir: Path, cfg: Config) -> list[str]:
+        return [
+            "env",
+            f"PYTHONPATH={checkout / 'src'}",
+            cfg.python,
+            str(checkout / script),
+            str(port),
+        ]
 
     return command
 
@@ -267,6 +284,9 @@ def available_servers(cfg: Config) -> tuple[dict[str, ServerSpec], list[str]]:
             notes.append(f"dsexec: default backend {default!r}; other backends: {choices}")
     else:
         notes.append(f"dsexec: {DSEXEC_SERVER.relative_to(ROOT)} does not exist (skipped)")
+    for name, checkout, script in cfg.compare:
+        server = _compared_server(checkout, script)
+        specs.append(ServerSpec(name, f"{script} of {checkout}", server))
     specs.append(ServerSpec("asyncio", "peer_asyncio.py (asyncio Protocol)", _peer_asyncio(False)))
     specs.append(ServerSpec("uvloop", "peer_asyncio.py --uvloop", _peer_asyncio(True)))
     specs.append(ServerSpec("threads", "peer_threads.py (thread per connection)", _peer_threads))
@@ -807,7 +827,30 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="interpreter for the Python servers (default: this one)",
     )
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="NAME=CHECKOUT[:SCRIPT]",
+        help="also measure dsexec's server from another checkout (e.g. a worktree of an older "
+        "commit), as server NAME; SCRIPT defaults to benchmarks/http_hello/dsexec_server.py",
+    )
     return parser.parse_args(argv)
+
+
+def parse_compare(values: Sequence[str]) -> tuple[tuple[str, Path, str], ...]:
+    """``--compare NAME=CHECKOUT[:SCRIPT]`` values as (name, checkout, script)."""
+    parsed: list[tuple[str, Path, str]] = []
+    for value in values:
+        name, sep, rest = value.partition("=")
+        if not sep or not name or not rest:
+            raise BenchError(f"--compare expects NAME=CHECKOUT[:SCRIPT], got {value!r}")
+        checkout, _, script = rest.partition(":")
+        script = script or "benchmarks/http_hello/dsexec_server.py"
+        if not (Path(checkout) / script).exists():
+            raise BenchError(f"--compare {name}: {Path(checkout) / script} does not exist")
+        parsed.append((name, Path(checkout).resolve(), script))
+    return tuple(parsed)
 
 
 def make_config(args: argparse.Namespace) -> Config:
@@ -835,6 +878,7 @@ def make_config(args: argparse.Namespace) -> Config:
         wrk_timeout=args.wrk_timeout,
         nginx=nginx,
         python=args.python,
+        compare=parse_compare(args.compare),
     )
 
 

@@ -144,7 +144,6 @@ class _AcceptOp(ReactorOperation[Socket]):
             return
         self._armed = fds
         acceptor.waiters.add(self)
-        self._watch_stop()
 
     def _disarm(self) -> None:
         armed = self._armed
@@ -180,7 +179,6 @@ class _AcceptOp(ReactorOperation[Socket]):
         reactor = self._reactor
         self._timer = reactor.call_at(reactor.time() + ACCEPT_BACKOFF, self._retry)
         acceptor.waiters.add(self)
-        self._watch_stop()
 
     def _retry(self) -> None:
         self._timer = None

@@ -181,9 +181,6 @@ class ResolvingOp(ReactorOperation[T]):
         self._job: ResolveJob | None = None
 
     def _begin(self) -> None:
-        self._watch_stop()
-        if self._done:
-            return
         numeric = numeric_addresses(self._host, self._port)
         if numeric is not None:
             self._resolved(numeric, None)

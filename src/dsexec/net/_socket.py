@@ -49,7 +49,7 @@ class Socket(ClosingContext):
     pending operations with ``ClosedResourceError``; a ``Socket`` is a context manager.
     """
 
-    __slots__ = ("__weakref__", "_peer", "_reactor", "fd", "more", "raw", "unread")
+    __slots__ = ("__weakref__", "_peer", "fd", "more", "raw", "reactor", "unread")
 
     # The package-internal contract of dsexec.net's operations (plain names, see the module
     # docstring): they read and update these directly.
@@ -60,6 +60,10 @@ class Socket(ClosingContext):
     more: bool
     """The next read should try at once: the last ``recv`` filled its buffer, or bytes are
     waiting in ``unread``."""
+    reactor: Reactor | _Reactors | None
+    """The reactor operations waited on (a list once there were several; ``None`` before any):
+    ``close()`` tells them. An operation about to wait calls ``note_reactor`` unless it is this
+    one already."""
     unread: bytes
     """Bytes received but not consumed (what ``async_read_until`` read past its delimiter);
     ``async_read`` hands them out before receiving more."""
@@ -72,10 +76,7 @@ class Socket(ClosingContext):
         self.raw = sock
         self.fd = sock.fileno()
         self._peer: Any = peer
-        # The reactor operations wait on: the common case, one reactor, is a single check
-        # (``sock._reactor is not reactor``). A socket used on several reactors (rare) keeps
-        # them all in a _Reactors list instead, which that check never passes.
-        self._reactor: Reactor | _Reactors | None = None
+        self.reactor = None
         self.more = False
         self.unread = b""
 
@@ -136,7 +137,7 @@ class Socket(ClosingContext):
         if fd < 0:
             return
         self.fd = -1
-        known = self._reactor
+        known = self.reactor
         reactors: Sequence[Reactor]
         if known is None:
             reactors = ()
@@ -163,16 +164,16 @@ class Socket(ClosingContext):
 
     def note_reactor(self, reactor: Reactor) -> None:
         """Remember that an operation waits on ``reactor``, so ``close()`` can tell it."""
-        known = self._reactor
+        known = self.reactor
         if known is reactor:
             return
         if known is None:
-            self._reactor = reactor
+            self.reactor = reactor
         elif isinstance(known, _Reactors):
             if reactor not in known:
                 known.append(reactor)
         else:
-            self._reactor = _Reactors((known, reactor))
+            self.reactor = _Reactors((known, reactor))
 
     def _check_open(self) -> None:
         if self.fd < 0:

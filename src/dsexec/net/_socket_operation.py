@@ -53,7 +53,8 @@ class SocketOperation(ReactorOperation[T], Generic[T]):
         if fd < 0:
             self._fail(ClosedResourceError(f"{self.name}: the socket is closed"))
             return
-        sock.note_reactor(self._reactor)
+        if sock.reactor is not self._reactor:
+            sock.note_reactor(self._reactor)
         self._wait_fd(fd, self.writes)
 
     def _cancel(self) -> None:

@@ -3,7 +3,7 @@
 
 * ``send`` first: a socket's send buffer is usually not full, so the whole write mostly
   completes inside ``start()`` with one system call and no reactor round trip -- or, when
-  ``let_value`` starts it (``Sender._connect_or_complete``), without an operation state at all.
+  ``let_value`` starts it (``Sender.connect_or_complete``), without an operation state at all.
 * Whatever did not fit waits for writability and goes out as ``memoryview`` slices of ``data``
   (no copies), one ``send`` per wake-up, until all of it is written.
 

@@ -17,6 +17,7 @@ from typing import TypeVar, final
 
 from .._core import Env, Sender, StopSource, StoringReceiver, connect, require_sender
 from ._backends._io_context import IoContext
+from ._reactor import on_loop
 
 __all__ = ["sync_wait"]
 
@@ -36,7 +37,7 @@ class _SyncWaitReceiver(StoringReceiver):
         self._context = context
 
     def completed(self) -> None:
-        if not self._context.in_loop_thread():
+        if not on_loop(self._context):
             self._context.post(_nothing)  # wake the driving thread
 
 

@@ -63,7 +63,7 @@ class _RepeatOp(RestartLoop):
 
     def start(self) -> None:
         env = self._env = self._receiver.get_env()
-        source = env.stop_token.source
+        source = self._source = env.stop_token.source
         if source is not None and source.stopped:
             self._receiver.set_stopped()
             return
@@ -80,20 +80,13 @@ class _RepeatOp(RestartLoop):
     def _fail(self, error: BaseException, /) -> None:
         self._receiver.set_error(error)
 
-    def _next_round(self) -> None:
-        """Another round, unless stop was requested meanwhile (a round that ignores stop, such
-        as ``just``, would otherwise loop for ever)."""
-        source = self._env.stop_token.source
-        if source is not None and source.stopped:
-            self._drop_child()
-            self._receiver.set_stopped()
-            return
-        self._restart()
+    def _stopped(self) -> None:
+        self._receiver.set_stopped()
 
     # The child's receiver interface.
 
     def set_value(self, value: Any, /) -> None:
-        self._next_round()
+        self._restart()
 
     def set_error(self, error: BaseException, /) -> None:
         self._drop_child()
@@ -128,7 +121,7 @@ class _RepeatNOp(_RepeatOp):
             self._drop_child()
             self._receiver.set_value(None)
             return
-        self._next_round()
+        self._restart()
 
 
 @final
@@ -148,7 +141,7 @@ class _RepeatUntilOp(_RepeatOp):
             self._drop_child()
             self._receiver.set_value(value)
             return
-        self._next_round()
+        self._restart()
 
 
 def _check_count(count: Any) -> int:

@@ -23,7 +23,6 @@ from .._core import (
     PreservingAdaptor,
     Receiver,
     Sender,
-    StopToken,
     check_count,
 )
 from ._trampoline import RestartLoop
@@ -35,22 +34,19 @@ T = TypeVar("T")
 
 @final
 class _RetryOp(RestartLoop):
-    __slots__ = ("_receiver", "_remaining", "_sender", "_token")
+    __slots__ = ("_receiver", "_remaining", "_sender")
 
     def __init__(self, sender: Sender[Any], retries: int | None, receiver: Receiver[Any]) -> None:
         super().__init__(reuse=False)  # a failed attempt is connected afresh
         self._sender = sender
         self._receiver = receiver
         self._remaining = retries
-        self._token: StopToken | None = None
 
     def start(self) -> None:
-        token = self._receiver.get_env().stop_token
-        if token.stop_possible():
-            if token.stop_requested():
-                self._receiver.set_stopped()
-                return
-            self._token = token
+        source = self._source = self._receiver.get_env().stop_token.source
+        if source is not None and source.stopped:
+            self._receiver.set_stopped()
+            return
         self._run()
 
     def _connect_child(self) -> OperationState:
@@ -58,6 +54,9 @@ class _RetryOp(RestartLoop):
 
     def _fail(self, error: BaseException, /) -> None:
         self._receiver.set_error(error)
+
+    def _stopped(self) -> None:
+        self._receiver.set_stopped()
 
     # The child's receiver interface (the operation state is its own child's receiver).
 
@@ -73,11 +72,7 @@ class _RetryOp(RestartLoop):
                 self._receiver.set_error(error)
                 return
             self._remaining = remaining - 1
-        token = self._token
-        if token is not None and token.stop_requested():
-            self._receiver.set_stopped()
-            return
-        self._restart()
+        self._restart()  # unless stop was requested meanwhile
 
     def set_stopped(self) -> None:
         self._child = None

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from .._core import OperationState, RestartableOperation
+from .._core import OperationState, RestartableOperation, StopSource
 
 __all__ = ["RestartLoop"]
 
@@ -62,23 +62,29 @@ _ROUNDS: Final[dict[object, bool]] = {}
 class RestartLoop:
     """Base of operation states that start a child operation round after round, stack-safely.
 
-    Subclasses implement ``_connect_child()`` (connect the next child, usually to ``self``) and
-    ``_fail(exc)`` (complete downstream with ``exc`` when connecting raises), call
-    ``_restart()`` from a child completion that wants another round, and ``_drop_child()``
-    from one that ends the loop. With ``reuse`` (a restartable child sender) the child is
-    connected once and restarted every round; otherwise each round connects a new one.
+    Subclasses implement ``_connect_child()`` (connect the next child, usually to ``self``),
+    ``_fail(exc)`` (complete downstream with ``exc`` when connecting raises) and
+    ``_stopped()`` (complete downstream with ``set_stopped``), set ``_source`` (the downstream's
+    stop source, or ``None``) before the first round, call ``_restart()`` from a child
+    completion that wants another round, and ``_drop_child()`` from one that ends the loop.
+    With ``reuse`` (a restartable child sender) the child is connected once and restarted every
+    round; otherwise each round connects a new one.
     """
 
-    __slots__ = ("_child", "_reuse")
+    __slots__ = ("_child", "_reuse", "_source")
 
     def __init__(self, reuse: bool) -> None:
         self._child: OperationState | None = None
         self._reuse = reuse
+        self._source: StopSource | None = None
 
     def _connect_child(self) -> OperationState:
         raise NotImplementedError
 
     def _fail(self, error: BaseException, /) -> None:
+        raise NotImplementedError
+
+    def _stopped(self) -> None:
         raise NotImplementedError
 
     def _run(self) -> None:
@@ -104,6 +110,13 @@ class RestartLoop:
                 return  # first: the child is still running; its completion continues the loop
 
     def _restart(self) -> None:
+        """Run another round -- unless stop was requested meanwhile: then end with
+        ``_stopped()`` (a round that ignores stop, such as ``just``, would loop for ever)."""
+        source = self._source
+        if source is not None and source.stopped:
+            self._drop_child()
+            self._stopped()
+            return
         if not self._reuse:
             self._child = None  # drop the finished round's operation state
         if _ROUNDS.pop(self, False):

@@ -163,10 +163,7 @@ class _FromCoroutineOp(Generic[T]):
             )
             return
         self._reactor = reactor
-        if reactor.in_loop_thread():
-            self._start_on_loop()
-        else:
-            reactor.post(self._start_on_loop)
+        run_on_loop(reactor, self._start_on_loop)
 
     def _start_on_loop(self) -> None:
         token = self._receiver.get_env().stop_token
@@ -186,10 +183,7 @@ class _FromCoroutineOp(Generic[T]):
     def _on_stop_requested(self) -> None:
         reactor = self._reactor
         assert reactor is not None
-        if reactor.in_loop_thread():
-            self._cancel_task()
-        else:
-            reactor.post(self._cancel_task)
+        run_on_loop(reactor, self._cancel_task)
 
     def _cancel_task(self) -> None:
         task = self._task

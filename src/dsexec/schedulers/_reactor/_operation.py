@@ -10,10 +10,11 @@ Theory of operation
   thread; off the loop it posts itself there (:func:`run_on_loop`).
 * **Stop from anywhere.** The operation observes its receiver's stop source itself (it is a
   :class:`~dsexec._core._stop_token.StopObserver`: no handle, no bound method per
-  registration), and only once armed: ``_watch_stop()`` is the last thing ``_begin`` does
-  before returning, since a stop request that raced with arming runs the callback inline.
-  The callback runs on the requesting thread; on the loop it completes the operation at once
-  (``set_stopped``, wait withdrawn), elsewhere it posts that to the loop.
+  registration), and only once armed: after ``_begin`` returns with the operation still
+  pending, since a stop request that raced with arming runs the callback inline. (Completions
+  happen on the loop thread, so nothing can complete it between the two.) The callback runs on
+  the requesting thread; on the loop it completes the operation at once (``set_stopped``, wait
+  withdrawn), elsewhere it posts that to the loop.
 * **First completion wins.** ``_done`` makes the first of "ready", "failed" and "stopped" the
   only one; a wake-up the reactor had queued before a stop finds ``_done`` and does nothing.
 * **Nothing dangles.** Before completing, an operation withdraws its stop registration (unless
@@ -31,7 +32,7 @@ from __future__ import annotations
 from typing import Any, Generic, TypeVar
 
 from ..._core import Receiver, RestartableOperation, StopSource
-from ._interface import Reactor, on_loop, run_on_loop
+from ._interface import Reactor, on_loop
 
 __all__ = ["ReactorOperation"]
 
@@ -54,8 +55,8 @@ class ReactorOperation(RestartableOperation, Generic[T]):
     # -- what a subclass implements --------------------------------------------------------------
 
     def _begin(self) -> None:
-        """Arm the wait (then ``_watch_stop()``), or complete at once. On the loop thread; an
-        exception it raises cancels and fails the operation."""
+        """Arm the wait, or complete at once. On the loop thread; an exception it raises
+        cancels and fails the operation."""
         raise NotImplementedError
 
     def _cancel(self) -> None:
@@ -66,7 +67,10 @@ class ReactorOperation(RestartableOperation, Generic[T]):
 
     def start(self) -> None:
         """Begin (or, after a completed round, begin again) on the loop thread."""
-        run_on_loop(self._reactor, self._start_on_loop)
+        if on_loop(self._reactor):
+            self._start_on_loop()
+        else:
+            self._reactor.post(self._start_on_loop)
 
     def _start_on_loop(self) -> None:
         source = self._source if self._watching else self._receiver.get_env().stop_token.source
@@ -82,12 +86,10 @@ class ReactorOperation(RestartableOperation, Generic[T]):
         except Exception as exc:  # a bug or an unexpected OS error: never out of start()
             self._cancel()
             self._fail(exc)
-
-    def _watch_stop(self) -> None:
-        """Watch for stop requests, once: call it last in ``_begin``, after arming, since a stop
-        that raced with arming runs the callback (and completes the operation) inline."""
-        source = self._source
-        if source is not None and not self._watching:
+            return
+        if source is not None and not self._done and not self._watching:
+            # Armed and pending: watch for stop now (a request that raced with arming runs
+            # the callback, and completes the operation, right here).
             self._watching = True
             source.observe(self)
 
@@ -102,8 +104,6 @@ class ReactorOperation(RestartableOperation, Generic[T]):
                 reactor.add_reader(fd, self)  # type: ignore[arg-type]
         except Exception as exc:
             self._fail(exc)
-            return
-        self._watch_stop()
 
     def on_stop_requested(self) -> None:
         """The stop callback (any thread): complete with ``set_stopped`` on the loop."""

@@ -169,7 +169,6 @@ class _TimerOp(ReactorOperation[None]):
         # Measured from here, when the operation starts on the loop -- not from connect().
         deadline = reactor.time() + self._when if self._relative else self._when
         self._handle = reactor.call_at(deadline, self._fire)
-        self._watch_stop()
 
     def _fire(self) -> None:
         self._handle = None
