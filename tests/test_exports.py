@@ -12,7 +12,7 @@ import pytest
 
 import dsexec
 
-PUBLIC_PACKAGES = ["dsexec", "dsexec.net", "dsexec.perf", "dsexec.testing"]
+PUBLIC_PACKAGES = ["dsexec", "dsexec.http", "dsexec.net", "dsexec.perf", "dsexec.testing"]
 
 
 def public_modules() -> list[ModuleType]:
