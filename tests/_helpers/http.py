@@ -110,7 +110,11 @@ def requests_of(events: Iterable[Event]) -> tuple[list[SimpleRequest], ProtocolE
             body += event.data
         elif type(event) is EndOfMessage:
             assert head is not None
-            headers = tuple(head.lowered_headers())
+            headers = tuple(
+                # h11 lower-cases the value of Transfer-Encoding; compare like with like.
+                (name, value.lower() if name == b"transfer-encoding" else value)
+                for name, value in head.lowered_headers()
+            )
             done.append(SimpleRequest(head.method, head.target, headers, body))
             head = None
         elif type(event) is ProtocolError:

@@ -132,30 +132,108 @@ def valid_request(rng: random.Random) -> bytes:
     return method + b" " + target + b" HTTP/1.1\r\n" + lines + b"\r\n" + body
 
 
+WHITESPACE = [b" ", b"  ", b"\t", b"\x0b", b"\x0c", b"\xa0", b"\xc2\xa0", b"\r", b"\n"]
+TE_VALUES = [
+    b"gzip, chunked", b"chunked, gzip", b",chunked", b"chunked,", b"chunked, chunked", b"identity",
+    b"xchunked", b"chunkedx", b"Chunked", b" chunked", b"chunked\x0b", b'"chunked"', b"chunk",
+    b"chunked;q=1", b"\xa0chunked", b"CHUNKED", b"gzip",
+]  # fmt: skip
+VERSIONS = [
+    b"HTTP/1.0", b"HTTP/2.0", b"HTTP/0.9", b"HTTP/1.2", b"http/1.1", b"RTSP/1.0", b"HTTP/1.10",
+    b"HTTP/1", b"HTTP/11", b"HTTP /1.1", b"HTTP/1.1 ",
+]  # fmt: skip
+INJECTED_LINES = [
+    b"Host: b\r\n", b"Host: a\r\n", b"Content-Length: 0\r\n", b"Content-Length: 5\r\n",
+    b"Transfer-Encoding: chunked\r\n", b"Transfer-Encoding: identity\r\n",
+    b"Connection: close\r\n", b"Connection: keep-alive\r\n", b"Expect: 100-continue\r\n",
+    b"Upgrade: h2c\r\nConnection: Upgrade\r\n", b" folded\r\n", b"X : y\r\n", b"X:\x00\r\n",
+]  # fmt: skip
+UNICODE_ZEROS = ["\u0660", "\uff10", "\u2070", "\u0e50", "\u1040", "\U0001d7ce"]
+
+
+def _boundaries(data: bytes) -> list[int]:
+    """Positions next to the bytes parsers split on: spaces, colons, commas, CR, LF."""
+    return [i + d for i, c in enumerate(data) if c in b" :,;\r\n\t" for d in (0, 1)]
+
+
+def _unicode_digit(digit: int, rng: random.Random) -> bytes:
+    zero = rng.choice(UNICODE_ZEROS)
+    if zero == "\u2070" and 1 <= digit <= 3:  # superscripts one to three live elsewhere
+        return "\u00b9\u00b2\u00b3"[digit - 1].encode()
+    return chr(ord(zero) + digit).encode()
+
+
+def _replace_value(data: bytes, name: bytes, rng: random.Random, values: list[bytes]) -> bytes:
+    at = data.lower().find(b"\r\n" + name.lower() + b":")
+    if at < 0:
+        return data
+    start = at + len(name) + 3
+    end = data.find(b"\r\n", start)
+    return data[:start] + rng.choice(values) + data[end:]
+
+
+def _content_length_values(data: bytes, rng: random.Random) -> list[bytes]:
+    at = data.lower().find(b"content-length:")
+    digits = data[at + 15 : data.find(b"\r\n", at)].strip() if at >= 0 else b"5"
+    n = int(digits) if digits.isdigit() else 5
+    unicode = b"".join(_unicode_digit(d - 0x30, rng) for d in b"%d" % n)
+    return [
+        b"+%d" % n, b"-%d" % n, b"0x%x" % n, b"%d %d" % (n, n), b"%d,%d" % (n, n),
+        b"%d, %d" % (n, n), b"0" * 21 + b"%d" % n, b"%d" % (n + 1), b"%d" % max(n - 1, 0), b"",
+        b"%d_0" % n, unicode, b"\xa0%d" % n, b"%d\x0b" % n,
+    ]  # fmt: skip
+
+
 def _mutate(data: bytes, rng: random.Random) -> bytes:
-    how = rng.choice(["insert", "replace", "delete", "duplicate", "swap-digit"])
-    at = rng.randrange(len(data) + 1)
-    if how == "insert":
-        return data[:at] + rng.choice(NASTY) + data[at:]
-    if how == "replace":
-        return data[:at] + rng.choice(NASTY) + data[at + 1 :]
+    """One mutation of the kinds request-smuggling attacks use, at a parser-sensitive spot."""
+    how = rng.choice(
+        ["whitespace", "whitespace", "byte", "delete", "line-ending", "duplicate-line",
+         "inject-line", "te", "cl", "version", "digit", "case"]
+    )  # fmt: skip
+    spots = _boundaries(data)
+    at = rng.choice(spots) if spots and rng.random() < 0.8 else rng.randrange(len(data) + 1)
+    if how == "whitespace":
+        return data[:at] + rng.choice(WHITESPACE) + data[at:]
+    if how == "byte":
+        return data[:at] + rng.choice(NASTY) + data[at + rng.randrange(2) :]
     if how == "delete":
         return data[:at] + data[at + 1 :]
-    if how == "duplicate":
-        start = data.rfind(b"\r\n", 0, at) + 2
-        end = data.find(b"\r\n", at)
-        if end <= start:
+    if how == "line-ending":
+        ends = [i for i in range(len(data) - 1) if data[i : i + 2] == b"\r\n"]
+        if not ends:
             return data
-        return data[: end + 2] + data[start : end + 2] + data[end + 2 :]
-    digits = [i for i, c in enumerate(data) if 0x30 <= c <= 0x39]
-    if not digits:
+        i = rng.choice(ends)
+        return (
+            data[:i] + rng.choice([b"\n", b"\r", b"\r\r\n", b"\n\r", b"\r\n\r\n"]) + data[i + 2 :]
+        )
+    if how in ("duplicate-line", "inject-line"):
+        start = data.find(b"\r\n") + 2
+        end = data.find(b"\r\n\r\n")
+        if not 0 < start <= end:
+            return data
+        lines = data[start : end + 2].split(b"\r\n")[:-1]
+        line = rng.choice(lines) + b"\r\n" if how == "duplicate-line" and lines else None
+        injected = line or rng.choice(INJECTED_LINES)
+        cut = rng.choice([start, end + 2, data.find(b"\r\n", start) + 2])
+        return data[:cut] + injected + data[cut:]
+    if how == "te":
+        return _replace_value(data, b"Transfer-Encoding", rng, TE_VALUES)
+    if how == "cl":
+        return _replace_value(data, b"Content-Length", rng, _content_length_values(data, rng))
+    if how == "version":
+        at = data.find(b"HTTP/1.1")
+        return data if at < 0 else data[:at] + rng.choice(VERSIONS) + data[at + 8 :]
+    if how == "digit":
+        digits = [i for i, c in enumerate(data) if 0x30 <= c <= 0x39]
+        if not digits:
+            return data
+        i = rng.choice(digits)
+        return data[:i] + _unicode_digit(data[i] - 0x30, rng) + data[i + 1 :]
+    names = [i for i, c in enumerate(data) if 0x61 <= (c | 0x20) <= 0x7A]
+    if not names:
         return data
-    i = rng.choice(digits)
-    zero = rng.choice(["\u0660", "\uff10", "\u2070", "\u0e50"])
-    replacement = chr(ord(zero) + data[i] - 0x30)
-    if zero == "\u2070" and data[i] in b"123":
-        replacement = "\u00b9\u00b2\u00b3"[data[i] - 0x31]
-    return data[:i] + replacement.encode() + data[i + 1 :]
+    i = rng.choice(names)
+    return data[:i] + bytes([data[i] ^ 0x20]) + data[i + 1 :]
 
 
 valid_pipelines = SEEDS.map(random.Random).map(

@@ -268,6 +268,20 @@ def test_parser_pauses_after_a_request_and_keeps_the_pipelined_bytes_unparsed() 
     assert parser.next_event() == head(target=b"/3")
 
 
+@pytest.mark.parametrize("left_over", range(1, 8))
+def test_a_head_begun_by_the_bytes_left_after_a_request_is_read_whole(left_over: int) -> None:
+    second = b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n"
+    parser = RequestParser()
+    parser.feed(GET + second[:left_over])
+    assert parser.next_event() == head()
+    assert parser.next_event() is END_OF_MESSAGE
+    assert parser.next_event() is PAUSED
+    parser.start_next_cycle()
+    assert parser.next_event() is NEED_DATA
+    parser.feed(second[left_over:])
+    assert parser.next_event() == head(b"OPTIONS", b"*")
+
+
 def test_bytes_after_a_connection_close_request_are_never_parsed() -> None:
     parser = RequestParser()
     parser.feed(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n\x00garbage")

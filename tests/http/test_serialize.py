@@ -325,3 +325,16 @@ def test_date_cache_uses_the_wall_clock_by_default() -> None:
     value = DateCache().get()
     assert value.endswith(b" GMT")
     assert len(value) == len(DATE)
+
+
+def test_fields_seen_before_do_not_let_a_bad_one_through() -> None:
+    # Safe names and values are remembered (a bounded cache); the checks stay per field.
+    for i in range(1100):
+        serialize_response_head(200, [(b"X-%d" % i, b"v%d" % i)], content_length=0)
+    serialize_response_head(200, [(b"X-1", b"ok")], content_length=0)
+    with pytest.raises(ValueError, match="control character"):
+        serialize_response_head(200, [(b"X-1", b"ok\r\nEvil: 1")], content_length=0)
+    with pytest.raises(ValueError, match="instead of a"):
+        serialize_response_head(200, [(b"Connection", b"ok")], content_length=0)
+    with pytest.raises(ValueError, match="not an HTTP token"):
+        serialize_response_head(200, [(b"X 1", b"ok")], content_length=0)

@@ -142,7 +142,6 @@ class RequestParser:
         "_body_left",
         "_body_seen",
         "_buf",
-        "_chunked",
         "_content_length",
         "_eof",
         "_events",
@@ -187,20 +186,20 @@ class RequestParser:
         self._tail = b""
         self._framing_run = 0
         self._reject: ProtocolError | None = None
+        self._keep_alive = False
+        self._body_left = 0
+        self._body_seen = 0
+        self._trailer_bytes = 0
         self._reset_message()
 
     def _reset_message(self) -> None:
+        # Only what every head fills in; the body counters are set when a body starts.
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._host_count = 0
         self._content_length: int | None = None
         self._te_seen = False
-        self._chunked = False
         self._expect = False
-        self._keep_alive = False
-        self._body_left = 0
-        self._body_seen = 0
-        self._trailer_bytes = 0
 
     # -- public API ----------------------------------------------------------------------
 
@@ -284,6 +283,24 @@ class RequestParser:
         """Feed buffered bytes to llhttp, one request part at a time, until events appear."""
         buf = self._buf
         size = len(buf)
+        if (
+            self._phase == _HEAD
+            and self._head_part is None
+            and 0 <= buf.find(_CRLFCRLF) == size - 4
+            and size <= self._max_head
+            and buf[0] not in b"\r\n"
+        ):
+            # The common case, one whole head and nothing after it: the loop below would do
+            # the same in one turn.
+            self._buf = b""
+            self._raw_head = buf
+            try:
+                self._parser.feed_data(buf)
+            except httptools.HttpParserUpgrade:
+                pass
+            except httptools.HttpParserError as exc:
+                self._fail_from(exc)
+            return
         pos = 0
         end = 0
         events = self._events
@@ -493,6 +510,8 @@ class RequestParser:
             self._phase = _BODY_CHUNKED
             self._tail = b""
             self._framing_run = 0
+            self._body_seen = 0
+            self._trailer_bytes = 0
         elif content_length:
             self._phase = _BODY_LENGTH
             self._body_left = content_length

@@ -77,20 +77,35 @@ def _status_line(function: str, status: object) -> bytes:
     return _STATUS_LINES.get(status) or b"HTTP/1.1 %d \r\n" % status
 
 
-def _check_field(function: str, name: object, value: object) -> bytes:
-    """The lower-case ``name``; raises unless ``name: value`` is safe to send."""
+# Names and values already found safe: apps send the same few again and again, and a set
+# lookup costs a third of the two regular expressions. Bounded: cleared when full.
+_SAFE_NAMES: Final[set[bytes]] = set()
+_SAFE_VALUES: Final[set[bytes]] = set()
+_SAFE_CACHE_SIZE: Final = 512
+
+
+def _check_field(function: str, name: object, value: object) -> None:
+    """Raise unless ``name: value`` is safe to send and ``name`` is no framing header."""
     if type(name) is not bytes or type(value) is not bytes:
         raise TypeError(
             f"{function}: header names and values must be bytes, got {name!r}: {value!r}"
         )
     if _TOKEN.fullmatch(name) is None:
         raise ValueError(f"{function}: header name {name!r} is not an HTTP token")
+    if name.lower() in _FRAMING_NAMES:
+        raise ValueError(
+            f"{function}: pass content_length=, chunked= or keep_alive= instead of a "
+            f"{name.decode('ascii')} header"
+        )
     if _BAD_VALUE_BYTE.search(value) is not None:
         raise ValueError(
             f"{function}: header {name!r} has a control character (CR, LF, NUL, ...) in its "
             f"value {value!r}"
         )
-    return name.lower()
+    for cache, item in ((_SAFE_NAMES, name), (_SAFE_VALUES, value)):
+        if len(cache) >= _SAFE_CACHE_SIZE:
+            cache.clear()
+        cache.add(item)
 
 
 def serialize_response_head(
@@ -114,16 +129,15 @@ def serialize_response_head(
     function = "serialize_response_head"
     line = _status_line(function, status)
     parts = [line]
+    safe_names = _SAFE_NAMES
+    safe_values = _SAFE_VALUES
     if date is not None:
-        _check_field(function, b"Date", date)
+        if date not in safe_values:
+            _check_field(function, b"Date", date)
         parts += (b"Date: ", date, b"\r\n")
     for name, value in headers:
-        lowered = _check_field(function, name, value)
-        if lowered in _FRAMING_NAMES:
-            raise ValueError(
-                f"{function}: pass content_length=, chunked= or keep_alive= instead of a "
-                f"{name.decode('ascii')} header"
-            )
+        if name not in safe_names or value not in safe_values:
+            _check_field(function, name, value)
         parts += (name, b": ", value, b"\r\n")
     if http_version == "1.1":
         http10 = False
