@@ -15,6 +15,7 @@ accept more). Known, documented differences with h11 are kept out of the generat
 
 from __future__ import annotations
 
+import os
 import random
 
 from hypothesis import HealthCheck, given, settings
@@ -30,7 +31,12 @@ from dsexec.http import (
     RequestHead,
 )
 
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# DSEXEC_FUZZ_EXAMPLES=100000 runs a long campaign; the default keeps the file at a few seconds.
+FUZZ = settings(
+    max_examples=int(os.environ.get("DSEXEC_FUZZ_EXAMPLES", "300")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 # Bytes that break parsers: whitespace of every kind, separators, controls, Unicode digits and
 # spaces (UTF-8 and Latin-1), signs and hex prefixes.

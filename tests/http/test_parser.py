@@ -529,9 +529,13 @@ def test_bad_limits_are_rejected_naming_the_argument(
 
 
 def test_feed_takes_bytes_like_data_only() -> None:
+    class Bytes(bytes):
+        pass
+
     parser = RequestParser()
     parser.feed(bytearray(GET[:5]))
-    parser.feed(memoryview(GET[5:]))
+    parser.feed(memoryview(GET[5:10]))
+    parser.feed(Bytes(GET[10:]))
     assert parser.next_event() == head()
     with pytest.raises(TypeError, match="must be bytes"):
         parser.feed("GET")  # type: ignore[arg-type]

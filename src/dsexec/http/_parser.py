@@ -38,6 +38,15 @@ Some facts about httptools 0.9 / llhttp 9 that shape this module (each checked b
   ``on_headers_complete`` callback (llhttp clears its flags at the end of each message).
 * An exception raised in a callback stops llhttp with a callback error, which is how this module
   rejects what it checks itself: it records the status first, then raises ``_Reject``.
+* A bodiless ``Upgrade`` request (``Connection: upgrade``) makes ``feed_data`` raise
+  ``HttpParserUpgrade`` at the end of the message; httptools has already resumed the parser,
+  so reading simply goes on (no protocol switch is offered here).
+* Quirk: llhttp refuses ``Transfer-Encoding: chunked<TAB>`` (valid OWS) only after
+  ``on_headers_complete``, so that one refusal comes after its ``RequestHead``. Stricter than
+  the RFC, so the policy holds.
+* The status of a refusal is that of the first fault in the byte stream, however it was split
+  (a head over the limit is first fed up to the limit, so an earlier syntax error wins over
+  431). Which of two faults in one header line gets named in ``reason`` can depend on the split.
 """
 
 from __future__ import annotations
@@ -212,7 +221,7 @@ class RequestParser:
         ``feed(b"")`` is a ``RuntimeError``.
         """
         if type(data) is not bytes:
-            if not isinstance(data, bytearray | memoryview):
+            if not isinstance(data, bytes | bytearray | memoryview):
                 raise TypeError(
                     f"RequestParser.feed: data must be bytes, got {type(data).__name__}"
                 )
