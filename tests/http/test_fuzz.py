@@ -276,8 +276,12 @@ def check_well_formed(events: list[Event]) -> None:
         if type(event) is RequestHead:
             assert not in_request
             in_request = True
+            assert type(event.method) is bytes
+            assert type(event.target) is bytes
+            assert all(type(n) is bytes and type(v) is bytes for n, v in event.headers)
         elif type(event) is BodyChunk:
             assert in_request
+            assert type(event.data) is bytes
             assert event.data
         elif type(event) is EndOfMessage:
             assert in_request

@@ -171,7 +171,6 @@ class RequestParser:
         "_tail",
         "_te_seen",
         "_trailer_bytes",
-        "_url",
     )
 
     def __init__(
@@ -191,7 +190,7 @@ class RequestParser:
         self._eof = False
         self._phase = _HEAD
         self._head_part: bytearray | None = None
-        self._raw_head: bytes | bytearray = b""
+        self._raw_head: bytes | bytearray = b""  # the head being parsed, once complete
         self._tail = b""
         self._framing_run = 0
         self._reject: ProtocolError | None = None
@@ -203,7 +202,6 @@ class RequestParser:
 
     def _reset_message(self) -> None:
         # Only what every head fills in; the body counters are set when a body starts.
-        self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._host_count = 0
         self._content_length: int | None = None
@@ -347,7 +345,8 @@ class RequestParser:
                             self._head_too_large(buf[pos : pos + self._max_head - seen])
                             return
                         chunk = buf[pos:end]
-                        self._raw_head = part
+                        if found >= 0:
+                            self._raw_head = part
                     feed(chunk)
                 elif phase == _BODY_LENGTH:
                     end = min(size, pos + self._body_left)
@@ -425,17 +424,10 @@ class RequestParser:
 
     # -- llhttp callbacks ----------------------------------------------------------------
 
-    def on_url(self, url: bytes) -> None:
-        """llhttp callback (not for users): a piece of the request target."""
-        url = self._url + url
-        if len(url) > self._max_target:
-            self._refuse(414, "request target longer than max_target_bytes")
-        self._url = url
-
     def on_header(self, name: bytes, value: bytes) -> None:
         """llhttp callback (not for users): one complete header (or trailer) field."""
         value = value.rstrip(b" \t")
-        if self._phase != _HEAD:
+        if self._phase:  # not _HEAD: a trailer
             self._trailer_bytes += len(name) + len(value) + 4
             if self._trailer_bytes > self._max_head:
                 self._refuse(431, "chunked trailers larger than max_header_bytes")
@@ -468,8 +460,11 @@ class RequestParser:
         """llhttp callback (not for users): the head is complete; validate and emit it."""
         parser = self._parser
         method = parser.get_method()
-        url = self._url
         raw = self._raw_head
+        if type(raw) is not bytes:  # a slice of a bytearray buffer
+            raw = bytes(raw)
+        # The request line, as llhttp accepted it: method SP+ target SP+ version CRLF, with
+        # the method at the start (a head never starts with CR or LF here).
         line_end = raw.find(b"\r\n")
         version_tail = raw[line_end - 9 : line_end]
         if version_tail == b" HTTP/1.1":
@@ -480,8 +475,11 @@ class RequestParser:
             self._refuse(505, "HTTP version other than 1.0 and 1.1")
         else:
             self._refuse(400, "malformed request line")
-        if line_end != len(method) + len(url) + 10:
+        url = raw[len(method) + 1 : line_end - 9]
+        if url[:1] == b" " or url[-1:] == b" ":
             self._refuse(400, "request line with extra whitespace")
+        if len(url) > self._max_target:
+            self._refuse(414, "request target longer than max_target_bytes")
         host_count = self._host_count
         if host_count > 1 or (host_count == 0 and version == "1.1"):
             self._refuse(400, "HTTP/1.1 request without exactly one Host")
@@ -540,4 +538,9 @@ class RequestParser:
         self._events.append(END_OF_MESSAGE)
         self._state = _DONE if self._keep_alive else _MUST_CLOSE
         self._phase = _HEAD
-        self._reset_message()
+        # _reset_message(), inlined: this runs once per request.
+        self._headers = []
+        self._host_count = 0
+        self._content_length = None
+        self._te_seen = False
+        self._expect = False
