@@ -12,7 +12,14 @@ import pytest
 
 import dsexec
 
-PUBLIC_PACKAGES = ["dsexec", "dsexec.net", "dsexec.perf", "dsexec.security", "dsexec.testing"]
+PUBLIC_PACKAGES = [
+    "dsexec",
+    "dsexec.http",
+    "dsexec.net",
+    "dsexec.perf",
+    "dsexec.security",
+    "dsexec.testing",
+]
 
 
 def public_modules() -> list[ModuleType]:

@@ -1,0 +1,60 @@
+"""HTTP/1.1 for dsexec: a sans-IO core (request parser, response serialisation) on httptools.
+
+``RequestParser`` turns received bytes into events (``RequestHead``, ``BodyChunk``,
+``EndOfMessage``, ``ProtocolError``, ``ConnectionClosed``) and enforces the safety policy
+(request smuggling, size limits); ``serialize_response_head``, ``serialize_chunk``,
+``serialize_response`` and ``error_response`` build the answers. No sockets here: see
+``docs/http.md``.
+"""
+
+from ._date import DateCache as DateCache
+from ._date import format_http_date as format_http_date
+from ._events import END_OF_MESSAGE as END_OF_MESSAGE
+from ._events import NEED_DATA as NEED_DATA
+from ._events import PAUSED as PAUSED
+from ._events import BodyChunk as BodyChunk
+from ._events import ConnectionClosed as ConnectionClosed
+from ._events import EndOfMessage as EndOfMessage
+from ._events import Event as Event
+from ._events import NoEvent as NoEvent
+from ._events import ProtocolError as ProtocolError
+from ._events import RequestHead as RequestHead
+from ._parser import DEFAULT_MAX_BODY_BYTES as DEFAULT_MAX_BODY_BYTES
+from ._parser import DEFAULT_MAX_HEADER_BYTES as DEFAULT_MAX_HEADER_BYTES
+from ._parser import DEFAULT_MAX_TARGET_BYTES as DEFAULT_MAX_TARGET_BYTES
+from ._parser import RequestParser as RequestParser
+from ._serialize import CONTINUE_RESPONSE as CONTINUE_RESPONSE
+from ._serialize import LAST_CHUNK as LAST_CHUNK
+from ._serialize import error_response as error_response
+from ._serialize import response_body_allowed as response_body_allowed
+from ._serialize import serialize_chunk as serialize_chunk
+from ._serialize import serialize_continue as serialize_continue
+from ._serialize import serialize_response as serialize_response
+from ._serialize import serialize_response_head as serialize_response_head
+
+__all__ = [
+    "CONTINUE_RESPONSE",
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_HEADER_BYTES",
+    "DEFAULT_MAX_TARGET_BYTES",
+    "END_OF_MESSAGE",
+    "LAST_CHUNK",
+    "NEED_DATA",
+    "PAUSED",
+    "BodyChunk",
+    "ConnectionClosed",
+    "DateCache",
+    "EndOfMessage",
+    "Event",
+    "NoEvent",
+    "ProtocolError",
+    "RequestHead",
+    "RequestParser",
+    "error_response",
+    "format_http_date",
+    "response_body_allowed",
+    "serialize_chunk",
+    "serialize_continue",
+    "serialize_response",
+    "serialize_response_head",
+]

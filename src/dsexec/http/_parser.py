@@ -1,0 +1,546 @@
+"""``RequestParser``: the sans-IO HTTP/1.1 request side, on httptools (llhttp).
+
+Bytes go in with ``feed(data)`` (``feed(b"")`` at end of input); events come out of
+``next_event()``, h11-style: ``RequestHead``, ``BodyChunk``..., ``EndOfMessage``, then
+``PAUSED`` until the server has answered and calls ``start_next_cycle()``. Malformed input gives
+one ``ProtocolError`` (the status to answer), after which the parser discards all input.
+
+Some facts about httptools 0.9 / llhttp 9 that shape this module (each checked by a test):
+
+* ``feed_data`` parses everything it is given: several pipelined requests in one call, with no
+  way to pause (httptools exposes neither ``llhttp_pause`` nor the error offset). So this module
+  never gives llhttp more than one request: it feeds a head up to its blank line (``CRLFCRLF``;
+  llhttp takes no bare-LF line endings, so that is where every head ends), a
+  ``Content-Length`` body exactly its length, and a chunked body up to each next ``CRLFCRLF``
+  (a chunked body always ends with one: the last chunk ``0\\r\\n`` then an empty line after any
+  trailers). Bytes after a request's end stay in our buffer until ``start_next_cycle()``:
+  pausing is real, the order of events is the order of bytes, and the bytes after a
+  ``Connection: close`` request are never parsed at all.
+  These split points only choose where llhttp's input is cut: llhttp still sees the same
+  contiguous stream and stays the authority on its syntax.
+* Because heads are cut at their ``CRLFCRLF``, the header size limit counts exactly the bytes
+  before the end of the head, whether they arrive whole or one at a time; a head fed in pieces is
+  kept (at most ``max_header_bytes``) for the request-line checks below.
+* llhttp is strict by default (no lenient flags are set here) and rejects by itself: bare CR or
+  LF line endings, obs-fold, control characters (NUL, DEL, ...) in names, values and targets,
+  ``Host : x`` (whitespace before the colon), non-digit / signed / hex / duplicate (even
+  identical) ``Content-Length``, ``Content-Length`` with ``Transfer-Encoding``, a
+  ``Transfer-Encoding`` not ending in ``chunked``, and bad chunk framing (bad hex, ``0x``,
+  overflow, whitespace after the size, missing CRLF after the data, bad extension characters).
+* llhttp accepts, and this module rejects: extra spaces in the request line (``GET  /``), empty
+  lines or a bare LF before the request line, versions other than HTTP/1.0 and 1.1 (HTTP/0.9,
+  2.0; and ``RTSP/1.0``), ``Transfer-Encoding`` other than exactly ``chunked`` (``gzip,
+  chunked``, ``,chunked``), ``Transfer-Encoding`` on HTTP/1.0, missing or repeated ``Host`` (and
+  one with characters no host has), ``CONNECT`` (this is no proxy: 501), and ``Upgrade`` requests
+  with a body (llhttp would skip the body and hand its bytes to the next request).
+* httptools hands a header over only once it is complete (it joins the pieces itself), so policy
+  checks see whole names and values; ``should_keep_alive()`` is only meaningful inside the
+  ``on_headers_complete`` callback (llhttp clears its flags at the end of each message).
+* An exception raised in a callback stops llhttp with a callback error, which is how this module
+  rejects what it checks itself: it records the status first, then raises ``_Reject``.
+* A bodiless ``Upgrade`` request (``Connection: upgrade``) makes ``feed_data`` raise
+  ``HttpParserUpgrade`` at the end of the message; httptools has already resumed the parser,
+  so reading simply goes on (no protocol switch is offered here).
+* Quirk: llhttp refuses ``Transfer-Encoding: chunked<TAB>`` (valid OWS) only after
+  ``on_headers_complete``, so that one refusal comes after its ``RequestHead``. Stricter than
+  the RFC, so the policy holds.
+* The status of a refusal is that of the first fault in the byte stream, however it was split
+  (a head over the limit is first fed up to the limit, so an earlier syntax error wins over
+  431). Which of two faults in one header line gets named in ``reason`` can depend on the split.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Final, NoReturn, final
+
+import httptools
+
+from ._events import (
+    END_OF_MESSAGE,
+    NEED_DATA,
+    PAUSED,
+    BodyChunk,
+    ConnectionClosed,
+    Event,
+    NoEvent,
+    ProtocolError,
+    RequestHead,
+)
+
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_HEADER_BYTES",
+    "DEFAULT_MAX_TARGET_BYTES",
+    "RequestParser",
+]
+
+DEFAULT_MAX_HEADER_BYTES: Final = 16 * 1024
+"""Default limit on a request head (request line, headers, blank line), in bytes."""
+DEFAULT_MAX_BODY_BYTES: Final = 1024 * 1024
+"""Default limit on a request body, in bytes."""
+DEFAULT_MAX_TARGET_BYTES: Final = 8 * 1024
+"""Default limit on the request target (the URL in the request line), in bytes."""
+
+_LIMIT_MAX: Final = 1 << 62
+_CRLFCRLF: Final = b"\r\n\r\n"
+
+# What the parser is reading (follows llhttp's position in the stream).
+_HEAD: Final = 0
+_BODY_LENGTH: Final = 1
+_BODY_CHUNKED: Final = 2
+
+# Where the connection is.
+_RECV: Final = 0  # reading a request
+_DONE: Final = 1  # a request ended, keep-alive: PAUSED until start_next_cycle()
+_MUST_CLOSE: Final = 2  # a request ended, no keep-alive: PAUSED for good
+_ERROR: Final = 3  # a ProtocolError was queued: PAUSED for good
+_CLOSED: Final = 4  # ConnectionClosed was queued: PAUSED for good
+
+# Header names the policy looks at, by lower-case name.
+_HOST: Final = 1
+_CONTENT_LENGTH: Final = 2
+_TRANSFER_ENCODING: Final = 3
+_EXPECT: Final = 4
+_SPECIAL: Final = {
+    b"host": _HOST,
+    b"content-length": _CONTENT_LENGTH,
+    b"transfer-encoding": _TRANSFER_ENCODING,
+    b"expect": _EXPECT,
+}
+_SPECIAL_LENGTHS: Final = frozenset(len(name) for name in _SPECIAL)
+
+# Every byte a Host value may hold (RFC 3986 reg-name, IP-literal, port): deleting these from a
+# value must leave nothing.
+_HOST_BYTES: Final = (
+    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=%:[]"
+)
+
+_new_tuple = tuple.__new__
+
+
+class _Reject(Exception):
+    """Raised inside an llhttp callback to stop parsing; the verdict is already recorded."""
+
+
+def _check_limit(name: str, value: object, minimum: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"RequestParser: {name} must be an int, got {value!r}")
+    if not minimum <= value <= _LIMIT_MAX:
+        raise ValueError(f"RequestParser: {name} must be in {minimum}..2**62, got {value!r}")
+    return value
+
+
+@final
+class RequestParser:
+    """The server side of one HTTP/1.1 connection, without I/O: bytes in, request events out.
+
+    ``feed(data)`` adds received bytes (``feed(b"")`` for end of input); ``next_event()``
+    returns the next :data:`~dsexec.http.Event`, or ``NEED_DATA`` / ``PAUSED``. After a
+    request's ``EndOfMessage`` it returns ``PAUSED`` until ``start_next_cycle()`` (call it once
+    the response is sent, if ``RequestHead.keep_alive``); bytes of pipelined requests fed
+    meanwhile wait unparsed. A ``ProtocolError`` is final: answer its status, close.
+
+    Limits (plain ints; a head over ``max_header_bytes`` is a 431, a target over
+    ``max_target_bytes`` a 414, a body over ``max_body_bytes`` a 413, checked at the head for
+    ``Content-Length`` and as the bytes stream in for chunked bodies). Chunk trailers are
+    checked and dropped; they count against ``max_header_bytes``.
+    """
+
+    __slots__ = (
+        "_body_left",
+        "_body_seen",
+        "_buf",
+        "_content_length",
+        "_eof",
+        "_events",
+        "_expect",
+        "_framing_run",
+        "_head_part",
+        "_headers",
+        "_host_count",
+        "_keep_alive",
+        "_max_body",
+        "_max_head",
+        "_max_target",
+        "_parser",
+        "_phase",
+        "_raw_head",
+        "_reject",
+        "_state",
+        "_tail",
+        "_te_seen",
+        "_trailer_bytes",
+    )
+
+    def __init__(
+        self,
+        *,
+        max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_target_bytes: int = DEFAULT_MAX_TARGET_BYTES,
+    ) -> None:
+        self._max_head = _check_limit("max_header_bytes", max_header_bytes, 64)
+        self._max_body = _check_limit("max_body_bytes", max_body_bytes, 0)
+        self._max_target = _check_limit("max_target_bytes", max_target_bytes, 1)
+        self._parser = httptools.HttpRequestParser(self)
+        self._events: deque[Event] = deque()
+        self._buf: bytes | bytearray = b""
+        self._state = _RECV
+        self._eof = False
+        self._phase = _HEAD
+        self._head_part: bytearray | None = None
+        self._raw_head: bytes | bytearray = b""  # the head being parsed, once complete
+        self._tail = b""
+        self._framing_run = 0
+        self._reject: ProtocolError | None = None
+        self._keep_alive = False
+        self._body_left = 0
+        self._body_seen = 0
+        self._trailer_bytes = 0
+        self._reset_message()
+
+    def _reset_message(self) -> None:
+        # Only what every head fills in; the body counters are set when a body starts.
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._host_count = 0
+        self._content_length: int | None = None
+        self._te_seen = False
+        self._expect = False
+
+    # -- public API ----------------------------------------------------------------------
+
+    def feed(self, data: bytes | bytearray | memoryview, /) -> None:
+        """Add received bytes; ``b""`` means the peer's end of input (EOF).
+
+        Nothing is parsed here: ``next_event()`` parses lazily, so bytes fed while ``PAUSED``
+        wait. Once the connection must close (a ``ProtocolError``, or after a request that
+        does not keep the connection alive) fed bytes are discarded. Data after
+        ``feed(b"")`` is a ``RuntimeError``.
+        """
+        if type(data) is not bytes:
+            if not isinstance(data, bytes | bytearray | memoryview):
+                raise TypeError(
+                    f"RequestParser.feed: data must be bytes, got {type(data).__name__}"
+                )
+            data = bytes(data)
+        if not data:
+            self._eof = True
+            return
+        if self._eof:
+            raise RuntimeError("RequestParser.feed: data fed after the end of input (b'')")
+        if self._state >= _MUST_CLOSE:
+            return
+        buf = self._buf
+        if not buf:
+            self._buf = data
+        elif type(buf) is bytes:
+            self._buf = bytearray(buf) + data
+        else:
+            buf += data
+
+    def next_event(self) -> Event | NoEvent:
+        """The next event, or ``NEED_DATA`` (feed more) or ``PAUSED`` (answer first)."""
+        events = self._events
+        if events:
+            return events.popleft()
+        if self._state != _RECV:
+            return PAUSED
+        if self._buf:
+            self._pump()
+            if events:
+                return events.popleft()
+        if self._eof:
+            self._at_eof()
+            return events.popleft()
+        return NEED_DATA
+
+    def start_next_cycle(self) -> None:
+        """After a request's ``EndOfMessage`` and its answer: read the next request.
+
+        ``RuntimeError`` unless ``next_event()`` has returned ``PAUSED`` after an
+        ``EndOfMessage`` of a keep-alive request (a ``keep_alive=False`` request, a
+        ``ProtocolError`` or end of input leaves nothing to read: close the connection).
+        """
+        state = self._state
+        if state == _DONE and not self._events:
+            self._state = _RECV
+            return
+        if state == _MUST_CLOSE:
+            why = "the last request does not keep the connection alive: close it"
+        elif state >= _ERROR:
+            why = "the connection is finished (protocol error or end of input): close it"
+        else:
+            why = "no request has been read to its EndOfMessage yet"
+        raise RuntimeError(f"RequestParser.start_next_cycle: {why}")
+
+    @property
+    def trailing_data(self) -> bytes:
+        """Bytes fed but not parsed yet (pipelined requests waiting for ``start_next_cycle``)."""
+        return bytes(self._buf)
+
+    @property
+    def must_close(self) -> bool:
+        """Whether the connection has to close once the pending events are handled."""
+        return self._state >= _MUST_CLOSE
+
+    # -- feeding llhttp ------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        """Feed buffered bytes to llhttp, one request part at a time, until events appear."""
+        buf = self._buf
+        size = len(buf)
+        if (
+            self._phase == _HEAD
+            and self._head_part is None
+            and 0 <= buf.find(_CRLFCRLF) == size - 4
+            and size <= self._max_head
+            and buf[0] not in b"\r\n"
+        ):
+            # The common case, one whole head and nothing after it: the loop below would do
+            # the same in one turn.
+            self._buf = b""
+            self._raw_head = buf
+            try:
+                self._parser.feed_data(buf)
+            except httptools.HttpParserUpgrade:
+                pass
+            except httptools.HttpParserError as exc:
+                self._fail_from(exc)
+            return
+        pos = 0
+        end = 0
+        events = self._events
+        feed = self._parser.feed_data
+        try:
+            while pos < size and not events and self._state == _RECV:
+                phase = self._phase
+                if phase == _HEAD:
+                    part = self._head_part
+                    if part is None:
+                        if buf[pos] in b"\r\n":
+                            self._fail(400, "an empty line or bare LF before the request line")
+                            return
+                        found = buf.find(_CRLFCRLF, pos)
+                        end = found + 4 if found >= 0 else size
+                        if end - pos > self._max_head:
+                            self._head_too_large(buf[pos : pos + self._max_head])
+                            return
+                        if found >= 0:
+                            chunk = buf if pos == 0 and end == size else buf[pos:end]
+                            self._raw_head = chunk
+                        else:
+                            chunk = buf[pos:]
+                            self._head_part = bytearray(chunk)
+                    else:
+                        seen = len(part)
+                        part += buf[pos:]
+                        found = part.find(_CRLFCRLF, max(0, seen - 3))
+                        if found >= 0:
+                            del part[found + 4 :]
+                            end = pos + len(part) - seen
+                        else:
+                            end = size
+                        if len(part) > self._max_head:
+                            self._head_too_large(buf[pos : pos + self._max_head - seen])
+                            return
+                        chunk = buf[pos:end]
+                        if found >= 0:
+                            self._raw_head = part
+                    feed(chunk)
+                elif phase == _BODY_LENGTH:
+                    end = min(size, pos + self._body_left)
+                    feed(buf[pos:end])
+                else:
+                    tail = self._tail
+                    found = (tail + buf[pos : pos + 3]).find(_CRLFCRLF) if tail else -1
+                    if found >= 0:
+                        end = pos + found + 4 - len(tail)
+                    else:
+                        found = buf.find(_CRLFCRLF, pos)
+                        end = found + 4 if found >= 0 else size
+                    chunk = buf[pos:end]
+                    progress = self._body_seen + self._trailer_bytes
+                    feed(chunk)
+                    self._tail = bytes(chunk[-3:] if len(chunk) >= 3 else (tail + chunk)[-3:])
+                    if self._phase == _BODY_CHUNKED:
+                        if progress == self._body_seen + self._trailer_bytes:
+                            # Bytes that were neither data nor trailers: a size line or an
+                            # extension growing across feeds.
+                            self._framing_run += len(chunk)
+                            if self._framing_run > self._max_head:
+                                self._fail(400, "chunk framing line longer than max_header_bytes")
+                                return
+                        else:
+                            self._framing_run = 0
+                pos = end
+        except httptools.HttpParserUpgrade:
+            # A bodiless Upgrade request (the only kind let through) ended exactly at the end
+            # of the head just fed; llhttp has already resumed, and no upgrade happens.
+            pos = end
+        except httptools.HttpParserError as exc:
+            self._fail_from(exc)
+            return
+        if pos >= size:
+            self._buf = b""
+        elif type(buf) is bytearray:
+            del buf[:pos]
+        else:
+            self._buf = buf[pos:]
+
+    def _head_too_large(self, allowed: bytes | bytearray) -> None:
+        """Refuse a head over the limit, unless the bytes within the limit hold an earlier
+        fault: the verdict is the first fault in the byte stream, however it was split."""
+        try:
+            self._parser.feed_data(allowed)
+        except httptools.HttpParserError as exc:
+            self._fail_from(exc)
+            return
+        self._fail(431, "request head larger than max_header_bytes")
+
+    def _at_eof(self) -> None:
+        if self._phase != _HEAD or self._head_part is not None:
+            self._fail(400, "the connection closed in the middle of a request")
+        else:
+            self._events.append(ConnectionClosed())
+            self._state = _CLOSED
+
+    def _fail(self, status: int, reason: str) -> None:
+        self._events.append(_new_tuple(ProtocolError, (status, reason)))
+        self._state = _ERROR
+        self._buf = b""
+        self._head_part = None
+
+    def _fail_from(self, exc: httptools.HttpParserError) -> None:
+        verdict = self._reject
+        if verdict is not None:
+            self._fail(verdict.status, verdict.reason)
+        else:
+            self._fail(400, f"malformed request: {exc}")
+
+    def _refuse(self, status: int, reason: str) -> NoReturn:
+        self._reject = ProtocolError(status, reason)
+        raise _Reject(reason)
+
+    # -- llhttp callbacks ----------------------------------------------------------------
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """llhttp callback (not for users): one complete header (or trailer) field."""
+        value = value.rstrip(b" \t")
+        if self._phase:  # not _HEAD: a trailer
+            self._trailer_bytes += len(name) + len(value) + 4
+            if self._trailer_bytes > self._max_head:
+                self._refuse(431, "chunked trailers larger than max_header_bytes")
+            return
+        self._headers.append((name, value))
+        if len(name) not in _SPECIAL_LENGTHS:
+            return
+        kind = _SPECIAL.get(name.lower())
+        if kind is None:
+            return
+        if kind == _HOST:
+            self._host_count += 1
+            if value.translate(None, _HOST_BYTES):
+                self._refuse(400, "invalid characters in Host")
+        elif kind == _CONTENT_LENGTH:
+            # bytes.isdigit() is ASCII-only, so int() never sees '+', '_', spaces or
+            # non-ASCII digits (on str, int() takes fullwidth and other Unicode digits).
+            # More than 20 digits (leading zeros) is refused as h11 does.
+            if self._content_length is not None or not value.isdigit() or len(value) > 20:
+                self._refuse(400, "invalid or repeated Content-Length")
+            self._content_length = int(value)
+        elif kind == _TRANSFER_ENCODING:
+            if self._te_seen or value.lower() != b"chunked":
+                self._refuse(400, "Transfer-Encoding other than a single 'chunked'")
+            self._te_seen = True
+        elif value.lower() == b"100-continue":
+            self._expect = True
+
+    def on_headers_complete(self) -> None:
+        """llhttp callback (not for users): the head is complete; validate and emit it."""
+        parser = self._parser
+        method = parser.get_method()
+        raw = self._raw_head
+        if type(raw) is not bytes:  # a slice of a bytearray buffer
+            raw = bytes(raw)
+        # The request line, as llhttp accepted it: method SP+ target SP+ version CRLF, with
+        # the method at the start (a head never starts with CR or LF here).
+        line_end = raw.find(b"\r\n")
+        version_tail = raw[line_end - 9 : line_end]
+        if version_tail == b" HTTP/1.1":
+            version = "1.1"
+        elif version_tail == b" HTTP/1.0":
+            version = "1.0"
+        elif b" HTTP/" in raw[:line_end]:
+            self._refuse(505, "HTTP version other than 1.0 and 1.1")
+        else:
+            self._refuse(400, "malformed request line")
+        url = raw[len(method) + 1 : line_end - 9]
+        if url[:1] == b" " or url[-1:] == b" ":
+            self._refuse(400, "request line with extra whitespace")
+        if len(url) > self._max_target:
+            self._refuse(414, "request target longer than max_target_bytes")
+        host_count = self._host_count
+        if host_count > 1 or (host_count == 0 and version == "1.1"):
+            self._refuse(400, "HTTP/1.1 request without exactly one Host")
+        content_length = self._content_length
+        chunked = self._te_seen
+        if chunked and version == "1.0":
+            self._refuse(400, "Transfer-Encoding in an HTTP/1.0 request")
+        if content_length is not None and content_length > self._max_body:
+            self._refuse(413, "Content-Length larger than max_body_bytes")
+        if parser.should_upgrade():
+            if method == b"CONNECT":
+                self._refuse(501, "CONNECT is not supported")
+            if chunked or content_length:
+                self._refuse(400, "Upgrade request with a body")
+        keep_alive = parser.should_keep_alive()
+        self._keep_alive = keep_alive
+        self._events.append(
+            _new_tuple(
+                RequestHead,
+                (
+                    method,
+                    url,
+                    version,
+                    tuple(self._headers),
+                    keep_alive,
+                    self._expect and version == "1.1",
+                    content_length,
+                    chunked,
+                ),
+            )
+        )
+        self._head_part = None
+        self._raw_head = b""
+        if chunked:
+            self._phase = _BODY_CHUNKED
+            self._tail = b""
+            self._framing_run = 0
+            self._body_seen = 0
+            self._trailer_bytes = 0
+        elif content_length:
+            self._phase = _BODY_LENGTH
+            self._body_left = content_length
+
+    def on_body(self, body: bytes) -> None:
+        """llhttp callback (not for users): a piece of body data."""
+        if self._phase == _BODY_LENGTH:
+            self._body_left -= len(body)
+        else:
+            self._body_seen += len(body)
+            if self._body_seen > self._max_body:
+                self._refuse(413, "chunked body larger than max_body_bytes")
+        self._events.append(_new_tuple(BodyChunk, (body,)))
+
+    def on_message_complete(self) -> None:
+        """llhttp callback (not for users): the request is complete."""
+        self._events.append(END_OF_MESSAGE)
+        self._state = _DONE if self._keep_alive else _MUST_CLOSE
+        self._phase = _HEAD
+        # _reset_message(), inlined: this runs once per request.
+        self._headers = []
+        self._host_count = 0
+        self._content_length = None
+        self._te_seen = False
+        self._expect = False
