@@ -3,10 +3,13 @@
 ``RequestParser`` turns received bytes into events (``RequestHead``, ``BodyChunk``,
 ``EndOfMessage``, ``ProtocolError``, ``ConnectionClosed``) and enforces the safety policy
 (request smuggling, size limits); ``serialize_response_head``, ``serialize_chunk``,
-``serialize_response`` and ``error_response`` build the answers. No sockets here: see
+``serialize_response`` and ``error_response`` build the answers. On it, senders:
+``read_request``, ``write_response`` and ``serve_http`` (a whole server as a pipeline). See
 ``docs/http.md``.
 """
 
+from ._connection import DEFAULT_LIMITS as DEFAULT_LIMITS
+from ._connection import HttpConnection as HttpConnection
 from ._date import DateCache as DateCache
 from ._date import format_http_date as format_http_date
 from ._events import END_OF_MESSAGE as END_OF_MESSAGE
@@ -23,6 +26,12 @@ from ._parser import DEFAULT_MAX_BODY_BYTES as DEFAULT_MAX_BODY_BYTES
 from ._parser import DEFAULT_MAX_HEADER_BYTES as DEFAULT_MAX_HEADER_BYTES
 from ._parser import DEFAULT_MAX_TARGET_BYTES as DEFAULT_MAX_TARGET_BYTES
 from ._parser import RequestParser as RequestParser
+from ._request import Request as Request
+from ._request import read_request as read_request
+from ._response import FileBody as FileBody
+from ._response import Response as Response
+from ._response import StreamBody as StreamBody
+from ._response import write_response as write_response
 from ._serialize import CONTINUE_RESPONSE as CONTINUE_RESPONSE
 from ._serialize import LAST_CHUNK as LAST_CHUNK
 from ._serialize import error_response as error_response
@@ -31,9 +40,12 @@ from ._serialize import serialize_chunk as serialize_chunk
 from ._serialize import serialize_continue as serialize_continue
 from ._serialize import serialize_response as serialize_response
 from ._serialize import serialize_response_head as serialize_response_head
+from ._serve import Handler as Handler
+from ._serve import serve_http as serve_http
 
 __all__ = [
     "CONTINUE_RESPONSE",
+    "DEFAULT_LIMITS",
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_MAX_HEADER_BYTES",
     "DEFAULT_MAX_TARGET_BYTES",
@@ -43,18 +55,27 @@ __all__ = [
     "PAUSED",
     "BodyChunk",
     "ConnectionClosed",
+    "FileBody",
+    "Handler",
+    "HttpConnection",
     "DateCache",
     "EndOfMessage",
     "Event",
     "NoEvent",
     "ProtocolError",
+    "Request",
     "RequestHead",
     "RequestParser",
+    "Response",
+    "StreamBody",
     "error_response",
     "format_http_date",
+    "read_request",
     "response_body_allowed",
     "serialize_chunk",
     "serialize_continue",
     "serialize_response",
     "serialize_response_head",
+    "serve_http",
+    "write_response",
 ]

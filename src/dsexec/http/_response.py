@@ -1,0 +1,305 @@
+"""``Response`` and its bodies, and ``write_response(sch, conn, response)``: answering a request.
+
+A :class:`Response` is a value: status, headers, and a body that is ``bytes`` (sent with a
+``Content-Length``, in one write with the head), a :class:`FileBody` (a ``Content-Length``,
+then the file's bytes through ``async_sendfile``: zero-copy) or a :class:`StreamBody` (chunked
+transfer coding: a function returning the sender of the next piece, ``b""`` at the end).
+
+``write_response`` decides the connection's fate first: it stays open if the request allowed
+it, the response does not ask to close, and any request body the handler left unread had
+arrived whole (it is skipped; an unread body still on the wire closes the connection). The
+head says so (``Connection: close``), gets a cached ``Date``, and for a ``HEAD`` request
+carries no body. The sender completes with the connection, ready for the next
+``read_request`` (or ``closing``), so a loop reads
+``read_request | let_value(handler) | let_value(write) | repeat_until(closing)``.
+
+Errors: those of ``async_write``/``async_sendfile`` (``ClosedResourceError``, ``NetError``);
+a stream's own error. On stop: the write in progress stops (a response may be cut: the
+connection is then ``closing``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from typing import IO, Any, ClassVar, Final, final
+
+import attrs
+
+from .._core import BasicSender, ForwardingReceiver, OperationState, Receiver, Sender
+from ..net import async_sendfile, async_write
+from ..schedulers import IoScheduler
+from ..senders import finally_, just, let_value, repeat_until, then
+from ._connection import HttpConnection
+from ._date import DateCache
+from ._serialize import (
+    LAST_CHUNK,
+    response_body_allowed,
+    serialize_chunk,
+    serialize_response,
+    serialize_response_head,
+)
+
+__all__ = ["FileBody", "Response", "StreamBody", "write_response"]
+
+_DATES: Final = DateCache()
+
+
+def _headers(value: Iterable[tuple[bytes, bytes]]) -> tuple[tuple[bytes, bytes], ...]:
+    headers = tuple(value)
+    for pair in headers:
+        candidate: object = pair
+        if not (
+            isinstance(candidate, tuple)
+            and len(candidate) == 2
+            and isinstance(candidate[0], bytes)
+            and isinstance(candidate[1], bytes)
+        ):
+            raise TypeError(f"Response: headers must be (bytes, bytes) pairs, got {pair!r:.60}")
+    return headers
+
+
+@final
+@attrs.frozen
+class FileBody:
+    """A response body read from a file: ``count`` bytes (``None``: to the end) from
+    ``offset``. ``file`` is a path, or an open binary file / fd the caller keeps open until the
+    write completes (a path is opened and closed by the write)."""
+
+    file: str | os.PathLike[str] | IO[bytes] | int
+    offset: int = attrs.field(default=0, validator=attrs.validators.ge(0))
+    count: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.ge(0))
+    )
+
+
+@final
+@attrs.frozen
+class StreamBody:
+    """A response body produced piece by piece: ``next_chunk()`` returns the sender of the next
+    piece (``bytes``), ``b""`` when the body is over. Sent with chunked transfer coding (to an
+    HTTP/1.0 client: unframed, and the connection closes after it)."""
+
+    next_chunk: Callable[[], Sender[bytes]] = attrs.field(validator=attrs.validators.is_callable())
+
+
+Body = bytes | FileBody | StreamBody
+
+
+def _body(value: object) -> Body:
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    if not isinstance(value, bytes | FileBody | StreamBody):
+        raise TypeError(
+            f"Response: body must be bytes, a FileBody or a StreamBody, got {type(value).__name__}"
+        )
+    return value
+
+
+@final
+@attrs.frozen
+class Response:
+    """An HTTP response: ``Response(200, [(b"content-type", b"text/plain")], b"hello")``.
+
+    ``status`` 100..599 (an int); ``headers`` as ``(name, value)`` byte pairs (no framing
+    headers: ``Content-Length``, ``Transfer-Encoding`` and ``Connection`` are written by the
+    server); ``body`` bytes, a :class:`FileBody` or a :class:`StreamBody`; ``close=True`` closes
+    the connection after it. Checked when built: bad types are ``TypeError``, a status out of
+    range ``ValueError``.
+    """
+
+    status: int = attrs.field(
+        validator=attrs.validators.and_(
+            attrs.validators.instance_of(int), attrs.validators.ge(100), attrs.validators.le(599)
+        )
+    )
+    headers: tuple[tuple[bytes, bytes], ...] = attrs.field(default=(), converter=_headers)
+    body: Body = attrs.field(default=b"", converter=_body)
+    close: bool = False
+
+
+@final
+class _Written(ForwardingReceiver[Any]):
+    """The response is out: the connection moves on to the next request; its value is the
+    connection (``data``)."""
+
+    __slots__ = ()
+
+    def set_value(self, value: object, /) -> None:
+        conn: HttpConnection = self.data
+        conn.finish_request()
+        self.receiver.set_value(conn)
+
+    def set_error(self, error: BaseException, /) -> None:
+        self.data.closing = True
+        self.receiver.set_error(error)
+
+    def set_stopped(self) -> None:
+        self.data.closing = True
+        self.receiver.set_stopped()
+
+
+def _response_sender(
+    scheduler: IoScheduler, conn: HttpConnection, response: Response
+) -> Sender[Any]:
+    """The sender writing ``response`` on ``conn`` (its head decided now)."""
+    request = conn.request
+    if request is None:
+        raise RuntimeError("write_response: no request is being served on this connection")
+    head = request.head
+    keep_alive = conn.keeps_alive_after(response.close)
+    conn.status = response.status
+    conn.deadline = scheduler.now() + conn.limits.write_timeout
+    body = response.body
+    sock = conn.sock
+    if type(body) is bytes:
+        data = serialize_response(
+            response.status,
+            response.headers,
+            body,
+            http_version=head.http_version,
+            keep_alive=keep_alive,
+            date=_DATES.get(),
+            request_method=head.method,
+        )
+        return async_write(scheduler, sock, data)
+    send_body = response_body_allowed(head.method, response.status)
+    if isinstance(body, FileBody):
+        return _file_response(scheduler, conn, response, body, keep_alive, send_body)
+    assert isinstance(body, StreamBody)
+    return _stream_response(scheduler, conn, response, body, keep_alive, send_body)
+
+
+def _file_response(  # noqa: PLR0917
+    scheduler: IoScheduler,
+    conn: HttpConnection,
+    response: Response,
+    body: FileBody,
+    keep_alive: bool,
+    send_body: bool,
+) -> Sender[Any]:
+    file = body.file
+    owned = isinstance(file, str | os.PathLike)
+    if isinstance(file, str | os.PathLike):
+        fileno = os.open(file, os.O_RDONLY)
+    else:
+        fileno = file if isinstance(file, int) else file.fileno()
+    try:
+        size = os.fstat(fileno).st_size
+        count = max(0, size - body.offset) if body.count is None else body.count
+        head = serialize_response_head(
+            response.status,
+            response.headers,
+            http_version=conn.request.head.http_version,  # type: ignore[union-attr]
+            keep_alive=keep_alive,
+            content_length=count,
+            date=_DATES.get(),
+        )
+    except BaseException:
+        if owned:
+            os.close(fileno)
+        raise
+    written = async_write(scheduler, conn.sock, head)
+    if send_body and count:
+        written = written | let_value(
+            lambda _: async_sendfile(scheduler, conn.sock, fileno, body.offset, count)
+        )
+    if owned:
+        written = written | finally_(just(fileno) | then(os.close))
+    return written
+
+
+def _stream_response(  # noqa: PLR0917
+    scheduler: IoScheduler,
+    conn: HttpConnection,
+    response: Response,
+    body: StreamBody,
+    keep_alive: bool,
+    send_body: bool,
+) -> Sender[Any]:
+    http10 = conn.request.head.http_version == "1.0"  # type: ignore[union-attr]
+    if http10:
+        keep_alive = False
+        conn.closing = True
+    head = serialize_response_head(
+        response.status,
+        response.headers,
+        http_version="1.0" if http10 else "1.1",
+        keep_alive=keep_alive,
+        chunked=send_body and not http10,
+        date=_DATES.get(),
+    )
+    written: Sender[Any] = async_write(scheduler, conn.sock, head)
+    if not send_body:
+        return written
+    sock = conn.sock
+
+    def send_piece(piece: bytes) -> Sender[int]:
+        if not piece:
+            return just(-1) if http10 else async_write(scheduler, sock, LAST_CHUNK) | then(_ended)
+        return async_write(scheduler, sock, piece if http10 else serialize_chunk(piece))
+
+    # One round: the next piece, then its write; -1 once the body is over.
+    rounds = _StreamRound(None, (body, send_piece)) | repeat_until(_body_over)
+    return written | let_value(lambda _: rounds)
+
+
+def _ended(_: int) -> int:
+    return -1
+
+
+def _body_over(sent: int) -> bool:
+    return sent < 0
+
+
+@final
+class _StreamRound(BasicSender):
+    """``data`` is ``(body, send_piece)``: connects ``body.next_chunk() |
+    let_value(send_piece)`` afresh each round (the stream decides what comes next)."""
+
+    __slots__ = ()
+    name: ClassVar[str] = "stream_round"
+
+    def connect(self, receiver: Receiver[Any], /) -> OperationState:
+        body, send_piece = self.data
+        return let_value(body.next_chunk(), send_piece).connect(receiver)
+
+
+@final
+class _WriteResponseSender(BasicSender):
+    """``data`` is ``(scheduler, connection, response)``; the head is decided when the write
+    starts (the connection's state then is what counts)."""
+
+    __slots__ = ()
+    name: ClassVar[str] = "write_response"
+
+    def connect(self, receiver: Receiver[Any], /) -> OperationState:
+        scheduler, conn, response = self.data
+        return _response_sender(scheduler, conn, response).connect(_Written(receiver, conn))
+
+    def connect_or_complete(self, receiver: Receiver[Any], /) -> OperationState | None:
+        scheduler, conn, response = self.data
+        try:
+            sender = _response_sender(scheduler, conn, response)
+        except Exception as exc:
+            receiver.set_error(exc)
+            return None
+        return sender.connect_or_complete(_Written(receiver, conn))
+
+    def __repr__(self) -> str:
+        return f"write_response({self.data[1]!r}, {self.data[2].status})"
+
+
+def write_response(
+    scheduler: IoScheduler, conn: HttpConnection, response: Response, /
+) -> Sender[HttpConnection]:
+    """Answer the current request of ``conn`` with ``response``: ``Sender[HttpConnection]``.
+
+    Completes with the connection once the response is written, ready for the next request
+    (or ``closing``). ``TypeError`` when built for a non-``Response`` or non-connection.
+    """
+    if not isinstance(conn, HttpConnection):
+        raise TypeError(f"write_response: expected an HttpConnection, got {type(conn).__name__}")
+    if not isinstance(response, Response):
+        raise TypeError(f"write_response: expected a Response, got {type(response).__name__}")
+    return _WriteResponseSender(None, (scheduler, conn, response))
