@@ -5,6 +5,7 @@ Timeouts run on a ``VirtualTimeScheduler`` the test advances by hand (no real wa
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import os
@@ -588,3 +589,82 @@ def test_a_user_loop_from_the_public_pieces() -> None:
                 received += chunk
         assert received.count(b"HTTP/1.1 200 OK") == 2
         assert b"hello /2" in received
+
+
+# -- one server, several ports --------------------------------------------------------------------
+
+
+def test_one_server_serves_several_acceptors_and_drains_them_together() -> None:
+    from dsexec.http import HttpServer
+    from dsexec.net import create_acceptor
+
+    with (
+        ex.IoContext() as context,
+        create_acceptor(0, "127.0.0.1") as first,
+        create_acceptor(0, "127.0.0.1") as second,
+    ):
+        server = HttpServer(context.get_scheduler(), hello)
+        source = ex.StopSource()
+        receiver: Any = ex.testing.RecordingReceiver(stop_token=source.token)
+        server.run(first, second).connect(receiver).start()
+        clients = [socket.create_connection(("127.0.0.1", a.port)) for a in (first, second)]
+        try:
+            for client in clients:
+                client.sendall(get(b"/port"))
+                client.setblocking(False)
+            answers = [b"", b""]
+
+            def answered() -> bool:
+                for index, client in enumerate(clients):
+                    with contextlib.suppress(BlockingIOError):
+                        answers[index] += client.recv(65536)
+                return all(answer.endswith(b"hello /port") for answer in answers)
+
+            context.run_until(answered)
+            draining_before = server.draining
+            source.request_stop()
+            context.run_until(lambda: receiver.completed)
+            assert (draining_before, server.draining) == (False, True)
+            assert server.open_connections == 0
+            for client in clients:
+                client.setblocking(True)
+                assert client.recv(65536) == b""  # closed by the drain
+        finally:
+            for client in clients:
+                client.close()
+
+
+def test_closing_every_acceptor_ends_the_server() -> None:
+    from dsexec.http import HttpServer
+    from dsexec.net import create_acceptor
+
+    with ex.IoContext() as context, create_acceptor(0, "127.0.0.1") as acceptor:
+        server = HttpServer(context.get_scheduler(), hello)
+        receiver: Any = ex.testing.RecordingReceiver()
+        server.run(acceptor).connect(receiver).start()
+        context.poll()
+        acceptor.close()
+        context.run_until(lambda: receiver.completed)
+        assert receiver.value is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"handler": 3}, TypeError),
+        ({"limits": {}}, TypeError),
+        ({"drain_timeout": -1}, ValueError),
+        ({"drain_timeout": float("nan")}, ValueError),
+        ({"scheme": "ftp"}, ValueError),
+        ({"acl": ["10.0.0.0/8"]}, TypeError),
+    ],
+)
+def test_bad_server_arguments_are_refused(kwargs: dict[str, Any], error: type[Exception]) -> None:
+    from dsexec.http import HttpServer
+
+    with ex.IoContext() as context:
+        options: dict[str, Any] = {"handler": hello, **kwargs}
+        with pytest.raises(error):
+            HttpServer(context.get_scheduler(), **options)
+        with pytest.raises(ValueError, match="at least one"):
+            HttpServer(context.get_scheduler(), hello).run()

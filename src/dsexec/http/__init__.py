@@ -41,6 +41,7 @@ from ._serialize import serialize_continue as serialize_continue
 from ._serialize import serialize_response as serialize_response
 from ._serialize import serialize_response_head as serialize_response_head
 from ._serve import Handler as Handler
+from ._serve import HttpServer as HttpServer
 from ._serve import serve_http as serve_http
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "FileBody",
     "Handler",
     "HttpConnection",
+    "HttpServer",
     "DateCache",
     "EndOfMessage",
     "Event",

@@ -1,4 +1,5 @@
-"""``serve_http(sch, acceptor, handler, *, limits, monitor)``: an HTTP/1.1 server as a sender.
+"""``serve_http(sch, acceptor, handler, *, limits, monitor)`` and ``HttpServer``: an HTTP/1.1
+server as a sender.
 
 It is built from the public pieces, in the shape of the C++ design this library ports:
 
@@ -71,7 +72,7 @@ from ._request import Request, read_request
 from ._response import Response, write_response
 from ._serialize import error_response
 
-__all__ = ["Handler", "serve_http"]
+__all__ = ["Handler", "HttpServer", "serve_http"]
 
 Handler = Callable[[Request], Sender[Response]]
 """What ``serve_http`` calls per request: a function of the request returning the sender of
@@ -88,99 +89,179 @@ _CONNECTION_ERRORS: Final = (HttpError, NetError, ClosedResourceError)
 
 
 @final
-class _Server:
-    """The state of one ``serve_http`` operation (shared by its accept loop, its connections
-    and its sweep; plain names: a private class)."""
+class HttpServer:
+    """An HTTP/1.1 server's shared state, and the pipelines that serve it.
+
+    ``HttpServer(sch, handler, *, limits, monitor, acl, drain_timeout, access_log, scheme)``
+    holds what every port and connection of one server shares: the handler, the limits, the
+    live connections, the timeout sweep and the drain. ``run(*acceptors)`` is the whole server
+    as a ``Sender[None]`` (``serve_http`` is ``HttpServer(...).run(acceptor)``); the pieces it
+    is built from are public so a server can be composed differently:
+
+    * ``accept_loop(acceptor)``: ``async_accept | then(admit) | upon_error(log) | repeat()``
+      for one listening socket, until a drain stops it or the acceptor is closed;
+    * ``admit(sock, port)``: applies the access list and the connection limit to an accepted
+      socket, then spawns ``serve_connection`` for it;
+    * ``serve_connection(conn)``: ``read_request | let_value(handler) | let_error(answer_500) |
+      let_value(write_response) | repeat_until(done)``, closed on every path;
+    * ``sweep_loop()``: closes the connections past their deadline, once per tick;
+    * ``drain()``: stop accepting, close idle connections, finish in-flight requests (each
+      answered with ``Connection: close``); ``drain_timeout`` later, stop what is left.
+
+    Not thread-safe: use it from its scheduler's loop. One ``run`` at a time.
+    """
 
     __slots__ = (
-        "accepting",
-        "acceptor",
+        "_accepting",
+        "_connections",
+        "_drain_deadline",
+        "_draining",
+        "_live",
+        "_logged",
+        "_sweeping",
+        "_tick",
         "access_log",
         "acl",
-        "connections",
-        "drain_deadline",
         "drain_timeout",
-        "draining",
         "handler",
         "limits",
-        "live",
-        "logged",
         "monitor",
         "scheduler",
         "scheme",
-        "sweeping",
-        "tick",
     )
 
-    def __init__(  # noqa: PLR0917
+    scheduler: IoScheduler
+    """Where the server's operations run."""
+    handler: Handler
+    """``handler(request)``: the sender of the response."""
+    limits: Limits
+    """Connection limits and timeouts."""
+    monitor: PerfMonitor | None
+    """Measures each request from its head to its response written (5xx: errors)."""
+    acl: AccessControlList | None
+    """Peers it blocks are closed at accept, before a byte is read."""
+    drain_timeout: float
+    """How long a drain lets requests in flight finish."""
+    access_log: bool
+    """Whether each request writes a ``dsexec.access`` record."""
+    scheme: str
+    """``"http"`` or ``"https"``, as requests report it."""
+
+    def __init__(
         self,
         scheduler: IoScheduler,
-        acceptor: Acceptor,
         handler: Handler,
-        limits: Limits,
-        monitor: PerfMonitor | None,
-        acl: AccessControlList | None,
-        drain_timeout: float,
-        access_log: bool,
-        scheme: str,
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+        monitor: PerfMonitor | None = None,
+        acl: AccessControlList | None = None,
+        drain_timeout: float = 10.0,
+        access_log: bool = False,
+        scheme: str = "http",
     ) -> None:
+        reactor_of(scheduler, "HttpServer")
+        if not callable(handler):
+            raise TypeError(f"HttpServer: handler must be callable, got {type(handler).__name__}")
+        if not isinstance(limits, Limits):
+            raise TypeError(f"HttpServer: limits must be a Limits, got {type(limits).__name__}")
+        if monitor is not None and not isinstance(monitor, PerfMonitor):
+            raise TypeError(f"HttpServer: monitor must be a PerfMonitor, got {monitor!r:.60}")
+        if acl is not None and not isinstance(acl, AccessControlList):
+            raise TypeError(f"HttpServer: acl must be an AccessControlList, got {acl!r:.60}")
+        if scheme not in ("http", "https"):
+            raise ValueError(f"HttpServer: scheme must be 'http' or 'https', got {scheme!r}")
         self.scheduler = scheduler
-        self.acceptor = acceptor
         self.handler = handler
         self.limits = limits
         self.monitor = monitor
         self.acl = acl
-        self.drain_timeout = drain_timeout
-        self.access_log = access_log
+        self.drain_timeout = check_delay("HttpServer", drain_timeout, "drain_timeout")
+        self.access_log = bool(access_log)
         self.scheme = scheme
-        self.accepting = CountingScope("serve_http accept", scheduler=scheduler)
-        self.connections = CountingScope("serve_http connections", scheduler=scheduler)
-        self.sweeping = CountingScope("serve_http timeouts", scheduler=scheduler)
-        self.live: set[HttpConnection] = set()
-        self.logged: dict[HttpConnection, tuple[bytes, bytes]] = {}
-        self.draining = False
-        self.drain_deadline = math.inf
+        self._accepting = CountingScope("HttpServer accept loops", scheduler=scheduler)
+        self._connections = CountingScope("HttpServer connections", scheduler=scheduler)
+        self._sweeping = CountingScope("HttpServer timeouts", scheduler=scheduler)
+        self._live: set[HttpConnection] = set()
+        self._logged: dict[HttpConnection, tuple[bytes, bytes]] = {}
+        self._draining = False
+        self._drain_deadline = math.inf
         timeouts = (limits.header_timeout, limits.idle_timeout, limits.write_timeout)
-        self.tick = min(1.0, max(0.01, min(timeouts) / 4))
+        self._tick = min(1.0, max(0.01, min(timeouts) / 4))
+
+    @property
+    def draining(self) -> bool:
+        """Whether a drain has begun (a health check should now say 503)."""
+        return self._draining
+
+    @property
+    def open_connections(self) -> int:
+        """How many connections are being served."""
+        return len(self._live)
+
+    def connections(self) -> list[HttpConnection]:
+        """The connections being served, as a new list."""
+        return list(self._live)
+
+    # -- the whole server -------------------------------------------------------------------
+
+    def run(self, *acceptors: Acceptor) -> Sender[None]:
+        """Serve on ``acceptors`` until stopped: ``Sender[None]``.
+
+        A stop request drains (see ``drain``) and the sender completes with ``None`` once every
+        connection is done; so does closing every acceptor. ``TypeError`` for a non-Acceptor,
+        ``ValueError`` without one.
+        """
+        if not acceptors:
+            raise ValueError("HttpServer.run: give at least one Acceptor")
+        for acceptor in acceptors:
+            if not isinstance(acceptor, Acceptor):
+                raise TypeError(f"HttpServer.run: expected Acceptors, got {acceptor!r:.60}")
+        return _ServeSender(None, (self, acceptors))
 
     # -- accepting --------------------------------------------------------------------------
 
-    def accept_loop(self) -> Sender[Any]:
+    def accept_loop(self, acceptor: Acceptor) -> Sender[None]:
+        """Accept on ``acceptor`` and ``admit`` each client, until the acceptor is closed or
+        the loop is stopped (spawn it where a stop reaches it: ``run`` does)."""
+        port = acceptor.port
+
         def failed(error: BaseException) -> None:
             if isinstance(error, ClosedResourceError):
-                raise error  # the acceptor is closed: stop serving
-            _logger.warning("accept on %r failed: %s", self.acceptor, error)
+                raise error  # the acceptor is closed: this loop is over
+            _logger.warning("accept on %r failed: %s", acceptor, error)
 
         return (
-            async_accept(self.scheduler, self.acceptor)
-            | then(self.on_connection)
+            async_accept(self.scheduler, acceptor)
+            | then(lambda sock: self.admit(sock, port))
             | upon_error(failed)
             | repeat()
-            | upon_error(lambda _closed: None)
+            | upon_error(_ignore)
             | stopped_as_optional()
-            | then(lambda _: self.drain())
+            | then(_ignore)
         )
 
-    def on_connection(self, sock: Socket) -> None:
+    def admit(self, sock: Socket, port: int) -> None:
+        """Serve an accepted client, unless the access list refuses it (closed at once, audited)
+        or the server is full or draining (answered 503 and closed)."""
         peer = _peer_address(sock)
-        port = self.acceptor.port
-        if self.acl is not None and peer is not None and self.acl.is_blocked(peer):
-            audit_denied(peer, port, str(self.acl.decide(peer).reason))
+        acl = self.acl
+        if acl is not None and peer is not None and acl.is_blocked(peer):
+            audit_denied(peer, port, str(acl.decide(peer).reason))
             sock.close()
             return
-        if self.draining or len(self.live) >= self.limits.max_connections:
-            audit_limit(peer, port, "max_connections")
+        if self._draining or len(self._live) >= self.limits.max_connections:
+            audit_limit(peer, port, "draining" if self._draining else "max_connections")
             refuse = async_write(self.scheduler, sock, error_response(503))
-            self.connections.spawn(
-                refuse | upon_error(lambda _: 0) | finally_(just(sock) | then(Socket.close))
+            self._connections.spawn(
+                refuse | upon_error(_ignore) | finally_(just(sock) | then(Socket.close))
             )
             return
         audit_accept(peer, port)
         conn = HttpConnection(sock, limits=self.limits, scheme=self.scheme)
         now = conn.first_byte = self.scheduler.now()
         conn.deadline = now + self.limits.header_timeout
-        self.live.add(conn)
-        self.connections.spawn(self.serve_connection(conn))
+        self._live.add(conn)
+        self._connections.spawn(self.serve_connection(conn))
 
     # -- one connection ---------------------------------------------------------------------
 
@@ -192,8 +273,8 @@ class _Server:
         def handle(request: Request) -> Sender[Response]:
             conn.started = scheduler.now() if monitor is None else monitor.begin()
             if self.access_log:
-                self.log_request(request)
-            if self.draining:
+                self._log_request(request)
+            if self._draining:
                 conn.closing = True
             return handler(request)
 
@@ -207,8 +288,8 @@ class _Server:
             return write_response(scheduler, conn, response)
 
         def done(_: HttpConnection) -> bool:
-            self.request_done(conn)
-            return conn.closing or self.draining
+            self._request_done(conn)
+            return conn.closing or self._draining
 
         def ended(error: BaseException) -> None:
             if not isinstance(error, _CONNECTION_ERRORS):
@@ -222,15 +303,15 @@ class _Server:
             | repeat_until(done)
             | upon_error(ended)
             | stopped_as_optional()
-            | finally_(just(conn) | then(self.forget))
+            | finally_(just(conn) | then(self._forget))
         )
 
-    def request_done(self, conn: HttpConnection) -> None:
+    def _request_done(self, conn: HttpConnection) -> None:
         status = conn.status
         if self.monitor is not None:
             self.monitor.end(conn.started, status < 500)
         if self.access_log:
-            method, target = self.logged.pop(conn, (b"-", b"-"))
+            method, target = self._logged.pop(conn, (b"-", b"-"))
             _access.info(
                 "%s %s %s %d",
                 conn.peer[0] if conn.peer else "-",
@@ -240,49 +321,54 @@ class _Server:
                 extra={"peer": conn.peer, "method": method, "target": target, "status": status},
             )
 
-    def log_request(self, request: Request) -> None:
-        self.logged[request.connection] = (request.method, request.target)
+    def _log_request(self, request: Request) -> None:
+        self._logged[request.connection] = (request.method, request.target)
 
-    def forget(self, conn: HttpConnection) -> None:
-        self.live.discard(conn)
-        self.logged.pop(conn, None)
+    def _forget(self, conn: HttpConnection) -> None:
+        self._live.discard(conn)
+        self._logged.pop(conn, None)
         conn.close()
-        if self.draining and not self.live:
-            self.sweeping.request_stop()  # nothing left to time out
+        if self._draining and not self._live:
+            self._sweeping.request_stop()  # nothing left to time out
 
     # -- timeouts ---------------------------------------------------------------------------
 
     def sweep_loop(self) -> Sender[Any]:
         """Sweep every tick until stopped (once draining leaves no connection)."""
-        return self.scheduler.schedule_after(self.tick) | then(lambda _: self.sweep()) | repeat()
+        return self.scheduler.schedule_after(self._tick) | then(lambda _: self._sweep()) | repeat()
 
-    def sweep(self) -> None:
+    def _sweep(self) -> None:
         """Close the connections past their deadline."""
         now = self.scheduler.now()
-        if self.draining and now >= self.drain_deadline:
-            self.connections.request_stop()
-            for conn in list(self.live):
+        if self._draining and now >= self._drain_deadline:
+            self._connections.request_stop()
+            for conn in list(self._live):
                 conn.close()
-        for conn in [conn for conn in self.live if conn.deadline <= now]:
-            audit_limit(conn.peer[0] if conn.peer else None, self.acceptor.port, "timeout")
+        for conn in [conn for conn in self._live if conn.deadline <= now]:
+            local = conn.local
+            audit_limit(conn.peer[0] if conn.peer else None, local[1] if local else 0, "timeout")
             conn.close()
 
     # -- draining ---------------------------------------------------------------------------
 
     def drain(self) -> None:
         """Stop accepting; close idle connections; let requests in flight finish."""
-        if self.draining:
+        if self._draining:
             return
-        self.draining = True
-        self.drain_deadline = self.scheduler.now() + self.drain_timeout
-        self.accepting.request_stop()
-        for conn in list(self.live):
+        self._draining = True
+        self._drain_deadline = self.scheduler.now() + self.drain_timeout
+        self._accepting.request_stop()
+        for conn in list(self._live):
             if conn.request is None and not conn.parser.trailing_data:
                 conn.close()  # idle between requests
             else:
                 conn.closing = True
-        if not self.live:
-            self.sweeping.request_stop()
+        if not self._live:
+            self._sweeping.request_stop()
+
+
+def _ignore(_: object) -> None:
+    """An outcome nobody needs (a finished loop, a refusal the client did not read)."""
 
 
 def _peer_address(sock: Socket) -> Any:
@@ -294,13 +380,16 @@ def _peer_address(sock: Socket) -> Any:
 
 @final
 class _ServeOp:
-    """Runs the accept loop and the sweep, drains on a stop request, completes with ``None``
+    """Runs the accept loops and the sweep, drains on a stop request, completes with ``None``
     once every connection is done."""
 
-    __slots__ = ("_child", "_receiver", "_server", "_stop_callback")
+    __slots__ = ("_acceptors", "_child", "_receiver", "_server", "_stop_callback")
 
-    def __init__(self, _: None, server: _Server, receiver: Receiver[None]) -> None:
+    def __init__(
+        self, server: HttpServer, acceptors: tuple[Acceptor, ...], receiver: Receiver[None]
+    ) -> None:
         self._server = server
+        self._acceptors = acceptors
         self._receiver = receiver
         self._stop_callback: StopCallback | None = None
         self._child: OperationState | None = None
@@ -308,16 +397,20 @@ class _ServeOp:
     def start(self) -> None:
         server = self._server
         token = self._receiver.get_env().stop_token
-        server.accepting.spawn(server.accept_loop())
-        server.sweeping.spawn(server.sweep_loop())
+        accepting = server._accepting
+        for acceptor in self._acceptors:
+            accepting.spawn(server.accept_loop(acceptor))
+        server._sweeping.spawn(server.sweep_loop())
         if token.stop_possible():
-            reactor = reactor_of(server.scheduler, "serve_http")
+            reactor = reactor_of(server.scheduler, "HttpServer.run")
             self._stop_callback = token.register(lambda: run_on_loop(reactor, server.drain))
-        # Connections are joined once accepting is over: none can be spawned after that.
+        # Connections are joined once accepting is over (none can be admitted after that);
+        # with every acceptor closed, the server drains.
         joined = (
-            server.accepting.join()
-            | let_value(lambda _: server.connections.join())
-            | let_value(lambda _: server.sweeping.join())
+            accepting.join()
+            | then(lambda _: server.drain())
+            | let_value(lambda _: server._connections.join())
+            | let_value(lambda _: server._sweeping.join())
         )
         self._child = joined.connect(_Joined(self))
         self._child.start()
@@ -353,16 +446,17 @@ class _Joined:
 
 @final
 class _ServeSender(BasicSender):
-    """``data`` is the arguments of ``serve_http``; each start serves anew."""
+    """``data`` is ``(server, acceptors)``."""
 
     __slots__ = ()
-    name: ClassVar[str] = "serve_http"
+    name: ClassVar[str] = "HttpServer.run"
 
     def connect(self, receiver: Receiver[None], /) -> OperationState:
-        return _ServeOp(None, _Server(*self.data), receiver)
+        server, acceptors = self.data
+        return _ServeOp(server, acceptors, receiver)
 
     def __repr__(self) -> str:
-        return f"serve_http({self.data[1]!r})"
+        return f"serve_http({', '.join(map(repr, self.data[1]))})"
 
 
 def serve_http(
@@ -380,20 +474,20 @@ def serve_http(
     """Serve HTTP/1.1 on ``acceptor`` with ``handler`` until stopped: ``Sender[None]``.
 
     ``handler(request)`` returns the sender of the ``Response``. A stop request drains the
-    server (see the module docstring) and the sender completes with ``None``. ``TypeError`` /
-    ``ValueError`` when built for bad arguments.
+    server (see the module docstring) and the sender completes with ``None``. The same as
+    ``HttpServer(scheduler, handler, ...).run(acceptor)``. ``TypeError`` / ``ValueError`` when
+    built for bad arguments.
     """
-    reactor_of(scheduler, "serve_http")
     if not isinstance(acceptor, Acceptor):
         raise TypeError(f"serve_http: expected an Acceptor, got {type(acceptor).__name__}")
-    if not callable(handler):
-        raise TypeError(f"serve_http: handler must be callable, got {type(handler).__name__}")
-    if not isinstance(limits, Limits):
-        raise TypeError(f"serve_http: limits must be a Limits, got {type(limits).__name__}")
-    if monitor is not None and not isinstance(monitor, PerfMonitor):
-        raise TypeError(f"serve_http: monitor must be a PerfMonitor, got {monitor!r:.60}")
-    if acl is not None and not isinstance(acl, AccessControlList):
-        raise TypeError(f"serve_http: acl must be an AccessControlList, got {acl!r:.60}")
-    drain = check_delay("serve_http", drain_timeout, "drain_timeout")
-    data = (scheduler, acceptor, handler, limits, monitor, acl, drain, bool(access_log), scheme)
-    return _ServeSender(None, data)
+    server = HttpServer(
+        scheduler,
+        handler,
+        limits=limits,
+        monitor=monitor,
+        acl=acl,
+        drain_timeout=drain_timeout,
+        access_log=access_log,
+        scheme=scheme,
+    )
+    return server.run(acceptor)
