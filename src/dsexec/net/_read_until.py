@@ -51,7 +51,10 @@ class _ReadUntilOp(SocketOperation[bytes]):
 
     def _begin(self) -> None:
         if not self._found_in_buffer(0):
-            self._wait()
+            if self._sock.buffered:  # bytes above the kernel (TLS): no wait would announce them
+                self.fd_ready()
+            else:
+                self._wait()
 
     def _found_in_buffer(self, searched: int) -> bool:
         """Complete from the bytes already received, if they decide the outcome; the first
@@ -80,23 +83,27 @@ class _ReadUntilOp(SocketOperation[bytes]):
         if self._done:  # stopped after the reactor had queued this wake-up
             return
         sock = self._sock
-        try:
-            data = sock.raw.recv(_CHUNK)
-        except BlockingIOError:
-            self._wait()
-            return
-        except OSError as exc:
-            self._fail_os(exc, "recv")
-            return
-        if not data:  # EOF: what there is, without a delimiter
-            rest = sock.unread
-            sock.push_back(b"")
-            self._succeed(rest)
-            return
-        searched = len(sock.unread)
-        sock.push_back(sock.unread + data)
-        if not self._found_in_buffer(searched):
-            self._wait()
+        while True:
+            try:
+                data = sock.raw.recv(_CHUNK)
+            except BlockingIOError:
+                self._wait()
+                return
+            except OSError as exc:
+                self._fail_os(exc, "recv")
+                return
+            if not data:  # EOF: what there is, without a delimiter
+                rest = sock.unread
+                sock.push_back(b"")
+                self._succeed(rest)
+                return
+            searched = len(sock.unread)
+            sock.push_back(sock.unread + data)
+            if self._found_in_buffer(searched):
+                return
+            if not sock.buffered:
+                self._wait()
+                return
 
 
 @final
@@ -127,7 +134,7 @@ def async_read_until(
     non-``Socket``, an empty or non-bytes delimiter, or ``max_bytes`` < ``len(delimiter)``.
     """
     reactor = reactor_of(scheduler, "async_read_until")
-    if sock.__class__ is not Socket:
+    if sock.__class__ is not Socket and not isinstance(sock, Socket):
         raise TypeError(
             f"async_read_until: expected a dsexec.net.Socket, got {type(sock).__name__}"
         )
