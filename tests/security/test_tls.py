@@ -645,6 +645,25 @@ def test_bytes_read_before_the_handshake_belong_to_it(
             assert client.read(10) == b"ok"
 
 
+def test_the_first_read_finds_data_that_came_with_the_handshake(
+    pair: Callable[[], tuple[socket.socket, socket.socket]],
+    server_ctx: ssl.SSLContext,
+    client_ctx: ssl.SSLContext,
+) -> None:
+    # The request is decrypted along with the client's Finished message; the client then
+    # waits, so the fd never becomes readable again: async_read must not wait for it.
+    ours, theirs = pair()
+    client = BioClient(theirs, client_ctx)
+    peer = Peer(lambda: client.handshake(then_send=b"request"))
+    with ex.IoContext() as context:
+        sch = context.get_scheduler()
+        handshake = async_tls_handshake(sch, Socket(ours), server_ctx, server_side=True)
+        secure = ex.sync_wait(handshake, context=context)
+        with secure:
+            peer.result()
+            assert ex.sync_wait(async_read(sch, secure, 100), context=context) == b"request"
+
+
 def test_client_certificates_reach_the_server(
     ca: trustme.CA,
     pair: Callable[[], tuple[socket.socket, socket.socket]],

@@ -10,6 +10,9 @@ received past it stay with the socket (``Socket._unread``), where the next ``asy
   caller may read them with ``async_read``, or close the connection).
 * At EOF: the bytes received without a delimiter, or ``b""`` if there are none (so a final line
   without its newline is still delivered, and ``b""`` always means "nothing more").
+* Waits for readability only when the socket has nothing more at hand: a socket that holds
+  received bytes above the kernel (``buffered``: a TLS socket's decrypted records) is read
+  again at once, since no readiness wait would announce them.
 
 Errors: as ``async_read`` (``BusyResourceError``, ``ClosedResourceError``, ``NetError``); bytes
 received before an error stay with the socket. On stop: the wait is withdrawn and

@@ -13,10 +13,10 @@ A subclass may put another byte stream over the fd (``dsexec.security.SecureSock
 Its ``raw`` is then an object with the socket's ``recv``/``recv_into``/``send`` contract --
 data, ``BlockingIOError`` when it needs the fd to become ready, ``b""`` at a clean end,
 ``OSError`` otherwise (``RawError`` for an error to report as it is) -- plus the ``family``,
-``getsockname``, ``getpeername``, ``shutdown`` and ``close`` this class calls; ``buffered`` says
-when it holds received bytes that no readiness wait would announce, and ``zero_copy = False``
-keeps ``os.sendfile`` off its fd. The operations accept subclasses; the plain class takes the
-fast path (``sock.__class__ is Socket``).
+``getsockname``, ``getpeername`` and ``close`` this class calls (``shutdown_write`` is the
+subclass's own). ``buffered`` (and ``more``) say when it holds received bytes that no readiness
+wait would announce, and ``zero_copy = False`` keeps ``os.sendfile`` off its fd. The operations
+accept subclasses; the plain class keeps its fast path (``sock.__class__ is Socket``).
 """
 
 from __future__ import annotations

@@ -182,6 +182,10 @@ class _TlsChannel:
             return self._end()
         if self._out:
             self.flush_quietly()
+        if not self._incoming.pending:
+            # Reads drain, so an empty BIO means nothing is decryptable: ask the kernel first
+            # rather than have read() fail with SSLWantReadError (a costly exception) first.
+            self.pull()
         obj = self.obj
         while True:
             try:
@@ -222,6 +226,8 @@ class _TlsChannel:
             return len(self._end())
         if self._out:
             self.flush_quietly()
+        if not self._incoming.pending:
+            self.pull()
         obj = self.obj
         while True:
             try:
@@ -311,11 +317,6 @@ class _TlsChannel:
         """The socket's peer address."""
         return self.sock.getpeername()
 
-    def shutdown(self, how: int) -> None:
-        """``socket.shutdown`` (``SecureSocket.shutdown_write`` sends ``close_notify``
-        instead)."""
-        self.sock.shutdown(how)
-
     def close(self) -> None:
         """Send ``close_notify`` (best effort), then close the socket."""
         try:
@@ -327,8 +328,7 @@ class _TlsChannel:
 
     def settle(self) -> None:
         """After the handshake: decrypt application data that came with its last flight."""
-        if self._incoming.pending:
-            self._drain()
+        self._drain()
         self.ready = bool(self._plain) or self._finished
 
     def _pull_for_read(self) -> None:
@@ -595,7 +595,7 @@ class _HandshakeOp(SocketOperation[SecureSocket]):
             what = "the peer closed the connection during the TLS handshake"
         else:
             what = f"the TLS handshake failed: {exc}"
-        error = TlsError(f"{_NAME}: {what} ({_describe(self._sock)})")
+        error = TlsError(f"{_NAME} on {_describe(self._sock)}: {what}")
         error.__cause__ = exc
         self._fail(error)
 
