@@ -249,6 +249,9 @@ def test_a_dsexec_client_talks_to_a_stdlib_server(
             assert secure.server_hostname == HOST
             assert not secure.server_side
             assert str(secure.get_remote_address()) == "127.0.0.1"
+            assert secure.get_local_endpoint().port == ours.getsockname()[1]
+            assert secure.socket is ours
+            assert secure.fileno() == ours.fileno()
             assert plain.closed  # detached: the SecureSocket owns the fd now
     assert peer.result() == b"hello"
     assert names == [HOST]  # SNI: the stdlib server saw the name the client sent
@@ -509,6 +512,36 @@ def test_a_large_transfer_both_ways_at_once(
             assert ex.sync_wait(async_read(sch, secure, 100), context=context) == b""
     peer.result()
     assert b"".join(chunks) == payload
+
+
+def test_a_write_after_a_stopped_one_is_sent_whole(
+    vts: ex.VirtualTimeScheduler,
+    pair: Callable[[], tuple[socket.socket, socket.socket]],
+    server_ctx: ssl.SSLContext,
+    client_ctx: ssl.SSLContext,
+) -> None:
+    # The stopped write leaves encrypted bytes it was never credited for; the next write is
+    # another buffer, and none of its bytes may be taken for those.
+    ours, theirs = pair()
+    peer = Peer(lambda: server_ctx.wrap_socket(theirs, server_side=True))
+    handshake = client_handshake(vts, Socket(ours), client_ctx, timeout=math.inf)
+    secure = ex.sync_wait(handshake, context=vts)
+    first = os.urandom(8 * 1024 * 1024)
+    with secure, peer.result() as stdlib:
+        with pytest.raises(TimeoutError):  # the peer does not read: the kernel buffers fill
+            ex.sync_wait(async_write(vts, secure, first) | ex.timeout(1.0), context=vts)
+
+        def read_to_the_end() -> bytes:
+            data = b""
+            while not data.endswith(b"second"):
+                data += stdlib.recv(1 << 16)
+            return data
+
+        reader = Peer(read_to_the_end)
+        assert ex.sync_wait(async_write(vts, secure, b"second"), context=vts) == 6
+        received = reader.result()
+    assert received.endswith(b"second")
+    assert first.startswith(received[:-6])  # a prefix of the stopped write, then all of this
 
 
 def test_sendfile_over_tls_encrypts_through_python(connected: Connected, tmp_path: Any) -> None:

@@ -29,7 +29,9 @@ Nothing but ``recv``, ``send`` and readiness waits touches the fd, so TLS runs o
   rest waits in ``_out`` and that plaintext is *owed*: the next ``send`` (after a writability
   wait; the operations resend what was not accepted) flushes ``_out`` first and then reports
   the owed bytes without encrypting them again. So ``async_write`` completes only when every
-  byte is on its way, and never leaves ciphertext behind that nobody would send.
+  byte is on its way, and never leaves ciphertext behind that nobody would send. A ``send`` of
+  anything but the rest of the same buffer (the write that owed them was stopped) is another
+  write: the owed bytes are forgotten, and went out with the stopped write's last chunk.
 * **Ciphertext from reads** (TLS 1.3 session tickets, key updates, alerts) is sent
   opportunistically by the read that produced it and by every later call.
 * **Closing** sends ``close_notify`` (best effort, non-blocking) before the fd closes. The
@@ -95,6 +97,7 @@ class _TlsChannel:
         "_out",
         "_outgoing",
         "_owed",
+        "_owed_for",
         "_plain",
         "_shut",
         "eof",
@@ -118,6 +121,7 @@ class _TlsChannel:
         self._plain = bytearray()  # decrypted, not yet returned
         self._out = b""  # ciphertext the kernel has not taken yet
         self._owed = 0  # plaintext bytes encrypted into _out and not yet reported as sent
+        self._owed_for: tuple[object, int] = (None, 0)  # (buffer, length) the resend must be
         self.eof = False
         """Whether the kernel reported EOF (and the incoming BIO was told)."""
         self._finished = False  # the stream ended: b"" or _failure from now on
@@ -263,8 +267,13 @@ class _TlsChannel:
             self.flush()  # BlockingIOError: nothing more is accepted until it is out
         view = memoryview(data)
         total = len(view)
-        done = min(self._owed, total)  # encrypted and sent by earlier calls, not yet reported
-        self._owed = 0
+        done = 0
+        if self._owed:  # encrypted and sent by the last call, not yet reported
+            buffer, remaining = self._owed_for
+            if buffer is view.obj and remaining == total:  # that call's write resends its rest
+                done = self._owed
+            self._owed = 0  # else that write was abandoned: this is another one
+            self._owed_for = (None, 0)
         obj = self.obj
         outgoing = self._outgoing
         sock = self.sock
@@ -286,6 +295,7 @@ class _TlsChannel:
             if sent < len(wire):
                 self._out = wire[sent:]
                 self._owed = len(chunk)
+                self._owed_for = (view.obj, total - done)
                 break
             done += len(chunk)
         if not done:
