@@ -183,7 +183,7 @@ def async_read(
     :class:`Socket`; ``ValueError`` if ``max_bytes < 1``.
     """
     reactor = reactor_of(scheduler, "async_read")
-    if sock.__class__ is not Socket:
+    if sock.__class__ is not Socket and not isinstance(sock, Socket):
         raise TypeError(f"async_read: expected a dsexec.net.Socket, got {type(sock).__name__}")
     max_bytes = check_int("async_read", "max_bytes", max_bytes, 1)
     return _ReadSender(None, (reactor, sock, max_bytes, pool))

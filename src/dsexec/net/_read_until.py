@@ -10,6 +10,9 @@ received past it stay with the socket (``Socket._unread``), where the next ``asy
   caller may read them with ``async_read``, or close the connection).
 * At EOF: the bytes received without a delimiter, or ``b""`` if there are none (so a final line
   without its newline is still delivered, and ``b""`` always means "nothing more").
+* Waits for readability only when the socket has nothing more at hand: a socket that holds
+  received bytes above the kernel (``buffered``: a TLS socket's decrypted records) is read
+  again at once, since no readiness wait would announce them.
 
 Errors: as ``async_read`` (``BusyResourceError``, ``ClosedResourceError``, ``NetError``); bytes
 received before an error stay with the socket. On stop: the wait is withdrawn and
@@ -51,7 +54,10 @@ class _ReadUntilOp(SocketOperation[bytes]):
 
     def _begin(self) -> None:
         if not self._found_in_buffer(0):
-            self._wait()
+            if self._sock.buffered:  # bytes above the kernel (TLS): no wait would announce them
+                self.fd_ready()
+            else:
+                self._wait()
 
     def _found_in_buffer(self, searched: int) -> bool:
         """Complete from the bytes already received, if they decide the outcome; the first
@@ -80,23 +86,27 @@ class _ReadUntilOp(SocketOperation[bytes]):
         if self._done:  # stopped after the reactor had queued this wake-up
             return
         sock = self._sock
-        try:
-            data = sock.raw.recv(_CHUNK)
-        except BlockingIOError:
-            self._wait()
-            return
-        except OSError as exc:
-            self._fail_os(exc, "recv")
-            return
-        if not data:  # EOF: what there is, without a delimiter
-            rest = sock.unread
-            sock.push_back(b"")
-            self._succeed(rest)
-            return
-        searched = len(sock.unread)
-        sock.push_back(sock.unread + data)
-        if not self._found_in_buffer(searched):
-            self._wait()
+        while True:
+            try:
+                data = sock.raw.recv(_CHUNK)
+            except BlockingIOError:
+                self._wait()
+                return
+            except OSError as exc:
+                self._fail_os(exc, "recv")
+                return
+            if not data:  # EOF: what there is, without a delimiter
+                rest = sock.unread
+                sock.push_back(b"")
+                self._succeed(rest)
+                return
+            searched = len(sock.unread)
+            sock.push_back(sock.unread + data)
+            if self._found_in_buffer(searched):
+                return
+            if not sock.buffered:
+                self._wait()
+                return
 
 
 @final
@@ -127,7 +137,7 @@ def async_read_until(
     non-``Socket``, an empty or non-bytes delimiter, or ``max_bytes`` < ``len(delimiter)``.
     """
     reactor = reactor_of(scheduler, "async_read_until")
-    if sock.__class__ is not Socket:
+    if sock.__class__ is not Socket and not isinstance(sock, Socket):
         raise TypeError(
             f"async_read_until: expected a dsexec.net.Socket, got {type(sock).__name__}"
         )

@@ -4,7 +4,8 @@ The file's bytes go from the page cache to the socket with ``os.sendfile`` -- no
 Python -- in a loop that sends until the socket buffer is full (``EAGAIN``), waits for
 writability, and goes on. Where ``os.sendfile`` is missing (Windows) or refuses this pair of
 fds (``EINVAL``, ``ENOSYS``, ``ENOTSOCK``, ``EOPNOTSUPP`` on the very first call), it falls back
-to ``pread`` + ``send`` through one 64 KiB buffer, sent as ``memoryview`` slices.
+to ``pread`` + ``send`` through one 64 KiB buffer, sent as ``memoryview`` slices. A socket
+whose bytes must pass through Python (``zero_copy`` false: TLS) always takes that path.
 
 The value is the number of bytes sent: ``count``, or up to the end of the file when ``count``
 is ``None`` (the size is read with ``fstat`` at start); fewer if the file turns out shorter.
@@ -76,7 +77,7 @@ class _SendfileOp(SocketOperation[int]):
         self._remaining = 0
         self._sent = 0
         self._pending: memoryview | None = None
-        self._zero_copy = _HAVE_SENDFILE
+        self._zero_copy = _HAVE_SENDFILE and sock.zero_copy  # not under TLS
 
     def _begin(self) -> None:
         count = self._count

@@ -8,6 +8,15 @@ so ``close()`` can wake them (``notify_closing``) before the fd number is freed;
 lifetime, and the state the operations share: ``fd``, ``raw``, ``more`` and ``unread``, with
 plain names because they are the package's internal contract (an underscore means "this class
 only").
+
+A subclass may put another byte stream over the fd (``dsexec.security.SecureSocket``: TLS).
+Its ``raw`` is then an object with the socket's ``recv``/``recv_into``/``send`` contract --
+data, ``BlockingIOError`` when it needs the fd to become ready, ``b""`` at a clean end,
+``OSError`` otherwise (``RawError`` for an error to report as it is) -- plus the ``family``,
+``getsockname``, ``getpeername`` and ``close`` this class calls (``shutdown_write`` is the
+subclass's own). ``buffered`` (and ``more``) say when it holds received bytes that no readiness
+wait would announce, and ``zero_copy = False`` keeps ``os.sendfile`` off its fd. The operations
+accept subclasses; the plain class keeps its fast path (``sock.__class__ is Socket``).
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from socket import AddressFamily
-from typing import Any, final
+from typing import Any, ClassVar, final
 
 from .._core import ClosedResourceError, ClosingContext, NetError
 from ..schedulers._reactor import Reactor
@@ -40,7 +49,6 @@ class _Reactors(list[Reactor]):
     __slots__ = ()
 
 
-@final
 class Socket(ClosingContext):
     """A non-blocking TCP socket with ``TCP_NODELAY`` on, owned by dsexec.
 
@@ -67,6 +75,8 @@ class Socket(ClosingContext):
     unread: bytes
     """Bytes received but not consumed (what ``async_read_until`` read past its delimiter);
     ``async_read`` hands them out before receiving more."""
+    zero_copy: ClassVar[bool] = True
+    """Whether ``async_sendfile`` may hand the fd to ``os.sendfile`` (not under TLS)."""
 
     def __init__(self, sock: socket.socket, *, nodelay: bool = True, peer: Any = None) -> None:
         sock.setblocking(False)
@@ -89,6 +99,13 @@ class Socket(ClosingContext):
     def family(self) -> AddressFamily:
         """``AF_INET6`` or ``AF_INET``."""
         return self.raw.family
+
+    @property
+    def buffered(self) -> bool:
+        """Whether received bytes wait in this object, above the kernel, so that a read must
+        not wait for readability first (a TLS socket's decrypted records); never for a plain
+        socket, whose bytes wait in the kernel."""
+        return False
 
     @property
     def closed(self) -> bool:

@@ -5,7 +5,8 @@ It adds what those share: waiting for the socket's readability or writability (a
 fails with ``ClosedResourceError``; the socket learns the reactor, so ``close()`` can wake the
 wait), withdrawing that wait, and turning an ``OSError`` of a system call into the error the
 operation reports (``ClosedResourceError`` if the socket was closed meanwhile, else a
-``NetError`` naming the call and the fd).
+``NetError`` naming the call and the fd; a :class:`RawError` from a socket's non-kernel ``raw``
+-- TLS -- carries its own error).
 """
 
 from __future__ import annotations
@@ -16,17 +17,28 @@ from .._core import ClosedResourceError, NetError, Receiver
 from ..schedulers._reactor import Reactor, ReactorOperation
 from ._socket import Socket
 
-__all__ = ["SocketOperation", "socket_error"]
+__all__ = ["RawError", "SocketOperation", "socket_error"]
 
 T = TypeVar("T")
 
 
+class RawError(OSError):
+    """Raised by a socket's ``raw`` that is no kernel socket (a TLS channel) for a failure that
+    is no system call's: the operation reports ``error`` as it is (a ``TlsError``)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def socket_error(sock: Socket, exc: OSError, name: str, call: str) -> Exception:
     """The error an operation ``name`` reports for ``exc`` from the system call ``call``:
-    ``ClosedResourceError`` if the socket was closed meanwhile, else a ``NetError`` naming the
-    call and the fd, caused by ``exc``."""
+    ``ClosedResourceError`` if the socket was closed meanwhile, the error a :class:`RawError`
+    carries, else a ``NetError`` naming the call and the fd, caused by ``exc``."""
     if sock.fd < 0:
         return ClosedResourceError(f"{name}: the socket is closed")
+    if isinstance(exc, RawError):
+        return exc.error
     error = NetError(exc.errno, f"{call} on fd {sock.fd} failed: {exc.strerror}")
     error.__cause__ = exc
     return error

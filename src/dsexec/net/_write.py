@@ -134,7 +134,7 @@ def async_write(scheduler: IoScheduler, sock: Socket, data: Buffer, /) -> Sender
     buffer.
     """
     reactor = reactor_of(scheduler, "async_write")
-    if sock.__class__ is not Socket:
+    if sock.__class__ is not Socket and not isinstance(sock, Socket):
         raise TypeError(f"async_write: expected a dsexec.net.Socket, got {type(sock).__name__}")
     if isinstance(data, _BYTES):
         return _WriteSender(None, (reactor, sock, data, len(data)))
