@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import math
+import ssl
 from collections.abc import Callable
 from typing import Any, ClassVar, Final, final
 
@@ -53,7 +54,14 @@ from ..net import Acceptor, Socket, async_accept, async_write
 from ..perf import PerfMonitor
 from ..schedulers import IoScheduler
 from ..schedulers._reactor import reactor_of, run_on_loop
-from ..security import AccessControlList, Limits, audit_accept, audit_denied, audit_limit
+from ..security import (
+    AccessControlList,
+    Limits,
+    async_tls_handshake,
+    audit_accept,
+    audit_denied,
+    audit_limit,
+)
 from ..senders import (
     CountingScope,
     finally_,
@@ -66,6 +74,7 @@ from ..senders import (
     stopped_as_optional,
     then,
     upon_error,
+    upon_stopped,
 )
 from ._connection import DEFAULT_LIMITS, HttpConnection
 from ._request import Request, read_request
@@ -116,6 +125,7 @@ class HttpServer:
         "_connections",
         "_drain_deadline",
         "_draining",
+        "_handshakes",
         "_live",
         "_logged",
         "_sweeping",
@@ -183,6 +193,7 @@ class HttpServer:
         self._sweeping = CountingScope("HttpServer timeouts", scheduler=scheduler)
         self._live: set[HttpConnection] = set()
         self._logged: dict[HttpConnection, tuple[bytes, bytes]] = {}
+        self._handshakes = 0
         self._draining = False
         self._drain_deadline = math.inf
         timeouts = (limits.header_timeout, limits.idle_timeout, limits.write_timeout)
@@ -204,26 +215,45 @@ class HttpServer:
 
     # -- the whole server -------------------------------------------------------------------
 
-    def run(self, *acceptors: Acceptor) -> Sender[None]:
-        """Serve on ``acceptors`` until stopped: ``Sender[None]``.
+    def run(self, *listeners: Acceptor | tuple[Acceptor, ssl.SSLContext]) -> Sender[None]:
+        """Serve on ``listeners`` until stopped: ``Sender[None]``.
 
-        A stop request drains (see ``drain``) and the sender completes with ``None`` once every
-        connection is done; so does closing every acceptor. ``TypeError`` for a non-Acceptor,
-        ``ValueError`` without one.
+        Each listener is an ``Acceptor`` (plain HTTP) or an ``(acceptor, ssl_context)`` pair
+        (HTTPS: see ``accept_loop``). A stop request drains (see ``drain``) and the sender
+        completes with ``None`` once every connection is done; so does closing every acceptor.
+        ``TypeError`` for anything else, ``ValueError`` without a listener.
         """
-        if not acceptors:
+        if not listeners:
             raise ValueError("HttpServer.run: give at least one Acceptor")
-        for acceptor in acceptors:
-            if not isinstance(acceptor, Acceptor):
-                raise TypeError(f"HttpServer.run: expected Acceptors, got {acceptor!r:.60}")
-        return _ServeSender(None, (self, acceptors))
+        loops: list[tuple[Acceptor, ssl.SSLContext | None]] = []
+        for listener in listeners:
+            candidate: object = listener
+            if isinstance(candidate, Acceptor):
+                loops.append((candidate, None))
+            elif (
+                isinstance(candidate, tuple)
+                and len(candidate) == 2
+                and isinstance(candidate[0], Acceptor)
+                and isinstance(candidate[1], ssl.SSLContext)
+            ):
+                loops.append((candidate[0], candidate[1]))
+            else:
+                raise TypeError(
+                    f"HttpServer.run: expected Acceptors or (Acceptor, ssl.SSLContext) pairs, "
+                    f"got {listener!r:.60}"
+                )
+        return _ServeSender(None, (self, tuple(loops)))
 
     # -- accepting --------------------------------------------------------------------------
 
-    def accept_loop(self, acceptor: Acceptor) -> Sender[None]:
+    def accept_loop(self, acceptor: Acceptor, *, tls: ssl.SSLContext | None = None) -> Sender[None]:
         """Accept on ``acceptor`` and ``admit`` each client, until the acceptor is closed or
-        the loop is stopped (spawn it where a stop reaches it: ``run`` does)."""
+        the loop is stopped (spawn it where a stop reaches it: ``run`` does). With ``tls`` (a
+        server-side ``ssl.SSLContext``) every client first completes a TLS handshake within
+        ``limits.tls_handshake_timeout`` and its requests say ``scheme == "https"``."""
         port = acceptor.port
+        if tls is not None and not isinstance(tls, ssl.SSLContext):
+            raise TypeError(f"HttpServer.accept_loop: tls must be an ssl.SSLContext, got {tls!r}")
 
         def failed(error: BaseException) -> None:
             if isinstance(error, ClosedResourceError):
@@ -232,7 +262,7 @@ class HttpServer:
 
         return (
             async_accept(self.scheduler, acceptor)
-            | then(lambda sock: self.admit(sock, port))
+            | then(lambda sock: self.admit(sock, port, tls=tls))
             | upon_error(failed)
             | repeat()
             | upon_error(_ignore)
@@ -240,26 +270,59 @@ class HttpServer:
             | then(_ignore)
         )
 
-    def admit(self, sock: Socket, port: int) -> None:
+    def admit(self, sock: Socket, port: int, *, tls: ssl.SSLContext | None = None) -> None:
         """Serve an accepted client, unless the access list refuses it (closed at once, audited)
-        or the server is full or draining (answered 503 and closed)."""
+        or the server is full or draining (answered 503 and closed; a TLS client is only
+        closed: it cannot read a plain answer). With ``tls`` the TLS handshake comes first; a
+        failed one is audited and closes the socket."""
         peer = _peer_address(sock)
         acl = self.acl
         if acl is not None and peer is not None and acl.is_blocked(peer):
             audit_denied(peer, port, str(acl.decide(peer).reason))
             sock.close()
             return
-        if self._draining or len(self._live) >= self.limits.max_connections:
+        if self._draining or len(self._live) + self._handshakes >= self.limits.max_connections:
             audit_limit(peer, port, "draining" if self._draining else "max_connections")
+            if tls is not None:
+                sock.close()
+                return
             refuse = async_write(self.scheduler, sock, error_response(503))
             self._connections.spawn(
                 refuse | upon_error(_ignore) | finally_(just(sock) | then(Socket.close))
             )
             return
         audit_accept(peer, port)
-        conn = HttpConnection(sock, limits=self.limits, scheme=self.scheme)
+        if tls is None:
+            self._adopt(sock, self.scheme)
+            return
+        self._handshakes += 1
+        handshake = async_tls_handshake(
+            self.scheduler,
+            sock,
+            tls,
+            server_side=True,
+            timeout=self.limits.tls_handshake_timeout,
+        )
+        self._connections.spawn(
+            handshake
+            | upon_error(_ignore)  # audited, and the socket closed, by the handshake
+            | upon_stopped(_nothing)
+            | then(self._handshaken)
+        )
+
+    def _handshaken(self, secure: Socket | None) -> None:
+        """A handshake ended (``None``: it failed or was stopped)."""
+        self._handshakes -= 1
+        if secure is not None:
+            self._adopt(secure, "https")
+
+    def _adopt(self, sock: Socket, scheme: str) -> None:
+        """Serve ``sock`` as a new connection."""
+        conn = HttpConnection(sock, limits=self.limits, scheme=scheme)
         now = conn.first_byte = self.scheduler.now()
         conn.deadline = now + self.limits.header_timeout
+        if self._draining:
+            conn.closing = True  # handshaken during a drain: one request, then close
         self._live.add(conn)
         self._connections.spawn(self.serve_connection(conn))
 
@@ -371,6 +434,10 @@ class HttpServer:
             self._sweeping.request_stop()
 
 
+def _nothing() -> None:
+    """No value: a stopped handshake."""
+
+
 def _ignore(_: object) -> None:
     """An outcome nobody needs (a finished loop, a refusal the client did not read)."""
 
@@ -390,7 +457,10 @@ class _ServeOp:
     __slots__ = ("_acceptors", "_child", "_receiver", "_server", "_stop_callback")
 
     def __init__(
-        self, server: HttpServer, acceptors: tuple[Acceptor, ...], receiver: Receiver[None]
+        self,
+        server: HttpServer,
+        acceptors: tuple[tuple[Acceptor, ssl.SSLContext | None], ...],
+        receiver: Receiver[None],
     ) -> None:
         self._server = server
         self._acceptors = acceptors
@@ -402,8 +472,8 @@ class _ServeOp:
         server = self._server
         token = self._receiver.get_env().stop_token
         accepting = server._accepting
-        for acceptor in self._acceptors:
-            accepting.spawn(server.accept_loop(acceptor))
+        for acceptor, tls in self._acceptors:
+            accepting.spawn(server.accept_loop(acceptor, tls=tls))
         server._sweeping.spawn(server.sweep_loop())
         if token.stop_possible():
             reactor = reactor_of(server.scheduler, "HttpServer.run")
@@ -460,7 +530,7 @@ class _ServeSender(BasicSender):
         return _ServeOp(server, acceptors, receiver)
 
     def __repr__(self) -> str:
-        return f"serve_http({', '.join(map(repr, self.data[1]))})"
+        return f"serve_http({', '.join(repr(acceptor) for acceptor, _ in self.data[1])})"
 
 
 def serve_http(
@@ -474,8 +544,12 @@ def serve_http(
     drain_timeout: float = 10.0,
     access_log: bool = False,
     scheme: str = "http",
+    tls: ssl.SSLContext | None = None,
 ) -> Sender[None]:
     """Serve HTTP/1.1 on ``acceptor`` with ``handler`` until stopped: ``Sender[None]``.
+
+    With ``tls`` (a server-side ``ssl.SSLContext``) it serves HTTPS: each client's TLS
+    handshake first, within ``limits.tls_handshake_timeout``.
 
     ``handler(request)`` returns the sender of the ``Response``. A stop request drains the
     server (see the module docstring) and the sender completes with ``None``. The same as
@@ -494,4 +568,4 @@ def serve_http(
         access_log=access_log,
         scheme=scheme,
     )
-    return server.run(acceptor)
+    return server.run(acceptor if tls is None else (acceptor, tls))
