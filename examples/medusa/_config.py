@@ -93,8 +93,12 @@ BACKENDS: Final = ("io_context", "asyncio", "uvloop", "trio")
 """The ``--backend`` choices: dsexec's own ``IoContext``, or an anyio event loop."""
 DEFAULT_PORTS: Final = (8080, 8060, 8070, 8666)
 """The seed's ports 80, 60, 70 and 666, moved where no privileges are needed."""
-DEFAULT_ROOT: Final = Path(__file__).resolve().parent.parent / "www"
-"""The site shipped with the example, ``examples/www``."""
+_HERE: Final = Path(__file__).resolve().parent
+DEFAULT_ROOT: Final = (
+    _HERE.parent / "www" if (_HERE.parent / "www" / "index.html").is_file() else _HERE / "www"
+)
+"""The site shipped with the example: ``examples/www`` in a checkout, ``medusa/www`` where
+``pip install .`` put it."""
 DEFAULT_DRAIN_TIMEOUT: Final = 10.0
 _MAX_PORT: Final = 65535
 _MAX_WORKERS: Final = 1024
