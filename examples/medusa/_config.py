@@ -67,7 +67,7 @@ import sys
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final, TypeAlias, TypeVar, final
+from typing import Any, Final, NoReturn, TypeAlias, TypeVar, final
 
 import attrs
 
@@ -406,9 +406,17 @@ def _text_argument(check: Callable[[object], T]) -> Callable[[str], T]:
     return convert
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage error as one line (no usage block above it)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The ``medusa-serv`` argument parser (every default ``None``: "not given")."""
-    parser = argparse.ArgumentParser(
+    """The ``medusa-serv`` argument parser (every default ``None``: "not given"); a bad flag
+    is one line on standard error and exit status 2."""
+    parser = _Parser(
         prog="medusa-serv",
         description="MedusaServ: a multi-port dual-stack web server written as dsexec "
         "sender pipelines.",
