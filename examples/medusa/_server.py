@@ -224,18 +224,21 @@ class MedusaServ:
         """The first SIGINT/SIGTERM: stop accepting, drain, stop the scope when drained."""
         scope = self._scope
         assert scope is not None
-        name = signal.Signals(signum).name
-        print(
-            f"{name}: draining (up to {self.config.drain_timeout:g} s); "
-            f"another SIGINT or SIGTERM exits at once",
-            flush=True,
-        )
+        sch = self.scheduler
+        # First of all: a second signal exits at once (this handler replaces the default one
+        # the first signal's operation has just put back).
+        scope.spawn(ex.on_signals(sch, signal.SIGINT, signal.SIGTERM) | ex.then(_exit_now))
         for listener in self.listeners:
             listener.acceptor.close()
         self.http.drain()
+        name = signal.Signals(signum).name
+        print(
+            f"{name}: not accepting any more; draining {self.http.open_connections} "
+            f"connection(s) for up to {self.config.drain_timeout:g} s; "
+            f"another SIGINT or SIGTERM exits at once",
+            flush=True,
+        )
         scope.spawn(self.http.join() | ex.then(lambda _: self._drained()))
-        sch = self.scheduler
-        scope.spawn(ex.on_signals(sch, signal.SIGINT, signal.SIGTERM) | ex.then(_exit_now))
 
     def _drained(self) -> None:
         assert self._scope is not None
