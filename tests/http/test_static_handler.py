@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from tests._helpers.served import Reply, Served
 
-from dsexec.http import StaticFiles, static_files
+from dsexec.http import StaticFiles, _static_handler, static_files
 from dsexec.http._static_files import plan_static_response
 from dsexec.http._static_handler import SMALL_FILE_BYTES, _open_planned
 
@@ -282,6 +282,40 @@ def test_the_plan_cache_forgets_a_path_whose_meaning_changed_after_its_time(site
     link.symlink_to(other)
     now[0] = 1.5
     assert handler.respond(b"GET", b"/", []).body == b"release 2\n"
+
+
+def test_a_cached_small_file_swapped_for_a_symlink_out_of_the_root_is_refused(
+    site: Path,
+) -> None:
+    handler = StaticFiles(site, cache_seconds=60)
+    assert handler.respond(b"GET", b"/app.js", []).body == b"console.log(1)\n"
+    (site / "app.js").unlink()
+    (site / "app.js").symlink_to(site.parent / "secret.txt")
+    refused = handler.respond(b"GET", b"/app.js", [])
+    assert refused.status == 403
+    assert refused.body != b"outside the root\n"
+
+
+def test_a_cached_small_file_rewritten_in_place_is_read_again(site: Path) -> None:
+    handler = StaticFiles(site, cache_seconds=60)
+    path = site / "app.js"
+    assert handler.respond(b"GET", b"/app.js", []).body == b"console.log(1)\n"
+    before = path.stat().st_mtime_ns
+    path.write_bytes(b"console.log(9)\n")  # same size, same inode
+    os.utime(path, ns=(before + 1_000_000, before + 1_000_000))
+    assert handler.respond(b"GET", b"/app.js", []).body == b"console.log(9)\n"
+
+
+def test_cached_small_responses_stay_within_their_byte_budget(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_static_handler, "CACHED_BODY_BYTES", 40)
+    handler = StaticFiles(site, cache_seconds=60)
+    for name in (b"/app.js", b"/style.css", b"/logo.svg"):
+        assert handler.respond(b"GET", name, []).status == 200
+    assert handler._cached_bytes <= 40
+    assert handler._cached_bytes == sum(entry.size for entry in handler._cache.values())
+    assert len(handler._cache) == 3  # the plans are kept all the same
 
 
 def test_without_a_cache_every_request_is_planned_afresh(site: Path) -> None:

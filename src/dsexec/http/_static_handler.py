@@ -33,11 +33,15 @@ Planning a file request costs several ``lstat`` calls and some tens of microseco
 Python; a handler serving the same files over and over keeps the plans of *file* answers (200
 and 206, the only ones that open a file) for ``cache_seconds`` (default 1 s; 0: no cache),
 keyed by method, target and the header fields the plan depends on. A cached plan is still
-verified at every open as above, so a changed, replaced or removed file is never served from
-it; what a cached plan can miss for up to ``cache_seconds`` is a change in what the *path*
-means while the old file is still there (the root symlink switched to a new release: the old
-release's file is served for up to that long). Answers without a file (404, 304, ...) are
-never cached. The cache holds at most :data:`PLAN_CACHE_SIZE` plans; when full it is emptied.
+verified at every use, so a changed, replaced or removed file is never served from it: a large
+file is opened and checked as above; a small one's whole response is kept with the plan (up to
+:data:`CACHED_BODY_BYTES` in all) and served again only while ``lstat`` of the planned path
+shows the same regular file (device, inode, size, modification time in nanoseconds): the file
+the bytes were read from, unchanged. What a cached plan can miss for up to ``cache_seconds``
+is a change in what the *path* means while the old file is still there (the root symlink
+switched to a new release: the old release's file is served for up to that long). Answers
+without a file (404, 304, ...) are never cached. The cache holds at most
+:data:`PLAN_CACHE_SIZE` plans; when full it is emptied.
 """
 
 from __future__ import annotations
@@ -57,13 +61,21 @@ from ._request import Request
 from ._response import FileBody, Response
 from ._static_files import StaticPlan, etag, plan_static_response
 
-__all__ = ["PLAN_CACHE_SIZE", "SMALL_FILE_BYTES", "StaticFiles", "static_files"]
+__all__ = [
+    "CACHED_BODY_BYTES",
+    "PLAN_CACHE_SIZE",
+    "SMALL_FILE_BYTES",
+    "StaticFiles",
+    "static_files",
+]
 
 SMALL_FILE_BYTES: Final = 64 * 1024
 """Files up to this size are read and sent with the head in one write; larger ones go out
 through ``sendfile``."""
 PLAN_CACHE_SIZE: Final = 4096
 """How many file plans a :class:`StaticFiles` handler keeps at most."""
+CACHED_BODY_BYTES: Final = 16 * 1024 * 1024
+"""How many bytes of small files' responses a :class:`StaticFiles` handler keeps at most."""
 
 _OPEN_FLAGS: Final = (
     os.O_RDONLY
@@ -93,6 +105,24 @@ class _SentFile(io.FileIO):
         self.close()
 
 
+def _is_planned(status: os.stat_result, plan: StaticPlan) -> bool:
+    """Whether ``status`` is the planned file, unchanged (inode, size, modification time)."""
+    return (
+        stat_module.S_ISREG(status.st_mode)
+        and (status.st_dev, status.st_ino) == plan.file_id
+        and etag(status).encode("ascii") == plan.header(b"etag")
+    )
+
+
+def _unchanged(plan: StaticPlan) -> bool:
+    """Whether the planned path still names the planned file, unchanged (no symlink there)."""
+    assert plan.path is not None
+    try:
+        return _is_planned(os.lstat(plan.path), plan)
+    except OSError:
+        return False
+
+
 def _open_planned(plan: StaticPlan) -> int | None:
     """Open the file of ``plan`` (a 200 or 206 plan) and check it is the one planned: a
     descriptor, or ``None`` when the file is gone, is now a symlink, a FIFO or another file, or
@@ -105,12 +135,7 @@ def _open_planned(plan: StaticPlan) -> int | None:
     except OSError:  # ELOOP: a symlink now; ENOENT: removed; EACCES: permissions changed
         return None
     try:
-        status = os.fstat(fd)
-        if (
-            stat_module.S_ISREG(status.st_mode)
-            and (status.st_dev, status.st_ino) == plan.file_id
-            and etag(status).encode("ascii") == plan.header(b"etag")
-        ):
+        if _is_planned(os.fstat(fd), plan):
             return fd
     except OSError:
         pass
@@ -125,12 +150,34 @@ def _message(plan: StaticPlan) -> Response:
 
 
 @final
+class _Cached:
+    """A cached plan, and a small file's whole response (``None`` for a large file)."""
+
+    __slots__ = ("expires", "plan", "response", "size")
+
+    def __init__(self, expires: float, plan: StaticPlan, response: Response | None) -> None:
+        self.expires = expires
+        self.plan = plan
+        self.response = response
+        body = response.body if response is not None else b""
+        self.size = len(body) if isinstance(body, bytes) else 0
+
+
+@final
 class StaticFiles:
     """The handler :func:`static_files` returns: ``handler(request)`` is the sender of the
     response; ``respond(method, target, headers)`` the response itself (no I/O but the file
     system's)."""
 
-    __slots__ = ("_cache", "_clock", "_sending", "cache_control", "cache_seconds", "root")
+    __slots__ = (
+        "_cache",
+        "_cached_bytes",
+        "_clock",
+        "_sending",
+        "cache_control",
+        "cache_seconds",
+        "root",
+    )
 
     root: Path
     """The directory served."""
@@ -167,7 +214,8 @@ class StaticFiles:
         self.cache_control = cache_control
         self.cache_seconds = float(cache_seconds)
         self._clock = clock
-        self._cache: dict[tuple[bytes, ...], tuple[float, StaticPlan]] = {}
+        self._cache: dict[tuple[bytes, ...], _Cached] = {}
+        self._cached_bytes = 0
         self._sending: dict[HttpConnection, tuple[Request, _SentFile]] = {}
 
     def __call__(self, request: Request, /) -> Sender[Response]:
@@ -205,10 +253,16 @@ class StaticFiles:
             if (lowered := name.lower()) in _PLAN_HEADERS
             for part in (lowered, value)
         ))  # fmt: skip
-        cache = self._cache
         now = self._clock()
-        cached = cache.get(key) if self.cache_seconds else None
-        plan = cached[1] if cached is not None and cached[0] > now else None
+        cached = self._cache.get(key) if self.cache_seconds else None
+        plan = None
+        if cached is not None:
+            if cached.expires > now:
+                if cached.response is None:
+                    plan = cached.plan
+                elif _unchanged(cached.plan):
+                    return cached.response
+            self._forget(key)
         for _ in range(_ATTEMPTS):
             if plan is None:
                 plan = plan_static_response(
@@ -217,16 +271,36 @@ class StaticFiles:
                 )  # fmt: skip
                 if plan.path is None:
                     return _message(plan)
-                if self.cache_seconds:
-                    if len(cache) >= PLAN_CACHE_SIZE:
-                        cache.clear()
-                    cache[key] = (now + self.cache_seconds, plan)
             fd = _open_planned(plan)
-            if fd is not None:
-                return self._file_response(plan, fd)
-            cache.pop(key, None)
-            plan = None
+            if fd is None:
+                self._forget(key)
+                plan = None
+                continue
+            response = self._file_response(plan, fd)
+            if self.cache_seconds:
+                self._remember(key, now + self.cache_seconds, plan, response)
+            return response
         return Response(404, _NOT_FOUND_HEADERS, _NOT_FOUND)
+
+    def _remember(
+        self, key: tuple[bytes, ...], expires: float, plan: StaticPlan, response: Response
+    ) -> None:
+        cache = self._cache
+        if len(cache) >= PLAN_CACHE_SIZE:
+            cache.clear()
+            self._cached_bytes = 0
+        small = type(response.body) is bytes
+        if small and self._cached_bytes + plan.count > CACHED_BODY_BYTES:
+            small = False  # the plan is still worth keeping
+        entry = _Cached(expires, plan, response if small else None)
+        self._forget(key)
+        cache[key] = entry
+        self._cached_bytes += entry.size
+
+    def _forget(self, key: tuple[bytes, ...]) -> None:
+        entry = self._cache.pop(key, None)
+        if entry is not None:
+            self._cached_bytes -= entry.size
 
     def _file_response(self, plan: StaticPlan, fd: int) -> Response:
         count = plan.count
