@@ -302,10 +302,10 @@ def report(cfg: Config, results: Results, out: TextIO) -> bool:
                 file=out,
             )
     for file in cfg.files:
-        result = results.runs.get(("medusa", file, TIMEOUT_CONNECTIONS))
-        passed = None if result is None else result.timeouts == 0
+        measured = results.runs.get(("medusa", file, TIMEOUT_CONNECTIONS))
+        passed = None if measured is None else measured.timeouts == 0
         ok = ok and passed is not False
-        shown = "-" if result is None else str(result.timeouts)
+        shown = "-" if measured is None else str(measured.timeouts)
         print(
             f"  {file:<6} zero wrk timeouts at -c{TIMEOUT_CONNECTIONS}     {shown:>7}  "
             f"{_verdict(passed)}",
