@@ -207,15 +207,13 @@ class MedusaServ:
     def tls_accept_loop(self, listener: Listener) -> ex.Sender[None]:
         """TLS HOOK: where the TLS accept loop of a ``--tls-port`` goes.
 
-        Once ``dsexec.security`` has ``async_tls_handshake`` and ``SecureSocket`` (branch
-        ``tls``), this becomes the seed's pipeline with the handshake spawned per client::
-
-            async_accept | then(spawn(async_tls_handshake(sch, sock, context, server_side=True,
-                timeout=limits.tls_handshake_timeout) | then(https.admit) | upon_error(audit)))
-            | upon_error(log) | repeat()
-
-        with ``https`` an ``HttpServer(..., scheme="https")`` sharing this one's handler and
-        monitor. ``medusa-serv`` refuses TLS ports before listening until then
+        With the TLS listeners of ``HttpServer`` (``admit(sock, port, tls=context)``, which
+        runs ``async_tls_handshake`` within ``limits.tls_handshake_timeout`` before the first
+        request; merged on main after this branch forked), this is ``accept_loop`` with
+        ``self.http.admit(sock, port, tls=context)`` and ``context`` an
+        ``ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)`` loaded with
+        ``config.certfile``/``config.keyfile``; then set ``_main.TLS_ACCEPT_LOOP_WIRED``.
+        Until then ``medusa-serv`` refuses TLS ports before listening
         (``_main.check_features``), so this is never reached.
         """
         raise StartupError("TLS support is not available in this build")

@@ -114,13 +114,9 @@ def _is_planned(status: os.stat_result, plan: StaticPlan) -> bool:
     )
 
 
-def _unchanged(plan: StaticPlan) -> bool:
-    """Whether the planned path still names the planned file, unchanged (no symlink there)."""
-    assert plan.path is not None
-    try:
-        return _is_planned(os.lstat(plan.path), plan)
-    except OSError:
-        return False
+def _signature(status: os.stat_result) -> tuple[int, int, int, int]:
+    """What identifies a file and its version: device, inode, size, mtime in nanoseconds."""
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
 
 
 def _open_planned(plan: StaticPlan) -> int | None:
@@ -153,14 +149,31 @@ def _message(plan: StaticPlan) -> Response:
 class _Cached:
     """A cached plan, and a small file's whole response (``None`` for a large file)."""
 
-    __slots__ = ("expires", "plan", "response", "size")
+    __slots__ = ("expires", "path", "plan", "response", "signature", "size")
 
-    def __init__(self, expires: float, plan: StaticPlan, response: Response | None) -> None:
+    def __init__(
+        self,
+        expires: float,
+        plan: StaticPlan,
+        response: Response | None,
+        signature: tuple[int, int, int, int],
+    ) -> None:
         self.expires = expires
         self.plan = plan
+        self.path = os.fspath(plan.path) if plan.path is not None else ""
         self.response = response
+        self.signature = signature
         body = response.body if response is not None else b""
         self.size = len(body) if isinstance(body, bytes) else 0
+
+    def unchanged(self) -> bool:
+        """Whether the planned path still names the file the response was read from,
+        unchanged: ``lstat`` (no symlink there) shows the same regular file, same version."""
+        try:
+            status = os.lstat(self.path)
+        except OSError:
+            return False
+        return stat_module.S_ISREG(status.st_mode) and _signature(status) == self.signature
 
 
 @final
@@ -246,13 +259,14 @@ class StaticFiles:
         self, method: bytes, target: bytes, headers: Iterable[tuple[bytes, bytes]]
     ) -> Response:
         """The response to a request for ``target`` (see the module docstring)."""
-        headers = tuple(headers)
-        key = (method, target, *(
-            part
-            for name, value in headers
-            if (lowered := name.lower()) in _PLAN_HEADERS
-            for part in (lowered, value)
-        ))  # fmt: skip
+        parts: list[bytes] | None = None
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered in _PLAN_HEADERS:
+                if parts is None:
+                    parts = [method, target]
+                parts += (lowered, value)
+        key = (method, target) if parts is None else tuple(parts)
         now = self._clock()
         cached = self._cache.get(key) if self.cache_seconds else None
         plan = None
@@ -260,7 +274,7 @@ class StaticFiles:
             if cached.expires > now:
                 if cached.response is None:
                     plan = cached.plan
-                elif _unchanged(cached.plan):
+                elif cached.unchanged():
                     return cached.response
             self._forget(key)
         for _ in range(_ATTEMPTS):
@@ -276,14 +290,20 @@ class StaticFiles:
                 self._forget(key)
                 plan = None
                 continue
+            signature = _signature(os.fstat(fd))
             response = self._file_response(plan, fd)
             if self.cache_seconds:
-                self._remember(key, now + self.cache_seconds, plan, response)
+                self._remember(key, now + self.cache_seconds, plan, response, signature)
             return response
         return Response(404, _NOT_FOUND_HEADERS, _NOT_FOUND)
 
     def _remember(
-        self, key: tuple[bytes, ...], expires: float, plan: StaticPlan, response: Response
+        self,
+        key: tuple[bytes, ...],
+        expires: float,
+        plan: StaticPlan,
+        response: Response,
+        signature: tuple[int, int, int, int],
     ) -> None:
         cache = self._cache
         if len(cache) >= PLAN_CACHE_SIZE:
@@ -292,7 +312,7 @@ class StaticFiles:
         small = type(response.body) is bytes
         if small and self._cached_bytes + plan.count > CACHED_BODY_BYTES:
             small = False  # the plan is still worth keeping
-        entry = _Cached(expires, plan, response if small else None)
+        entry = _Cached(expires, plan, response if small else None, signature)
         self._forget(key)
         cache[key] = entry
         self._cached_bytes += entry.size
