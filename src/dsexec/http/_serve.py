@@ -283,6 +283,10 @@ class HttpServer:
     # -- one connection ---------------------------------------------------------------------
 
     def serve_connection(self, conn: HttpConnection) -> Sender[Any]:
+        """Serve ``conn`` request after request until it closes: ``read_request |
+        let_value(handler) | let_error(answer_500) | let_value(write_response) |
+        repeat_until(done)``. A failing handler gets its client a 500 and a close (logged);
+        errors of the connection itself end it quietly; it is closed on every path."""
         scheduler = self.scheduler
         handler = self.handler
         monitor = self.monitor
