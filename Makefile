@@ -1,8 +1,9 @@
-# Quick start: `make demo` runs the example server, `make test` runs every check CI runs.
+# Quick start: `make demo` runs MedusaServ, `make test` runs every check CI runs.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PORT ?= 8080
+# `make demo PORTS="9080 9060"` listens there instead of MedusaServ's defaults 8080 8060 8070 8666.
+PORTS ?=
 
 .PHONY: demo test lint typecheck pytest bench clean
 
@@ -10,25 +11,25 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml
+$(VENV)/.installed: $(BIN)/python pyproject.toml setup.py
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-dev: $(BIN)/python pyproject.toml
+$(VENV)/.installed-dev: $(BIN)/python pyproject.toml setup.py
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
-# Until MedusaServ lands, the demo is the example HTTP server (a pipeline on dsexec.net).
+# MedusaServ on its default ports, each one dual-stack socket, serving examples/www and its live
+# status page; it prints the IPv4 and IPv6 URLs to open. Ctrl-C drains and stops it.
 demo: $(VENV)/.installed
-	@echo "Starting examples/hello_pipeline.py on port $(PORT) (IPv4 and IPv6): point a browser at"
-	@echo "  http://127.0.0.1:$(PORT)/  or  http://[::1]:$(PORT)/    (Ctrl-C stops it)"
-	$(BIN)/python examples/hello_pipeline.py $(PORT)
+	@echo "Starting MedusaServ (examples/medusa_serv.py): the shipped site and /_medusa/status on every port"
+	$(BIN)/python examples/medusa_serv.py $(foreach port,$(PORTS),--port $(port))
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests examples benchmarks
 
 typecheck: $(VENV)/.installed-dev
-	$(BIN)/mypy --strict src tests examples
+	$(BIN)/mypy --strict src tests examples benchmarks
 
 pytest: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q

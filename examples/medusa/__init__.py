@@ -1,8 +1,10 @@
-"""MedusaServ's own parts, apart from its I/O: the configuration (command line and TOML file)
-and the rendering of the status page, the health check and the Prometheus metrics.
+"""MedusaServ, the multi-port dual-stack web server: the configuration (command line and TOML
+file), the rendering of the status page, the health check and the Prometheus metrics (pure,
+tested without sockets in ``tests/examples/medusa/``), the server itself (``_server.py``: the
+seed's accept pipelines on ``dsexec.http``) and the ``medusa-serv`` command (``_main.py``).
 
-``examples/medusa_serv.py`` wires them to ``dsexec.http``; everything here is pure and tested
-without sockets (``tests/examples/medusa/``).
+Run it as ``python examples/medusa_serv.py`` from a checkout, or as ``medusa-serv`` after
+``pip install .`` (this package is installed as ``medusa``).
 """
 
 from ._config import BACKENDS as BACKENDS
@@ -14,6 +16,10 @@ from ._config import PortConfig as PortConfig
 from ._config import ServerConfig as ServerConfig
 from ._config import build_parser as build_parser
 from ._config import load_config as load_config
+from ._main import main as main
+from ._server import Listener as Listener
+from ._server import MedusaServ as MedusaServ
+from ._server import StartupError as StartupError
 from ._status import HEALTH_CONTENT_TYPE as HEALTH_CONTENT_TYPE
 from ._status import HEALTH_PATH as HEALTH_PATH
 from ._status import METRICS_CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -41,12 +47,16 @@ __all__ = [
     "ConfigError",
     "IPNetwork",
     "LatencyHistory",
+    "Listener",
+    "MedusaServ",
     "PortConfig",
     "PortStatus",
     "ServerConfig",
+    "StartupError",
     "StatusData",
     "build_parser",
     "load_config",
+    "main",
     "render_health",
     "render_metrics",
     "render_status_page",

@@ -67,7 +67,7 @@ import sys
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final, TypeAlias, TypeVar, final
+from typing import Any, Final, NoReturn, TypeAlias, TypeVar, final
 
 import attrs
 
@@ -93,8 +93,12 @@ BACKENDS: Final = ("io_context", "asyncio", "uvloop", "trio")
 """The ``--backend`` choices: dsexec's own ``IoContext``, or an anyio event loop."""
 DEFAULT_PORTS: Final = (8080, 8060, 8070, 8666)
 """The seed's ports 80, 60, 70 and 666, moved where no privileges are needed."""
-DEFAULT_ROOT: Final = Path(__file__).resolve().parent.parent / "www"
-"""The site shipped with the example, ``examples/www``."""
+_HERE: Final = Path(__file__).resolve().parent
+DEFAULT_ROOT: Final = (
+    _HERE.parent / "www" if (_HERE.parent / "www" / "index.html").is_file() else _HERE / "www"
+)
+"""The site shipped with the example: ``examples/www`` in a checkout, ``medusa/www`` where
+``pip install .`` put it."""
 DEFAULT_DRAIN_TIMEOUT: Final = 10.0
 _MAX_PORT: Final = 65535
 _MAX_WORKERS: Final = 1024
@@ -402,9 +406,17 @@ def _text_argument(check: Callable[[object], T]) -> Callable[[str], T]:
     return convert
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage error as one line (no usage block above it)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The ``medusa-serv`` argument parser (every default ``None``: "not given")."""
-    parser = argparse.ArgumentParser(
+    """The ``medusa-serv`` argument parser (every default ``None``: "not given"); a bad flag
+    is one line on standard error and exit status 2."""
+    parser = _Parser(
         prog="medusa-serv",
         description="MedusaServ: a multi-port dual-stack web server written as dsexec "
         "sender pipelines.",

@@ -203,6 +203,10 @@ class PortStatus:
     """Connections open on it now."""
 
 
+def _port_tuple(value: Iterable[PortStatus]) -> tuple[PortStatus, ...]:
+    return tuple(value)
+
+
 def _ports(_instance: object, attribute: attrs.Attribute[object], value: object) -> None:
     if not isinstance(value, tuple) or not all(isinstance(item, PortStatus) for item in value):
         raise TypeError(f"{attribute.name} must be a tuple of PortStatus, got {value!r}")
@@ -234,7 +238,7 @@ class StatusData:
     """When the server started, seconds since the epoch."""
     now: float = attrs.field(validator=_timestamp)
     """When the data was taken, seconds since the epoch (uptime is ``now - started_at``)."""
-    ports: tuple[PortStatus, ...] = attrs.field(converter=tuple, validator=_ports)
+    ports: tuple[PortStatus, ...] = attrs.field(converter=_port_tuple, validator=_ports)
     """The listening ports."""
     requests: PerfSnapshot = attrs.field(validator=_snapshot)
     """The request monitor's snapshot: rate, percentiles, errors, in flight."""

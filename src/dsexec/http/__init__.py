@@ -4,7 +4,8 @@
 ``EndOfMessage``, ``ProtocolError``, ``ConnectionClosed``) and enforces the safety policy
 (request smuggling, size limits); ``serialize_response_head``, ``serialize_chunk``,
 ``serialize_response`` and ``error_response`` build the answers. On it, senders:
-``read_request``, ``write_response`` and ``serve_http`` (a whole server as a pipeline). See
+``read_request``, ``write_response`` and ``serve_http`` (a whole server as a pipeline), and
+``static_files(root)``, a handler serving a directory. See
 ``docs/http.md``.
 """
 
@@ -43,6 +44,8 @@ from ._serialize import serialize_response_head as serialize_response_head
 from ._serve import Handler as Handler
 from ._serve import HttpServer as HttpServer
 from ._serve import serve_http as serve_http
+from ._static_handler import StaticFiles as StaticFiles
+from ._static_handler import static_files as static_files
 
 __all__ = [
     "CONTINUE_RESPONSE",
@@ -69,6 +72,7 @@ __all__ = [
     "RequestHead",
     "RequestParser",
     "Response",
+    "StaticFiles",
     "StreamBody",
     "error_response",
     "format_http_date",
@@ -79,5 +83,6 @@ __all__ = [
     "serialize_response",
     "serialize_response_head",
     "serve_http",
+    "static_files",
     "write_response",
 ]

@@ -116,6 +116,11 @@ class HttpServer:
     * ``sweep_loop()``: closes the connections past their deadline, once per tick;
     * ``drain()``: stop accepting, close idle connections, finish in-flight requests (each
       answered with ``Connection: close``); ``drain_timeout`` later, stop what is left.
+    * ``join()``: a sender completing once no connection is left (after a drain: once it is
+      over).
+
+    ``denials``, ``refusals`` and ``timeouts`` count the clients refused by the access list,
+    answered 503 at accept, and closed by the sweep, for status pages.
 
     Not thread-safe: use it from its scheduler's loop. One ``run`` at a time.
     """
@@ -132,12 +137,15 @@ class HttpServer:
         "_tick",
         "access_log",
         "acl",
+        "denials",
         "drain_timeout",
         "handler",
         "limits",
         "monitor",
+        "refusals",
         "scheduler",
         "scheme",
+        "timeouts",
     )
 
     scheduler: IoScheduler
@@ -156,6 +164,12 @@ class HttpServer:
     """Whether each request writes a ``dsexec.access`` record."""
     scheme: str
     """``"http"`` or ``"https"``, as requests report it."""
+    denials: int
+    """Clients refused by ``acl`` so far (closed at accept)."""
+    refusals: int
+    """Clients answered 503 at accept so far (at the connection limit, or draining)."""
+    timeouts: int
+    """Connections the timeout sweep has closed so far."""
 
     def __init__(
         self,
@@ -188,6 +202,7 @@ class HttpServer:
         self.drain_timeout = check_delay("HttpServer", drain_timeout, "drain_timeout")
         self.access_log = bool(access_log)
         self.scheme = scheme
+        self.denials = self.refusals = self.timeouts = 0
         self._accepting = CountingScope("HttpServer accept loops", scheduler=scheduler)
         self._connections = CountingScope("HttpServer connections", scheduler=scheduler)
         self._sweeping = CountingScope("HttpServer timeouts", scheduler=scheduler)
@@ -278,10 +293,12 @@ class HttpServer:
         peer = _peer_address(sock)
         acl = self.acl
         if acl is not None and peer is not None and acl.is_blocked(peer):
+            self.denials += 1
             audit_denied(peer, port, str(acl.decide(peer).reason))
             sock.close()
             return
         if self._draining or len(self._live) + self._handshakes >= self.limits.max_connections:
+            self.refusals += 1
             audit_limit(peer, port, "draining" if self._draining else "max_connections")
             if tls is not None:
                 sock.close()
@@ -413,10 +430,17 @@ class HttpServer:
                 conn.close()
         for conn in [conn for conn in self._live if conn.deadline <= now]:
             local = conn.local
+            self.timeouts += 1
             audit_limit(conn.peer[0] if conn.peer else None, local[1] if local else 0, "timeout")
             conn.close()
 
     # -- draining ---------------------------------------------------------------------------
+
+    def join(self) -> Sender[None]:
+        """``Sender[None]`` completing once no connection is being served (nor answered 503):
+        after ``drain()``, once the drain is over. For servers composed from ``accept_loop``,
+        ``sweep_loop`` and ``drain`` rather than ``run``."""
+        return self._connections.join()
 
     def drain(self) -> None:
         """Stop accepting; close idle connections; let requests in flight finish."""

@@ -140,8 +140,9 @@ def test_a_bad_flag_is_argparses_one_line_error_and_exit_2(
     with pytest.raises(SystemExit) as info:
         load_config(argv)
     assert info.value.code == 2
-    error_lines = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
-    assert len(error_lines) == 1
+    error_lines = capsys.readouterr().err.splitlines()
+    assert len(error_lines) == 1  # no usage block: one line
+    assert error_lines[0].startswith("medusa-serv: error: ")
     assert fragment in error_lines[0]
 
 
