@@ -25,6 +25,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import sys
 import traceback
 from collections.abc import Sequence
@@ -34,22 +35,19 @@ from typing import Final
 import anyio
 
 import dsexec as ex
-from dsexec import net, security
+from dsexec import net
 from dsexec.security import audit, enable_audit_log
 
 from ._config import ConfigError, ServerConfig, load_config
 from ._server import Listener, MedusaServ, StartupError, _version
 
-__all__ = ["check_features", "main", "open_listeners", "serve"]
+__all__ = ["check_features", "load_tls_context", "main", "open_listeners", "serve"]
 
 _PROG: Final = "medusa-serv"
 _SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
 _PR_SET_PDEATHSIG: Final = 1
 _ANYIO_BACKENDS: Final = {"asyncio": "asyncio", "uvloop": "asyncio", "trio": "trio"}
 
-# TLS HOOK: True once MedusaServ.tls_accept_loop is written (it needs async_tls_handshake and
-# SecureSocket from dsexec.security, branch ``tls``).
-TLS_ACCEPT_LOOP_WIRED: Final = False
 # ASGI HOOK: True once an ASGI application mounts beside the static site (dsexec.http.asgi,
 # branch ``asgi``): MedusaServ.handle would pass what the static site answers 404 to the app.
 ASGI_MOUNT_WIRED: Final = False
@@ -61,10 +59,6 @@ def _error(message: str) -> None:
 
 def check_features(config: ServerConfig) -> None:
     """``StartupError`` if the configuration asks for what this build or machine lacks."""
-    if config.tls_ports:
-        have_tls = hasattr(security, "async_tls_handshake") and hasattr(security, "SecureSocket")
-        if not (have_tls and TLS_ACCEPT_LOOP_WIRED):
-            raise StartupError("TLS support is not available in this build")
     if config.app is not None:
         try:
             found = importlib.util.find_spec("dsexec.http.asgi") is not None
@@ -79,6 +73,25 @@ def check_features(config: ServerConfig) -> None:
             f"--backend {config.backend}: the {config.backend} package is not installed "
             f"(pip install {config.backend})"
         )
+
+
+def load_tls_context(config: ServerConfig) -> ssl.SSLContext | None:
+    """The server-side TLS context of the ``--tls-port`` listeners (``None`` without one);
+    ``StartupError`` in one line when the certificate or key cannot be loaded."""
+    if not config.tls_ports:
+        return None
+    assert config.certfile is not None  # ServerConfig checks that TLS ports come with both
+    assert config.keyfile is not None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(config.certfile, config.keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
+        raise StartupError(
+            f"--certfile/--keyfile: cannot load the certificate and key "
+            f"({config.certfile}, {config.keyfile}): {reason}"
+        ) from None
+    return context
 
 
 def listen_address(host: str) -> str:
@@ -169,16 +182,19 @@ def _configure_logging(config: ServerConfig) -> None:
         access.propagate = False
 
 
-def serve(config: ServerConfig, listeners: Sequence[Listener]) -> int:
-    """Serve ``listeners`` in this process on ``config.backend`` until a signal drains it."""
+def serve(
+    config: ServerConfig, listeners: Sequence[Listener], tls: ssl.SSLContext | None = None
+) -> int:
+    """Serve ``listeners`` in this process on ``config.backend`` until a signal drains it
+    (``tls``: the context of its TLS listeners)."""
     if config.backend == "io_context":
         with ex.IoContext() as io:
-            medusa = MedusaServ(io.get_scheduler(), config, listeners)
+            medusa = MedusaServ(io.get_scheduler(), config, listeners, tls=tls)
             ex.sync_wait(medusa.run(), context=io)
         return 0
 
     async def serve_on_anyio() -> None:
-        medusa = MedusaServ(ex.AnyioScheduler(), config, listeners)
+        medusa = MedusaServ(ex.AnyioScheduler(), config, listeners, tls=tls)
         await medusa.run()
 
     options = {"use_uvloop": True} if config.backend == "uvloop" else {}
@@ -193,7 +209,13 @@ def _die_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
 
 
-def _worker(index: int, config: ServerConfig, host: str, listeners: list[Listener]) -> int:
+def _worker(
+    index: int,
+    config: ServerConfig,
+    host: str,
+    listeners: list[Listener],
+    tls: ssl.SSLContext | None,
+) -> int:
     """A forked worker: the first keeps the parent's sockets, the others bind their own on
     the same ports with ``SO_REUSEPORT``."""
     if index > 0:
@@ -203,10 +225,15 @@ def _worker(index: int, config: ServerConfig, host: str, listeners: list[Listene
         for listener in listeners:
             listener.acceptor.close()
         listeners = mine
-    return serve(config, listeners)
+    return serve(config, listeners, tls)
 
 
-def run_workers(config: ServerConfig, host: str, listeners: list[Listener]) -> int:
+def run_workers(
+    config: ServerConfig,
+    host: str,
+    listeners: list[Listener],
+    tls: ssl.SSLContext | None = None,
+) -> int:
     """Fork ``config.workers`` workers serving ``listeners``; forward signals; wait."""
     children: dict[int, int] = {}
     received: list[int] = []
@@ -230,7 +257,7 @@ def run_workers(config: ServerConfig, host: str, listeners: list[Listener]) -> i
                 signal.signal(signal.SIGINT, signal.default_int_handler)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
-                code = _worker(index, config, host, listeners)
+                code = _worker(index, config, host, listeners, tls)
             except StartupError as exc:
                 _error(f"worker {index}: {exc}")
             except KeyboardInterrupt:
@@ -274,6 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(config)
     try:
         check_features(config)
+        tls = load_tls_context(config)
         host = listen_address(config.host)
         listeners = open_listeners(config, host, reuse_port=config.workers > 1)
     except StartupError as exc:
@@ -282,8 +310,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         print_banner(config, listeners)
         if config.workers > 1:
-            return run_workers(config, host, listeners)
-        return serve(config, listeners)
+            return run_workers(config, host, listeners, tls)
+        return serve(config, listeners, tls)
     except KeyboardInterrupt:  # a Ctrl-C before the handlers were installed
         return 128 + signal.SIGINT
     finally:

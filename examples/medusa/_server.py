@@ -31,6 +31,7 @@ import importlib.metadata
 import logging
 import os
 import signal
+import ssl
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -129,6 +130,7 @@ class MedusaServ:
         "monitor",
         "scheduler",
         "started_at",
+        "tls_context",
         "version",
     )
 
@@ -138,8 +140,12 @@ class MedusaServ:
         config: ServerConfig,
         listeners: Sequence[Listener],
         *,
+        tls: ssl.SSLContext | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if tls is None and any(listener.tls for listener in listeners):
+            raise ValueError("MedusaServ: TLS listeners need an ssl.SSLContext (tls=)")
+        self.tls_context = tls
         self.scheduler = scheduler
         self.config = config
         self.listeners = tuple(listeners)
@@ -184,39 +190,24 @@ class MedusaServ:
         sch = self.scheduler
         scope = self._scope = ex.CountingScope("MedusaServ", scheduler=sch)
         for listener in self.listeners:
-            if listener.tls:
-                scope.spawn(self.tls_accept_loop(listener))
-            else:
-                scope.spawn(self.accept_loop(listener))
+            scope.spawn(self.accept_loop(listener))
         scope.spawn(self.http.sweep_loop())
         scope.spawn(sch.schedule_after(1.0) | ex.then(lambda _: self.sample()) | ex.repeat())
         scope.spawn(ex.on_signals(sch, signal.SIGINT, signal.SIGTERM) | ex.then(self.shutdown))
         return scope.join()
 
     def accept_loop(self, listener: Listener) -> ex.Sender[None]:
-        """The seed's pipeline for one port, until its acceptor is closed."""
+        """The seed's pipeline for one port, until its acceptor is closed (on a TLS port,
+        ``admit`` runs each client's TLS handshake before its first request)."""
         port = listener.port
+        tls = self.tls_context if listener.tls else None
         return (
             net.async_accept(self.scheduler, listener.acceptor)
-            | ex.then(lambda sock: self.http.admit(sock, port))
+            | ex.then(lambda sock: self.http.admit(sock, port, tls=tls))
             | ex.upon_error(_log_accept_error)
             | ex.repeat()
             | ex.upon_error(_port_closed)
         )
-
-    def tls_accept_loop(self, listener: Listener) -> ex.Sender[None]:
-        """TLS HOOK: where the TLS accept loop of a ``--tls-port`` goes.
-
-        With the TLS listeners of ``HttpServer`` (``admit(sock, port, tls=context)``, which
-        runs ``async_tls_handshake`` within ``limits.tls_handshake_timeout`` before the first
-        request; merged on main after this branch forked), this is ``accept_loop`` with
-        ``self.http.admit(sock, port, tls=context)`` and ``context`` an
-        ``ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)`` loaded with
-        ``config.certfile``/``config.keyfile``; then set ``_main.TLS_ACCEPT_LOOP_WIRED``.
-        Until then ``medusa-serv`` refuses TLS ports before listening
-        (``_main.check_features``), so this is never reached.
-        """
-        raise StartupError("TLS support is not available in this build")
 
     def shutdown(self, signum: int) -> None:
         """The first SIGINT/SIGTERM: stop accepting, drain, stop the scope when drained."""

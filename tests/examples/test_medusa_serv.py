@@ -8,11 +8,13 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests._helpers.medusa import (
@@ -265,15 +267,47 @@ def test_a_missing_certificate_is_one_line(tmp_path: Path) -> None:
     assert_one_line(result, 2, "--certfile: file not found")
 
 
-def test_tls_ports_say_tls_is_not_available_in_this_build(tmp_path: Path) -> None:
+def _certificate(tmp_path: Path) -> tuple[Any, Path, Path]:
     trustme = pytest.importorskip("trustme")
     authority = trustme.CA()
-    server = authority.issue_cert("localhost")
+    server = authority.issue_cert("localhost", "127.0.0.1", "::1")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    server.cert_chain_pems[0].write_to_path(str(cert))
+    server.private_key_and_cert_chain_pem.write_to_path(str(cert))
     server.private_key_pem.write_to_path(str(key))
+    return authority, cert, key
+
+
+def test_a_tls_port_serves_https_beside_the_plain_ports(tmp_path: Path) -> None:
+    authority, cert, key = _certificate(tmp_path)
+    client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    authority.configure_trust(client)
+    args = ("--port", "0", "--tls-port", "0", "--certfile", str(cert), "--keyfile", str(key))
+    with MedusaProcess(*args) as medusa:
+        plain, secure = medusa.ports
+        assert "(dual-stack, TLS)" in medusa.listening[1]
+        for host in HOSTS:
+            with (
+                socket.create_connection((host, secure), timeout=DEADLINE) as raw,
+                client.wrap_socket(raw, server_hostname="localhost") as tls,
+            ):
+                tls.sendall(get(b"/_medusa/health"))
+                received = b""
+                while chunk := tls.recv(65536):
+                    received += chunk
+            assert received.startswith(b"HTTP/1.1 200 OK")
+            reply = exchange(host, plain, get(b"/_medusa/health"))
+            assert reply is not None
+            assert reply.status == 200
+        # plain HTTP on the TLS port gets no HTTP answer
+        assert exchange("127.0.0.1", secure, get(b"/")) is None
+
+
+def test_a_certificate_that_does_not_load_is_one_line(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text("not a certificate")
+    key.write_text("not a key")
     result = run_to_exit("--tls-port", "0", "--certfile", str(cert), "--keyfile", str(key))
-    assert_one_line(result, 1, "TLS support is not available in this build")
+    assert_one_line(result, 1, "--certfile/--keyfile: cannot load the certificate and key")
 
 
 def test_an_app_says_asgi_is_not_available_in_this_build() -> None:
