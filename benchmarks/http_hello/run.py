@@ -450,11 +450,25 @@ def parse_wrk(output: str) -> WrkResult:
 
 
 def run_wrk(port: int, connections: int, duration: int, cfg: Config) -> WrkResult:
-    argv = [
-        "taskset", "-c", str(cfg.wrk_cpu), cfg.wrk,
-        "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
-        "--timeout", f"{cfg.wrk_timeout:g}s",
+    return wrk_url(
         f"http://{HOST}:{port}/",
+        connections,
+        duration,
+        wrk=cfg.wrk,
+        cpu=cfg.wrk_cpu,
+        timeout=cfg.wrk_timeout,
+    )
+
+
+def wrk_url(
+    url: str, connections: int, duration: int, *, wrk: str, cpu: int, timeout: float
+) -> WrkResult:
+    """One ``wrk -t1`` run against ``url`` pinned to ``cpu``, parsed."""
+    argv = [
+        "taskset", "-c", str(cpu), wrk,
+        "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
+        "--timeout", f"{timeout:g}s",
+        url,
     ]  # fmt: skip
     proc = _spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

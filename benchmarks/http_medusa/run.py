@@ -46,9 +46,9 @@ from benchmarks.http_hello.run import (  # noqa: E402
     _raise_nofile,
     _spawn,
     _stop,
-    parse_wrk,
     process_cpu_seconds,
     with_cpu,
+    wrk_url,
 )
 
 HOST = "127.0.0.1"
@@ -186,22 +186,14 @@ def running(server: Server, cfg: Config, site: Path, path: str, size: int) -> It
 
 
 def run_wrk(port: int, path: str, connections: int, duration: int, cfg: Config) -> WrkResult:
-    argv = [
-        "taskset", "-c", str(cfg.wrk_cpu), cfg.wrk,
-        "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
-        "--timeout", f"{cfg.wrk_timeout:g}s",
+    return wrk_url(
         f"http://{HOST}:{port}{path}",
-    ]  # fmt: skip
-    proc = _spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        out, err = proc.communicate(timeout=duration + 60)
-    except subprocess.TimeoutExpired as exc:
-        raise BenchError(f"wrk did not finish: {' '.join(argv)}") from exc
-    finally:
-        _stop(proc, grace=1.0)
-    if proc.returncode != 0:
-        raise BenchError(f"wrk failed ({proc.returncode}): {err.decode(errors='replace')}")
-    return parse_wrk(out.decode(errors="replace"))
+        connections,
+        duration,
+        wrk=cfg.wrk,
+        cpu=cfg.wrk_cpu,
+        timeout=cfg.wrk_timeout,
+    )
 
 
 @dataclass
