@@ -414,6 +414,26 @@ def test_slowloris_trickling_a_head_is_cut_at_the_header_deadline(
         assert vts.time() < 11.5
 
 
+def test_slowloris_on_a_kept_alive_connection_is_cut_at_the_header_deadline(
+    vts: ex.VirtualTimeScheduler,
+) -> None:
+    with Served(hello, context=vts, limits=TIMEOUTS) as served:
+        client = served.connect()
+        # Each byte goes out at once (Nagle would hold them until an ACK, in real time).
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        served.send(client, get())
+        assert served.read_response(client).status == 200
+        started = vts.time()
+        data = get(b"/", b"X-Slow: " + b"s" * 40)
+        for index in range(len(data) - 1):
+            if served.closed_by_server(client):
+                break
+            served.send(client, data[index : index + 1])
+            served.advance(0.5)  # each byte must not restart the header timer
+        assert served.closed_by_server(client)
+        assert vts.time() - started < 11.5
+
+
 def test_a_request_body_has_an_absolute_deadline(vts: ex.VirtualTimeScheduler) -> None:
     with Served(echo, context=vts, limits=TIMEOUTS) as served:
         client = served.connect()

@@ -18,10 +18,11 @@ completes at once, with no system call):
 
 Deadlines (``HttpConnection.deadline``, enforced by ``serve_http``'s sweep, ignored
 otherwise): while waiting for the next request on a kept-alive connection it is
-``idle_timeout`` away; once bytes of a head arrive (for the first request: from the accept),
-``header_timeout``; once the head is complete, ``request_timeout`` from its first byte (an
-absolute deadline for reading the body and handling the request); ``write_response`` then
-gives the write ``write_timeout``.
+``idle_timeout`` away; once the first bytes of a head arrive (for the first request: from the
+accept), ``header_timeout`` (counted once per request, not from each read); once the head is
+complete, ``request_timeout`` from its first byte (an absolute deadline for reading the body
+and handling the request); ``write_response`` then gives a write that has to wait
+``write_timeout`` (one that goes out at once needs none).
 
 Errors: ``HttpError`` as above; ``ClosedResourceError`` if the connection is closed meanwhile
 (a server's timeout sweep does that); ``NetError`` for socket errors; ``BusyResourceError`` if
@@ -187,7 +188,7 @@ class Request:
 
 @final
 class _ReceiveOp(SocketOperation[Any]):
-    __slots__ = ("_collected", "_conn", "_mode")
+    __slots__ = ("_collected", "_conn", "_idle", "_mode")
     name: ClassVar[str] = "read_request"
 
     def __init__(
@@ -197,9 +198,13 @@ class _ReceiveOp(SocketOperation[Any]):
         self._conn = conn
         self._mode = mode
         self._collected: list[bytes] = []
+        # Waiting on a kept-alive connection with no byte of the next request yet: the first
+        # bytes received start its header timer.
+        self._idle = False
 
     def _begin(self) -> None:
         conn = self._conn
+        self._idle = False
         if self._mode == _HEAD and conn.requests:
             now = self._reactor.time()
             if conn.parser.trailing_data:  # a pipelined request: its bytes are here already
@@ -207,6 +212,7 @@ class _ReceiveOp(SocketOperation[Any]):
                 conn.deadline = now + conn.limits.header_timeout
             else:
                 conn.deadline = now + conn.limits.idle_timeout
+                self._idle = True
         self._pump()
 
     def _pump(self) -> None:
@@ -234,7 +240,10 @@ class _ReceiveOp(SocketOperation[Any]):
                 self._succeed(b"".join(self._collected))
                 return
             elif event is NEED_DATA:
-                self._wait_for_bytes()
+                if mode == _HEAD:
+                    self._wait()
+                else:
+                    self._wait_for_bytes()
                 return
             elif kind is ConnectionClosed:
                 conn.closing = True
@@ -251,11 +260,12 @@ class _ReceiveOp(SocketOperation[Any]):
                 return
 
     def _wait_for_bytes(self) -> None:
+        """Wait for body bytes; an ``Expect: 100-continue`` request gets its ``100 Continue``
+        first."""
         conn = self._conn
         request = conn.request
         if (
-            self._mode != _HEAD
-            and request is not None
+            request is not None
             and request.head.expect_continue
             and not conn.continue_sent
         ):
@@ -276,8 +286,9 @@ class _ReceiveOp(SocketOperation[Any]):
         except OSError as exc:
             self._fail_os(exc, "recv")
             return
-        if data and self._mode == _HEAD and not conn.parser.trailing_data and conn.requests:
-            # the first bytes of the next request: its header timer starts
+        if self._idle and data:
+            # the first bytes of the next request: its header timer starts, once
+            self._idle = False
             now = conn.first_byte = self._reactor.time()
             conn.deadline = now + conn.limits.header_timeout
         conn.parser.feed(data)

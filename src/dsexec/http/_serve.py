@@ -266,17 +266,23 @@ class HttpServer:
     # -- one connection ---------------------------------------------------------------------
 
     def serve_connection(self, conn: HttpConnection) -> Sender[Any]:
+        """Serve requests on ``conn`` until it is done, then forget and close it:
+        ``read_request | let_value(handler) | let_error(answer_500) | let_value(write_response)
+        | repeat_until(done)``.
+
+        ``monitor`` and ``access_log`` are read here, once per connection: without them the
+        handler is called as it is, with nothing wrapped around it.
+        """
         scheduler = self.scheduler
         handler = self.handler
-        monitor = self.monitor
+        measured = self.monitor is not None or self.access_log
 
-        def handle(request: Request) -> Sender[Response]:
-            conn.started = scheduler.now() if monitor is None else monitor.begin()
-            if self.access_log:
-                self._log_request(request)
-            if self._draining:
-                conn.closing = True
-            return handler(request)
+        if measured:
+            plain = handler
+
+            def handler(request: Request) -> Sender[Response]:
+                self._request_begun(conn, request)
+                return plain(request)
 
         def answer_500(error: BaseException) -> Sender[Response]:
             if isinstance(error, _CONNECTION_ERRORS) or conn.request is None:
@@ -285,10 +291,13 @@ class HttpServer:
             return just(_INTERNAL_ERROR)
 
         def write(response: Response) -> Sender[HttpConnection]:
+            if self._draining:  # the answer says Connection: close
+                conn.closing = True
             return write_response(scheduler, conn, response)
 
         def done(_: HttpConnection) -> bool:
-            self._request_done(conn)
+            if measured:
+                self._request_done(conn)
             return conn.closing or self._draining
 
         def ended(error: BaseException) -> None:
@@ -297,7 +306,7 @@ class HttpServer:
 
         return (
             read_request(scheduler, conn)
-            | let_value(handle)
+            | let_value(handler)
             | let_error(answer_500)
             | let_value(write)
             | repeat_until(done)
@@ -305,6 +314,13 @@ class HttpServer:
             | stopped_as_optional()
             | finally_(just(conn) | then(self._forget))
         )
+
+    def _request_begun(self, conn: HttpConnection, request: Request) -> None:
+        monitor = self.monitor
+        if monitor is not None:
+            conn.started = monitor.begin()
+        if self.access_log:
+            self._logged[conn] = (request.method, request.target)
 
     def _request_done(self, conn: HttpConnection) -> None:
         status = conn.status
@@ -320,9 +336,6 @@ class HttpServer:
                 status,
                 extra={"peer": conn.peer, "method": method, "target": target, "status": status},
             )
-
-    def _log_request(self, request: Request) -> None:
-        self._logged[request.connection] = (request.method, request.target)
 
     def _forget(self, conn: HttpConnection) -> None:
         self._live.discard(conn)
