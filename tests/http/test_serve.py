@@ -283,6 +283,51 @@ def test_a_raising_handler_gets_its_client_a_500(caplog: pytest.LogCaptureFixtur
     assert any("sender bug" in message for message in messages)
 
 
+def test_a_response_that_cannot_be_sent_gets_its_client_a_500(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(request: Request) -> ex.Sender[Any]:
+        if request.path == b"/split":  # response splitting: refused when serialised
+            return ex.just(Response(200, [(b"x-injected", b"a\r\nSet-Cookie: b")], b""))
+        return ex.just("not a Response")
+
+    with Served(broken) as served:
+        for path in (b"/split", b"/type"):
+            client = served.connect()
+            served.send(client, get(path))
+            reply = served.read_response(client)
+            assert reply.status == 500
+            assert reply.header(b"set-cookie") is None
+            assert served.closed_by_server(client)
+    messages = [record.getMessage() for record in caplog.records if record.name == "dsexec.http"]
+    assert any("control character" in message for message in messages)
+    assert any("expected a Response" in message for message in messages)
+
+
+def test_a_stream_failing_half_way_closes_the_connection_without_a_500(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pieces = iter([b"first;"])
+
+    def next_piece() -> ex.Sender[bytes]:
+        piece = next(pieces, None)
+        return ex.just_error(ValueError("stream bug")) if piece is None else ex.just(piece)
+
+    def streaming(request: Request) -> ex.Sender[Response]:
+        return ex.just(Response(200, TEXT, StreamBody(next_piece)))
+
+    with Served(streaming) as served:
+        client = served.connect()
+        served.send(client, get())
+        received = served.receive(client, lambda got: False)  # up to the close
+        assert received.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert b"first;" in received
+        assert b"500" not in received
+        assert served.closed_by_server(client)
+    messages = [record.getMessage() for record in caplog.records if record.name == "dsexec.http"]
+    assert any("stream bug" in message for message in messages)
+
+
 def feed(served: Served, client: socket.socket, data: bytes, *, whole: bool) -> None:
     """Send ``data`` whole or a byte at a time, until the server stops listening."""
     pieces = [data] if whole else [data[i : i + 1] for i in range(len(data))]

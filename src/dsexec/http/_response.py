@@ -167,7 +167,7 @@ def _response_sender(
         raise RuntimeError("write_response: no request is being served on this connection")
     head = request.head
     keep_alive = conn.keeps_alive_after(response.close)
-    status = conn.status = response.status
+    status = response.status
     body = response.body
     if type(body) is bytes:
         data = serialize_response_known(
@@ -179,12 +179,18 @@ def _response_sender(
             _DATES.get(),
             head.method,
         )
-        return async_write(scheduler, conn.sock, data)
-    send_body = response_body_allowed(head.method, status)
-    if isinstance(body, FileBody):
-        return _file_response(scheduler, conn, response, body, keep_alive, send_body)
-    assert isinstance(body, StreamBody)
-    return _stream_response(scheduler, conn, response, body, keep_alive, send_body)
+        sender = async_write(scheduler, conn.sock, data)
+    else:
+        send_body = response_body_allowed(head.method, status)
+        if isinstance(body, FileBody):
+            sender = _file_response(scheduler, conn, response, body, keep_alive, send_body)
+        else:
+            assert isinstance(body, StreamBody)
+            sender = _stream_response(scheduler, conn, response, body, keep_alive, send_body)
+    # The response is under way (a head that cannot be serialised raised above: nothing went
+    # out, and a server can still answer 500).
+    conn.status = status
+    return sender
 
 
 def _write_deadline(scheduler: IoScheduler, conn: HttpConnection) -> None:

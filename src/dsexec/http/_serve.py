@@ -5,8 +5,8 @@ It is built from the public pieces, in the shape of the C++ design this library 
 
 * the accept loop, ``async_accept | then(on_connection) | upon_error(log) | repeat()``;
 * per connection, spawned into a scope:
-  ``read_request | let_value(handler) | let_error(answer_500) | let_value(write_response) |
-  repeat_until(done)``, closed on every path by ``finally_``.
+  ``read_request | let_value(handler) | let_value(write_response) | repeat_until(done) |
+  let_error(answer_500)``, closed on every path by ``finally_``.
 
 Around them, what a production server owes its clients and itself:
 
@@ -19,8 +19,8 @@ Around them, what a production server owes its clients and itself:
   per tick on the scheduler's clock closes the connections past their deadline (a slowloris
   client, a silent one, one that never reads its answer): no timer per request.
 * **Failures**: malformed requests are answered 4xx and closed by ``read_request``; a handler
-  that raises (or whose sender fails) gets its client a ``500`` and a close, and the error is
-  logged to ``dsexec.http``.
+  that raises (or whose sender fails) ends the loop, and its client gets a ``500`` and a close
+  (outside the loop: nothing per request), and the error is logged to ``dsexec.http``.
 * **Graceful drain**: a stop request stops accepting, closes idle keep-alive connections, lets
   requests in flight finish (their responses say ``Connection: close``), and after
   ``drain_timeout`` stops what is left. The sender then completes with ``None``.
@@ -102,8 +102,9 @@ class HttpServer:
       for one listening socket, until a drain stops it or the acceptor is closed;
     * ``admit(sock, port)``: applies the access list and the connection limit to an accepted
       socket, then spawns ``serve_connection`` for it;
-    * ``serve_connection(conn)``: ``read_request | let_value(handler) | let_error(answer_500) |
-      let_value(write_response) | repeat_until(done)``, closed on every path;
+    * ``serve_connection(conn)``: ``read_request | let_value(handler) |
+      let_value(write_response) | repeat_until(done) | let_error(answer_500)``, closed on every
+      path;
     * ``sweep_loop()``: closes the connections past their deadline, once per tick;
     * ``drain()``: stop accepting, close idle connections, finish in-flight requests (each
       answered with ``Connection: close``); ``drain_timeout`` later, stop what is left.
@@ -267,11 +268,14 @@ class HttpServer:
 
     def serve_connection(self, conn: HttpConnection) -> Sender[Any]:
         """Serve requests on ``conn`` until it is done, then forget and close it:
-        ``read_request | let_value(handler) | let_error(answer_500) | let_value(write_response)
-        | repeat_until(done)``.
+        ``read_request | let_value(handler) | let_value(write_response) | repeat_until(done) |
+        let_error(answer_500)``.
 
-        ``monitor`` and ``access_log`` are read here, once per connection: without them the
-        handler is called as it is, with nothing wrapped around it.
+        A failed handler ends the loop; ``answer_500`` then answers its request ``500`` (with
+        ``Connection: close``) unless the connection itself failed or the response had begun
+        (a stream that fails half-way: the connection just closes). ``monitor`` and
+        ``access_log`` are read here, once per connection: without them the handler is called as
+        it is, with nothing wrapped around it.
         """
         scheduler = self.scheduler
         handler = self.handler
@@ -284,12 +288,6 @@ class HttpServer:
                 self._request_begun(conn, request)
                 return plain(request)
 
-        def answer_500(error: BaseException) -> Sender[Response]:
-            if isinstance(error, _CONNECTION_ERRORS) or conn.request is None:
-                return just_error(error)
-            _logger.error("handler failed on %r: %r", conn.request, error, exc_info=error)
-            return just(_INTERNAL_ERROR)
-
         def write(response: Response) -> Sender[HttpConnection]:
             if self._draining:  # the answer says Connection: close
                 conn.closing = True
@@ -300,6 +298,12 @@ class HttpServer:
                 self._request_done(conn)
             return conn.closing or self._draining
 
+        def answer_500(error: BaseException) -> Sender[Any]:
+            if isinstance(error, _CONNECTION_ERRORS) or conn.request is None or conn.status:
+                return just_error(error)
+            _logger.error("handler failed on %r: %r", conn.request, error, exc_info=error)
+            return write(_INTERNAL_ERROR) | then(done)
+
         def ended(error: BaseException) -> None:
             if not isinstance(error, _CONNECTION_ERRORS):
                 _logger.error("connection %r failed: %r", conn, error, exc_info=error)
@@ -307,9 +311,9 @@ class HttpServer:
         return (
             read_request(scheduler, conn)
             | let_value(handler)
-            | let_error(answer_500)
             | let_value(write)
             | repeat_until(done)
+            | let_error(answer_500)
             | upon_error(ended)
             | stopped_as_optional()
             | finally_(just(conn) | then(self._forget))
