@@ -277,44 +277,14 @@ class HttpServer:
         ``access_log`` are read here, once per connection: without them the handler is called as
         it is, with nothing wrapped around it.
         """
-        scheduler = self.scheduler
-        handler = self.handler
-        measured = self.monitor is not None or self.access_log
-
-        if measured:
-            plain = handler
-
-            def handler(request: Request) -> Sender[Response]:
-                self._request_begun(conn, request)
-                return plain(request)
-
-        def write(response: Response) -> Sender[HttpConnection]:
-            if self._draining:  # the answer says Connection: close
-                conn.closing = True
-            return write_response(scheduler, conn, response)
-
-        def done(_: HttpConnection) -> bool:
-            if measured:
-                self._request_done(conn)
-            return conn.closing or self._draining
-
-        def answer_500(error: BaseException) -> Sender[Any]:
-            if isinstance(error, _CONNECTION_ERRORS) or conn.request is None or conn.status:
-                return just_error(error)
-            _logger.error("handler failed on %r: %r", conn.request, error, exc_info=error)
-            return write(_INTERNAL_ERROR) | then(done)
-
-        def ended(error: BaseException) -> None:
-            if not isinstance(error, _CONNECTION_ERRORS):
-                _logger.error("connection %r failed: %r", conn, error, exc_info=error)
-
+        served = _Served(self, conn)
         return (
-            read_request(scheduler, conn)
-            | let_value(handler)
-            | let_value(write)
-            | repeat_until(done)
-            | let_error(answer_500)
-            | upon_error(ended)
+            read_request(self.scheduler, conn)
+            | let_value(served.handle if served.measured else self.handler)
+            | let_value(served.write)
+            | repeat_until(served.done)
+            | let_error(served.answer_500)
+            | upon_error(served.ended)
             | stopped_as_optional()
             | finally_(just(conn) | then(self._forget))
         )
@@ -382,6 +352,53 @@ class HttpServer:
                 conn.closing = True
         if not self._live:
             self._sweeping.request_stop()
+
+
+@final
+class _Served:
+    """The functions of one connection's ``serve_connection`` pipeline, as bound methods of one
+    slotted object (a server holds thousands of connections: closures and their cells would
+    cost three times the memory)."""
+
+    __slots__ = ("conn", "measured", "scheduler", "server")
+
+    def __init__(self, server: HttpServer, conn: HttpConnection) -> None:
+        self.server = server
+        self.conn = conn
+        self.scheduler = server.scheduler
+        self.measured = server.monitor is not None or server.access_log
+
+    def handle(self, request: Request) -> Sender[Response]:
+        """The handler, measured (``monitor``, ``access_log``)."""
+        server = self.server
+        server._request_begun(self.conn, request)
+        return server.handler(request)
+
+    def write(self, response: Response) -> Sender[HttpConnection]:
+        """``write_response``; while draining the answer says ``Connection: close``."""
+        conn = self.conn
+        if self.server._draining:
+            conn.closing = True
+        return write_response(self.scheduler, conn, response)
+
+    def done(self, _: object) -> bool:
+        """Whether the connection is done after this response."""
+        if self.measured:
+            self.server._request_done(self.conn)
+        return self.conn.closing or self.server._draining
+
+    def answer_500(self, error: BaseException) -> Sender[Any]:
+        """A failed handler's request gets a ``500`` and a close; other errors pass on."""
+        conn = self.conn
+        if isinstance(error, _CONNECTION_ERRORS) or conn.request is None or conn.status:
+            return just_error(error)
+        _logger.error("handler failed on %r: %r", conn.request, error, exc_info=error)
+        return self.write(_INTERNAL_ERROR) | then(self.done)
+
+    def ended(self, error: BaseException) -> None:
+        """Log what is not the connection's own failure."""
+        if not isinstance(error, _CONNECTION_ERRORS):
+            _logger.error("connection %r failed: %r", self.conn, error, exc_info=error)
 
 
 def _ignore(_: object) -> None:
