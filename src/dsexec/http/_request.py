@@ -223,8 +223,7 @@ class _ReceiveOp(SocketOperation[Any]):
         while True:
             event = parser.next_event()
             kind = type(event)
-            if kind is RequestHead and mode == _HEAD:
-                assert isinstance(event, RequestHead)
+            if type(event) is RequestHead and mode == _HEAD:
                 request = Request(event, conn)
                 conn.begin_request(request)
                 conn.deadline = conn.first_byte + conn.limits.request_timeout
