@@ -59,6 +59,7 @@ TARGET_VS_ASYNCIO = 1.0
 TARGET_VS_NGINX = 0.9
 TARGET_KB_PER_CONNECTION = 1.0
 TARGET_TIMEOUT_CONNECTIONS = 500
+TARGET_SERVE_HTTP_VS_DSEXEC = 0.7  # the plain serve_http handler against the tuned server
 
 
 class BenchError(Exception):
@@ -754,6 +755,26 @@ def print_report(results: Results, out: IO[str]) -> None:
         print(
             f"  <= {TARGET_KB_PER_CONNECTION:.1f} KB RSS per idle connection{'':<3}{shown:>7}  "
             f"{_verdict(kb_ok)}",
+            file=out,
+        )
+
+    if "serve_http" in names:
+        print("\ntargets for serve_http", file=out)
+        for conns in cfg.connections:
+            ratio = _ratio(rate("serve_http", conns), rate("dsexec", conns))
+            shown = "-" if ratio is None else f"{ratio:.2f}x"
+            ok = None if ratio is None else ratio >= TARGET_SERVE_HTTP_VS_DSEXEC
+            print(
+                f"  req/s >= {TARGET_SERVE_HTTP_VS_DSEXEC:.1f}x dsexec   at -c{conns:<4} "
+                f"{shown:>7}  {_verdict(ok)}",
+                file=out,
+            )
+        res = results.best("serve_http", TARGET_TIMEOUT_CONNECTIONS)
+        timeouts_ok = None if res is None else res.timeouts == 0
+        shown = "-" if res is None else str(res.timeouts)
+        print(
+            f"  zero wrk timeouts at -c{TARGET_TIMEOUT_CONNECTIONS}{'':<9}{shown:>7}  "
+            f"{_verdict(timeouts_ok)}",
             file=out,
         )
 

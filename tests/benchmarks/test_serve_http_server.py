@@ -4,15 +4,25 @@ harness's response check, which allows that ``Date``."""
 
 from __future__ import annotations
 
+import io
 import re
 import signal
 import socket
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.http_hello import dsexec_server as tuned
-from benchmarks.http_hello.run import Config, Results, check_responses, read_response, without_date
+from benchmarks.http_hello.run import (
+    Config,
+    Results,
+    WrkResult,
+    check_responses,
+    print_report,
+    read_response,
+    without_date,
+)
 
 SERVER = Path(__file__).resolve().parents[2] / "benchmarks" / "http_hello" / "serve_http_server.py"
 GET = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
@@ -62,6 +72,27 @@ def _results() -> Results:
         python=sys.executable,
     )
     return Results(cfg, ["dsexec", "serve_http", "asyncio"])
+
+
+def _run(rate: float, timeouts: int = 0) -> WrkResult:
+    return WrkResult(rate, int(rate) * 5, 1.0, 2.0, 3.0, timeouts=timeouts)
+
+
+def test_the_report_checks_serve_http_against_the_tuned_server() -> None:
+    results = _results()
+    results.config = replace(results.config, connections=(50, 500))
+    results.runs = {
+        "dsexec": {50: [_run(1000)], 500: [_run(1000)]},
+        "serve_http": {50: [_run(750)], 500: [_run(500, timeouts=3)]},
+    }
+    out = io.StringIO()
+    print_report(results, out)
+    report = out.getvalue()
+    section = report[report.index("targets for serve_http") :]
+    assert "req/s >= 0.7x dsexec   at -c50     0.75x  PASS" in section
+    assert "req/s >= 0.7x dsexec   at -c500    0.50x  FAIL" in section
+    assert "zero wrk timeouts at -c500" in section
+    assert section.split("zero wrk timeouts at -c500")[1].split("\n")[0].endswith("3  FAIL")
 
 
 def test_check_responses_allows_a_date_header_but_no_other_difference() -> None:
