@@ -578,6 +578,54 @@ def test_access_log_writes_one_record_per_request(caplog: pytest.LogCaptureFixtu
     assert "200" in records[0].getMessage()
 
 
+def test_monitor_and_access_log_are_read_when_a_connection_is_admitted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from dsexec.http import HttpServer
+    from dsexec.net import create_acceptor
+
+    caplog.set_level(logging.INFO, logger="dsexec.access")
+    with ex.IoContext() as context, create_acceptor(0, "127.0.0.1") as acceptor:
+        server = HttpServer(context.get_scheduler(), hello)
+        source = ex.StopSource()
+        receiver: Any = ex.testing.RecordingReceiver(stop_token=source.token)
+        server.run(acceptor).connect(receiver).start()
+        clients: list[socket.socket] = []
+
+        def ask(client: socket.socket, path: bytes) -> None:
+            client.sendall(get(path))
+            answer = b""
+
+            def answered() -> bool:
+                nonlocal answer
+                with contextlib.suppress(BlockingIOError):
+                    answer += client.recv(65536)
+                return answer.endswith(b"hello " + path)
+
+            context.run_until(answered)
+
+        try:
+            for _ in range(2):
+                clients.append(socket.create_connection(("127.0.0.1", acceptor.port)))
+                clients[-1].setblocking(False)
+                if len(clients) == 1:
+                    ask(clients[0], b"/before")
+                    server.access_log = True
+                    server.monitor = PerfMonitor()
+            ask(clients[0], b"/old-connection")
+            ask(clients[1], b"/new-connection")
+            source.request_stop()
+            context.run_until(lambda: receiver.completed)
+        finally:
+            for client in clients:
+                client.close()
+    logged = [record.getMessage() for record in caplog.records if record.name == "dsexec.access"]
+    assert len(logged) == 1
+    assert "/new-connection" in logged[0]
+    assert server.monitor is not None
+    assert server.monitor.snapshot().operations == 1
+
+
 # -- draining -------------------------------------------------------------------------------------
 
 

@@ -118,7 +118,6 @@ class HttpServer:
         "_drain_deadline",
         "_draining",
         "_live",
-        "_logged",
         "_sweeping",
         "_tick",
         "access_log",
@@ -138,13 +137,15 @@ class HttpServer:
     limits: Limits
     """Connection limits and timeouts."""
     monitor: PerfMonitor | None
-    """Measures each request from its head to its response written (5xx: errors)."""
+    """Measures each request from its head to its response written (5xx: errors); read when
+    a connection is admitted."""
     acl: AccessControlList | None
     """Peers it blocks are closed at accept, before a byte is read."""
     drain_timeout: float
     """How long a drain lets requests in flight finish."""
     access_log: bool
-    """Whether each request writes a ``dsexec.access`` record."""
+    """Whether each request writes a ``dsexec.access`` record; read when a connection is
+    admitted."""
     scheme: str
     """``"http"`` or ``"https"``, as requests report it."""
 
@@ -183,7 +184,6 @@ class HttpServer:
         self._connections = CountingScope("HttpServer connections", scheduler=scheduler)
         self._sweeping = CountingScope("HttpServer timeouts", scheduler=scheduler)
         self._live: set[HttpConnection] = set()
-        self._logged: dict[HttpConnection, tuple[bytes, bytes]] = {}
         self._draining = False
         self._drain_deadline = math.inf
         timeouts = (limits.header_timeout, limits.idle_timeout, limits.write_timeout)
@@ -289,31 +289,8 @@ class HttpServer:
             | finally_(just(conn) | then(self._forget))
         )
 
-    def _request_begun(self, conn: HttpConnection, request: Request) -> None:
-        monitor = self.monitor
-        if monitor is not None:
-            conn.started = monitor.begin()
-        if self.access_log:
-            self._logged[conn] = (request.method, request.target)
-
-    def _request_done(self, conn: HttpConnection) -> None:
-        status = conn.status
-        if self.monitor is not None:
-            self.monitor.end(conn.started, status < 500)
-        if self.access_log:
-            method, target = self._logged.pop(conn, (b"-", b"-"))
-            _access.info(
-                "%s %s %s %d",
-                conn.peer[0] if conn.peer else "-",
-                method.decode("latin-1"),
-                target.decode("latin-1"),
-                status,
-                extra={"peer": conn.peer, "method": method, "target": target, "status": status},
-            )
-
     def _forget(self, conn: HttpConnection) -> None:
         self._live.discard(conn)
-        self._logged.pop(conn, None)
         conn.close()
         if self._draining and not self._live:
             self._sweeping.request_stop()  # nothing left to time out
@@ -360,19 +337,25 @@ class _Served:
     slotted object (a server holds thousands of connections: closures and their cells would
     cost three times the memory)."""
 
-    __slots__ = ("conn", "measured", "scheduler", "server")
+    __slots__ = ("access_log", "conn", "logged", "measured", "monitor", "scheduler", "server")
 
     def __init__(self, server: HttpServer, conn: HttpConnection) -> None:
         self.server = server
         self.conn = conn
         self.scheduler = server.scheduler
-        self.measured = server.monitor is not None or server.access_log
+        # Read once, when the connection is admitted.
+        self.monitor = server.monitor
+        self.access_log = server.access_log
+        self.measured = self.monitor is not None or self.access_log
+        self.logged = (b"-", b"-")  # the current request's method and target, for the log
 
     def handle(self, request: Request) -> Sender[Response]:
         """The handler, measured (``monitor``, ``access_log``)."""
-        server = self.server
-        server._request_begun(self.conn, request)
-        return server.handler(request)
+        if self.monitor is not None:
+            self.conn.started = self.monitor.begin()
+        if self.access_log:
+            self.logged = (request.method, request.target)
+        return self.server.handler(request)
 
     def write(self, response: Response) -> Sender[HttpConnection]:
         """``write_response``; while draining the answer says ``Connection: close``."""
@@ -384,8 +367,25 @@ class _Served:
     def done(self, _: object) -> bool:
         """Whether the connection is done after this response."""
         if self.measured:
-            self.server._request_done(self.conn)
+            self._request_done()
         return self.conn.closing or self.server._draining
+
+    def _request_done(self) -> None:
+        conn = self.conn
+        status = conn.status
+        if self.monitor is not None:
+            self.monitor.end(conn.started, status < 500)
+        if self.access_log:
+            method, target = self.logged
+            self.logged = (b"-", b"-")
+            _access.info(
+                "%s %s %s %d",
+                conn.peer[0] if conn.peer else "-",
+                method.decode("latin-1"),
+                target.decode("latin-1"),
+                status,
+                extra={"peer": conn.peer, "method": method, "target": target, "status": status},
+            )
 
     def answer_500(self, error: BaseException) -> Sender[Any]:
         """A failed handler's request gets a ``500`` and a close; other errors pass on."""
