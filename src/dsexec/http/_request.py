@@ -8,10 +8,11 @@ completes at once, with no system call):
 * ``read_request`` wants a ``RequestHead``: it completes with a :class:`Request`. A clean end
   of input between requests (the client closed the connection) completes it with
   ``set_stopped()``: there is no request, and a ``repeat`` loop serving the connection ends
-  quietly. Malformed input (the parser's ``ProtocolError``: smuggling shapes, limits, bad
-  framing) is answered here, before the operation fails: the error response is sent (best
-  effort, without waiting), the connection marked ``closing``, and the operation completes with
-  ``HttpError(status)``.
+  quietly; so does a read after an answer that closed the connection. Reading again before
+  the current request is answered is a ``RuntimeError``. Malformed input (the parser's
+  ``ProtocolError``: smuggling shapes, limits, bad framing) is answered here, before the
+  operation fails: the error response is sent (best effort, without waiting), the connection
+  marked ``closing``, and the operation completes with ``HttpError(status)``.
 * ``body()`` collects the body to its end; ``body_chunk()`` delivers the next piece (``b""``
   once the body is over). For an ``Expect: 100-continue`` request the ``100 Continue`` goes out
   before the first wait for body bytes.
@@ -236,6 +237,9 @@ class _ReceiveOp(SocketOperation[Any]):
                     return
                 self._collected.append(event.data)
             elif kind is EndOfMessage or event is PAUSED:
+                if mode == _HEAD:
+                    self._no_next_request()
+                    return
                 self._succeed(b"".join(self._collected))
                 return
             elif event is NEED_DATA:
@@ -247,9 +251,7 @@ class _ReceiveOp(SocketOperation[Any]):
             elif kind is ConnectionClosed:
                 conn.closing = True
                 if mode == _HEAD:  # the client closed between requests: no request
-                    self._done = True
-                    self._release_stop_callback()
-                    self._receiver.set_stopped()
+                    self._stopped()
                     return
                 self._refuse(400, "the connection closed before the body ended")
                 return
@@ -257,6 +259,28 @@ class _ReceiveOp(SocketOperation[Any]):
                 assert isinstance(event, ProtocolError)
                 self._refuse(event.status, event.reason)
                 return
+
+    def _stopped(self) -> None:
+        """No request will come: complete with ``set_stopped``."""
+        self._done = True
+        self._release_stop_callback()
+        self._receiver.set_stopped()
+
+    def _no_next_request(self) -> None:
+        """The parser waits for the current request's answer, or has no request to give:
+        after a response that closed the connection, as after the client's close, no request
+        (``set_stopped``); before the current request is answered, a ``RuntimeError``."""
+        conn = self._conn
+        if conn.closing or conn.parser.must_close:
+            conn.closing = True
+            self._stopped()
+            return
+        self._fail(
+            RuntimeError(
+                "read_request: the current request on this connection has not been answered "
+                "(write_response) yet"
+            )
+        )
 
     def _wait_for_bytes(self) -> None:
         """Wait for body bytes; an ``Expect: 100-continue`` request gets its ``100 Continue``
@@ -327,7 +351,8 @@ def read_request(scheduler: IoScheduler, conn: HttpConnection, /) -> Sender[Requ
     """Read the next request's head from ``conn``: ``Sender[Request]``.
 
     Completes at once when the bytes are already there (pipelining); completes with
-    ``set_stopped()`` when the client closed the connection between requests; answers
+    ``set_stopped()`` when the client closed the connection between requests (or the last
+    answer closed it); fails with ``RuntimeError`` before the current request is answered; answers
     malformed input itself and then fails with ``HttpError(status)`` (see the module docstring).
     The body is read through the request (``request.body()``). ``TypeError`` when built for a
     scheduler without a reactor or a non-``HttpConnection``.
