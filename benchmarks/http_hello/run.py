@@ -43,9 +43,11 @@ from typing import IO, NoReturn
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 DSEXEC_SERVER = HERE / "dsexec_server.py"
+SERVE_HTTP_SERVER = HERE / "serve_http_server.py"
 HOST = "127.0.0.1"
 REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 EXPECTED_BODY = b"Hello, World!"
+DATE_LINE = re.compile(rb"\r\nDate: [^\r\n]*\r\n", re.IGNORECASE)
 READY_TIMEOUT = 30.0  # seconds for a server to answer its first request
 STOP_GRACE = 5.0  # seconds after SIGINT, and again after SIGTERM, before SIGKILL
 IDLE_WARM_CONNECTIONS = 10  # opened and closed before the idle baseline, to pay one-time costs
@@ -57,6 +59,7 @@ TARGET_VS_ASYNCIO = 1.0
 TARGET_VS_NGINX = 0.9
 TARGET_KB_PER_CONNECTION = 1.0
 TARGET_TIMEOUT_CONNECTIONS = 500
+TARGET_SERVE_HTTP_VS_DSEXEC = 0.7  # the plain serve_http handler against the tuned server
 
 
 class BenchError(Exception):
@@ -163,6 +166,10 @@ def _dsexec_server(backend: str | None) -> Callable[[int, Path, Config], list[st
         return [*argv, "--backend", backend] if backend is not None else argv
 
     return command
+
+
+def _serve_http_server(port: int, workdir: Path, cfg: Config) -> list[str]:
+    return [cfg.python, str(SERVE_HTTP_SERVER), str(port)]
 
 
 def _compared_server(checkout: Path, script: str) -> Callable[[int, Path, Config], list[str]]:
@@ -284,6 +291,10 @@ def available_servers(cfg: Config) -> tuple[dict[str, ServerSpec], list[str]]:
             notes.append(f"dsexec: default backend {default!r}; other backends: {choices}")
     else:
         notes.append(f"dsexec: {DSEXEC_SERVER.relative_to(ROOT)} does not exist (skipped)")
+    if SERVE_HTTP_SERVER.exists():
+        specs.append(
+            ServerSpec("serve_http", "serve_http_server.py (plain serve_http)", _serve_http_server)
+        )
     for name, checkout, script in cfg.compare:
         server = _compared_server(checkout, script)
         specs.append(ServerSpec(name, f"{script} of {checkout}", server))
@@ -761,6 +772,26 @@ def print_report(results: Results, out: IO[str]) -> None:
             file=out,
         )
 
+    if "serve_http" in names:
+        print("\ntargets for serve_http", file=out)
+        for conns in cfg.connections:
+            ratio = _ratio(rate("serve_http", conns), rate("dsexec", conns))
+            shown = "-" if ratio is None else f"{ratio:.2f}x"
+            ok = None if ratio is None else ratio >= TARGET_SERVE_HTTP_VS_DSEXEC
+            print(
+                f"  req/s >= {TARGET_SERVE_HTTP_VS_DSEXEC:.1f}x dsexec   at -c{conns:<4} "
+                f"{shown:>7}  {_verdict(ok)}",
+                file=out,
+            )
+        res = results.best("serve_http", TARGET_TIMEOUT_CONNECTIONS)
+        timeouts_ok = None if res is None else res.timeouts == 0
+        shown = "-" if res is None else str(res.timeouts)
+        print(
+            f"  zero wrk timeouts at -c{TARGET_TIMEOUT_CONNECTIONS}{'':<9}{shown:>7}  "
+            f"{_verdict(timeouts_ok)}",
+            file=out,
+        )
+
     if results.shutdowns:
         print("\nshutdown (how each server process stopped)", file=out)
         for name in names:
@@ -773,8 +804,14 @@ def print_report(results: Results, out: IO[str]) -> None:
                 print(f"  {name}: {what}", file=out)
 
 
+def without_date(response: bytes) -> bytes:
+    """``response`` without its ``Date`` header line (``serve_http`` sends one)."""
+    return DATE_LINE.sub(b"\r\n", response, count=1)
+
+
 def check_responses(results: Results, first: dict[str, bytes]) -> list[str]:
-    """Compare each server's answer to dsexec_server's (nginx adds headers of its own)."""
+    """Compare each server's answer to dsexec_server's (nginx adds headers of its own; a
+    ``Date`` header is allowed)."""
     notes = []
     reference_name = "dsexec" if "dsexec" in first else ("asyncio" if "asyncio" in first else "")
     reference = first.get(reference_name)
@@ -782,7 +819,11 @@ def check_responses(results: Results, first: dict[str, bytes]) -> list[str]:
         results.responses[name] = response.decode(errors="replace")
         if not response.endswith(EXPECTED_BODY):
             notes.append(f"{name}: body is not {EXPECTED_BODY!r}: {response!r}")
-        elif reference is not None and response != reference and name != "nginx":
+        elif (
+            reference is not None
+            and without_date(response) != without_date(reference)
+            and name != "nginx"
+        ):
             notes.append(f"{name}: answers {response!r}, {reference_name} answers {reference!r}")
     return notes
 

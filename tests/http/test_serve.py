@@ -283,6 +283,51 @@ def test_a_raising_handler_gets_its_client_a_500(caplog: pytest.LogCaptureFixtur
     assert any("sender bug" in message for message in messages)
 
 
+def test_a_response_that_cannot_be_sent_gets_its_client_a_500(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(request: Request) -> ex.Sender[Any]:
+        if request.path == b"/split":  # response splitting: refused when serialised
+            return ex.just(Response(200, [(b"x-injected", b"a\r\nSet-Cookie: b")], b""))
+        return ex.just("not a Response")
+
+    with Served(broken) as served:
+        for path in (b"/split", b"/type"):
+            client = served.connect()
+            served.send(client, get(path))
+            reply = served.read_response(client)
+            assert reply.status == 500
+            assert reply.header(b"set-cookie") is None
+            assert served.closed_by_server(client)
+    messages = [record.getMessage() for record in caplog.records if record.name == "dsexec.http"]
+    assert any("control character" in message for message in messages)
+    assert any("expected a Response" in message for message in messages)
+
+
+def test_a_stream_failing_half_way_closes_the_connection_without_a_500(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pieces = iter([b"first;"])
+
+    def next_piece() -> ex.Sender[bytes]:
+        piece = next(pieces, None)
+        return ex.just_error(ValueError("stream bug")) if piece is None else ex.just(piece)
+
+    def streaming(request: Request) -> ex.Sender[Response]:
+        return ex.just(Response(200, TEXT, StreamBody(next_piece)))
+
+    with Served(streaming) as served:
+        client = served.connect()
+        served.send(client, get())
+        received = served.receive(client, lambda got: False)  # up to the close
+        assert received.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert b"first;" in received
+        assert b"500" not in received
+        assert served.closed_by_server(client)
+    messages = [record.getMessage() for record in caplog.records if record.name == "dsexec.http"]
+    assert any("stream bug" in message for message in messages)
+
+
 def feed(served: Served, client: socket.socket, data: bytes, *, whole: bool) -> None:
     """Send ``data`` whole or a byte at a time, until the server stops listening."""
     pieces = [data] if whole else [data[i : i + 1] for i in range(len(data))]
@@ -414,6 +459,26 @@ def test_slowloris_trickling_a_head_is_cut_at_the_header_deadline(
         assert vts.time() < 11.5
 
 
+def test_slowloris_on_a_kept_alive_connection_is_cut_at_the_header_deadline(
+    vts: ex.VirtualTimeScheduler,
+) -> None:
+    with Served(hello, context=vts, limits=TIMEOUTS) as served:
+        client = served.connect()
+        # Each byte goes out at once (Nagle would hold them until an ACK, in real time).
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        served.send(client, get())
+        assert served.read_response(client).status == 200
+        started = vts.time()
+        data = get(b"/", b"X-Slow: " + b"s" * 40)
+        for index in range(len(data) - 1):
+            if served.closed_by_server(client):
+                break
+            served.send(client, data[index : index + 1])
+            served.advance(0.5)  # each byte must not restart the header timer
+        assert served.closed_by_server(client)
+        assert vts.time() - started < 11.5
+
+
 def test_a_request_body_has_an_absolute_deadline(vts: ex.VirtualTimeScheduler) -> None:
     with Served(echo, context=vts, limits=TIMEOUTS) as served:
         client = served.connect()
@@ -511,6 +576,54 @@ def test_access_log_writes_one_record_per_request(caplog: pytest.LogCaptureFixtu
     assert len(records) == 1
     assert "GET /logged" in records[0].getMessage()
     assert "200" in records[0].getMessage()
+
+
+def test_monitor_and_access_log_are_read_when_a_connection_is_admitted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from dsexec.http import HttpServer
+    from dsexec.net import create_acceptor
+
+    caplog.set_level(logging.INFO, logger="dsexec.access")
+    with ex.IoContext() as context, create_acceptor(0, "127.0.0.1") as acceptor:
+        server = HttpServer(context.get_scheduler(), hello)
+        source = ex.StopSource()
+        receiver: Any = ex.testing.RecordingReceiver(stop_token=source.token)
+        server.run(acceptor).connect(receiver).start()
+        clients: list[socket.socket] = []
+
+        def ask(client: socket.socket, path: bytes) -> None:
+            client.sendall(get(path))
+            answer = b""
+
+            def answered() -> bool:
+                nonlocal answer
+                with contextlib.suppress(BlockingIOError):
+                    answer += client.recv(65536)
+                return answer.endswith(b"hello " + path)
+
+            context.run_until(answered)
+
+        try:
+            for _ in range(2):
+                clients.append(socket.create_connection(("127.0.0.1", acceptor.port)))
+                clients[-1].setblocking(False)
+                if len(clients) == 1:
+                    ask(clients[0], b"/before")
+                    server.access_log = True
+                    server.monitor = PerfMonitor()
+            ask(clients[0], b"/old-connection")
+            ask(clients[1], b"/new-connection")
+            source.request_stop()
+            context.run_until(lambda: receiver.completed)
+        finally:
+            for client in clients:
+                client.close()
+    logged = [record.getMessage() for record in caplog.records if record.name == "dsexec.access"]
+    assert len(logged) == 1
+    assert "/new-connection" in logged[0]
+    assert server.monitor is not None
+    assert server.monitor.snapshot().operations == 1
 
 
 # -- draining -------------------------------------------------------------------------------------

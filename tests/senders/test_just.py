@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 import dsexec as ex
-from dsexec.testing import ExpectErrorReceiver, ExpectStoppedReceiver, ExpectValueReceiver
+from dsexec.testing import (
+    ExpectErrorReceiver,
+    ExpectStoppedReceiver,
+    ExpectValueReceiver,
+    RecordingReceiver,
+)
 
 
 def test_just_completes_inline_with_its_value() -> None:
@@ -39,8 +44,36 @@ def test_just_error_rejects_a_non_exception_when_built() -> None:
         ex.just_error("not an exception")  # type: ignore[arg-type]
 
 
-
 def test_just_completes_inconnect_or_complete_without_an_operation_state() -> None:
     receiver = ExpectValueReceiver(4)
     assert ex.just(4).connect_or_complete(receiver) is None  # let_* start it this way
     assert receiver.completed
+
+
+class Collect(RecordingReceiver[object]):
+    """Records every value (a restarted operation completes once per start)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: list[object] = []
+
+    def set_value(self, value: object, /) -> None:
+        self.values.append(value)
+
+
+def test_just_operation_restarts_with_the_same_value() -> None:
+    sender = ex.just("v")
+    assert sender.restartable
+    receiver = Collect()
+    op = ex.connect(sender, receiver)
+    op.start()
+    op.start()
+    assert receiver.values == ["v", "v"]
+    assert sender.connect_or_complete(receiver) is None
+    assert receiver.values == ["v", "v", "v"]
+
+
+def test_just_shows_its_value() -> None:
+    assert repr(ex.just(1)) == "just(1)"
+    assert repr(ex.just_error(ValueError("x"))) == "just_error(ValueError('x'))"
+    assert repr(ex.just_stopped()) == "just_stopped()"

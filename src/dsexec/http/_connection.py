@@ -79,7 +79,7 @@ class HttpConnection:
     started: float
     """When the current request's head arrived (for a server's latency figures)."""
     status: int
-    """The status of the last response written (0 before any)."""
+    """The status of the current request's response once its write has begun (0 before)."""
 
     def __init__(
         self, sock: Socket, *, limits: Limits = DEFAULT_LIMITS, scheme: str = "http"
@@ -121,6 +121,7 @@ class HttpConnection:
         """The parser produced ``request``'s head: it is the current request now."""
         self.requests += 1
         self.continue_sent = False
+        self.status = 0
         self.request = request
         if not request.head.keep_alive:
             self.closing = True

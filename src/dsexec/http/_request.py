@@ -8,20 +8,22 @@ completes at once, with no system call):
 * ``read_request`` wants a ``RequestHead``: it completes with a :class:`Request`. A clean end
   of input between requests (the client closed the connection) completes it with
   ``set_stopped()``: there is no request, and a ``repeat`` loop serving the connection ends
-  quietly. Malformed input (the parser's ``ProtocolError``: smuggling shapes, limits, bad
-  framing) is answered here, before the operation fails: the error response is sent (best
-  effort, without waiting), the connection marked ``closing``, and the operation completes with
-  ``HttpError(status)``.
+  quietly; so does a read after an answer that closed the connection. Reading again before
+  the current request is answered is a ``RuntimeError``. Malformed input (the parser's
+  ``ProtocolError``: smuggling shapes, limits, bad framing) is answered here, before the
+  operation fails: the error response is sent (best effort, without waiting), the connection
+  marked ``closing``, and the operation completes with ``HttpError(status)``.
 * ``body()`` collects the body to its end; ``body_chunk()`` delivers the next piece (``b""``
   once the body is over). For an ``Expect: 100-continue`` request the ``100 Continue`` goes out
   before the first wait for body bytes.
 
 Deadlines (``HttpConnection.deadline``, enforced by ``serve_http``'s sweep, ignored
 otherwise): while waiting for the next request on a kept-alive connection it is
-``idle_timeout`` away; once bytes of a head arrive (for the first request: from the accept),
-``header_timeout``; once the head is complete, ``request_timeout`` from its first byte (an
-absolute deadline for reading the body and handling the request); ``write_response`` then
-gives the write ``write_timeout``.
+``idle_timeout`` away; once the first bytes of a head arrive (for the first request: from the
+accept), ``header_timeout`` (counted once per request, not from each read); once the head is
+complete, ``request_timeout`` from its first byte (an absolute deadline for reading the body
+and handling the request); ``write_response`` then gives a write that has to wait
+``write_timeout`` (one that goes out at once needs none).
 
 Errors: ``HttpError`` as above; ``ClosedResourceError`` if the connection is closed meanwhile
 (a server's timeout sweep does that); ``NetError`` for socket errors; ``BusyResourceError`` if
@@ -187,7 +189,7 @@ class Request:
 
 @final
 class _ReceiveOp(SocketOperation[Any]):
-    __slots__ = ("_collected", "_conn", "_mode")
+    __slots__ = ("_collected", "_conn", "_idle", "_mode")
     name: ClassVar[str] = "read_request"
 
     def __init__(
@@ -197,9 +199,13 @@ class _ReceiveOp(SocketOperation[Any]):
         self._conn = conn
         self._mode = mode
         self._collected: list[bytes] = []
+        # Waiting on a kept-alive connection with no byte of the next request yet: the first
+        # bytes received start its header timer.
+        self._idle = False
 
     def _begin(self) -> None:
         conn = self._conn
+        self._idle = False
         if self._mode == _HEAD and conn.requests:
             now = self._reactor.time()
             if conn.parser.trailing_data:  # a pipelined request: its bytes are here already
@@ -207,6 +213,7 @@ class _ReceiveOp(SocketOperation[Any]):
                 conn.deadline = now + conn.limits.header_timeout
             else:
                 conn.deadline = now + conn.limits.idle_timeout
+                self._idle = True
         self._pump()
 
     def _pump(self) -> None:
@@ -217,8 +224,7 @@ class _ReceiveOp(SocketOperation[Any]):
         while True:
             event = parser.next_event()
             kind = type(event)
-            if kind is RequestHead and mode == _HEAD:
-                assert isinstance(event, RequestHead)
+            if type(event) is RequestHead and mode == _HEAD:
                 request = Request(event, conn)
                 conn.begin_request(request)
                 conn.deadline = conn.first_byte + conn.limits.request_timeout
@@ -231,17 +237,21 @@ class _ReceiveOp(SocketOperation[Any]):
                     return
                 self._collected.append(event.data)
             elif kind is EndOfMessage or event is PAUSED:
+                if mode == _HEAD:
+                    self._no_next_request()
+                    return
                 self._succeed(b"".join(self._collected))
                 return
             elif event is NEED_DATA:
-                self._wait_for_bytes()
+                if mode == _HEAD:
+                    self._wait()
+                else:
+                    self._wait_for_bytes()
                 return
             elif kind is ConnectionClosed:
                 conn.closing = True
                 if mode == _HEAD:  # the client closed between requests: no request
-                    self._done = True
-                    self._release_stop_callback()
-                    self._receiver.set_stopped()
+                    self._stopped()
                     return
                 self._refuse(400, "the connection closed before the body ended")
                 return
@@ -250,15 +260,34 @@ class _ReceiveOp(SocketOperation[Any]):
                 self._refuse(event.status, event.reason)
                 return
 
+    def _stopped(self) -> None:
+        """No request will come: complete with ``set_stopped``."""
+        self._done = True
+        self._release_stop_callback()
+        self._receiver.set_stopped()
+
+    def _no_next_request(self) -> None:
+        """The parser waits for the current request's answer, or has no request to give:
+        after a response that closed the connection, as after the client's close, no request
+        (``set_stopped``); before the current request is answered, a ``RuntimeError``."""
+        conn = self._conn
+        if conn.closing or conn.parser.must_close:
+            conn.closing = True
+            self._stopped()
+            return
+        self._fail(
+            RuntimeError(
+                "read_request: the current request on this connection has not been answered "
+                "(write_response) yet"
+            )
+        )
+
     def _wait_for_bytes(self) -> None:
+        """Wait for body bytes; an ``Expect: 100-continue`` request gets its ``100 Continue``
+        first."""
         conn = self._conn
         request = conn.request
-        if (
-            self._mode != _HEAD
-            and request is not None
-            and request.head.expect_continue
-            and not conn.continue_sent
-        ):
+        if request is not None and request.head.expect_continue and not conn.continue_sent:
             conn.continue_sent = True
             with contextlib.suppress(OSError):  # the read below meets it again and reports it
                 self._sock.raw.send(CONTINUE_RESPONSE)
@@ -276,8 +305,9 @@ class _ReceiveOp(SocketOperation[Any]):
         except OSError as exc:
             self._fail_os(exc, "recv")
             return
-        if data and self._mode == _HEAD and not conn.parser.trailing_data and conn.requests:
-            # the first bytes of the next request: its header timer starts
+        if self._idle and data:
+            # the first bytes of the next request: its header timer starts, once
+            self._idle = False
             now = conn.first_byte = self._reactor.time()
             conn.deadline = now + conn.limits.header_timeout
         conn.parser.feed(data)
@@ -317,7 +347,8 @@ def read_request(scheduler: IoScheduler, conn: HttpConnection, /) -> Sender[Requ
     """Read the next request's head from ``conn``: ``Sender[Request]``.
 
     Completes at once when the bytes are already there (pipelining); completes with
-    ``set_stopped()`` when the client closed the connection between requests; answers
+    ``set_stopped()`` when the client closed the connection between requests (or the last
+    answer closed it); fails with ``RuntimeError`` before the current request is answered; answers
     malformed input itself and then fails with ``HttpError(status)`` (see the module docstring).
     The body is read through the request (``request.body()``). ``TypeError`` when built for a
     scheduler without a reactor or a non-``HttpConnection``.

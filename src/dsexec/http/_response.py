@@ -36,8 +36,8 @@ from ._serialize import (
     LAST_CHUNK,
     response_body_allowed,
     serialize_chunk,
-    serialize_response,
     serialize_response_head,
+    serialize_response_known,
 )
 
 __all__ = ["FileBody", "Response", "StreamBody", "write_response"]
@@ -49,6 +49,15 @@ def _headers(value: Iterable[tuple[bytes, bytes]]) -> tuple[tuple[bytes, bytes],
     headers = tuple(value)
     for pair in headers:
         candidate: object = pair
+        # The usual pair, by exact types (a handful of C calls); anything else is checked
+        # properly below (bytes subclasses are fine too).
+        if (
+            type(candidate) is tuple
+            and len(candidate) == 2
+            and type(candidate[0]) is bytes
+            and type(candidate[1]) is bytes
+        ):
+            continue
         if not (
             isinstance(candidate, tuple)
             and len(candidate) == 2
@@ -57,6 +66,17 @@ def _headers(value: Iterable[tuple[bytes, bytes]]) -> tuple[tuple[bytes, bytes],
         ):
             raise TypeError(f"Response: headers must be (bytes, bytes) pairs, got {pair!r:.60}")
     return headers
+
+
+def _status(_: object, __: object, value: int) -> None:
+    """``Response.status``'s validator: an int in 100..599 (one call; attrs' ``and_`` of three
+    validators costs four per response)."""
+    if type(value) is int and 100 <= value <= 599:
+        return
+    candidate: object = value
+    if not isinstance(candidate, int) or isinstance(candidate, bool):
+        raise TypeError(f"Response: status must be an int, got {value!r:.60}")
+    raise ValueError(f"Response: status must be in 100..599, got {value}")
 
 
 @final
@@ -87,6 +107,8 @@ Body = bytes | FileBody | StreamBody
 
 
 def _body(value: object) -> Body:
+    if type(value) is bytes:
+        return value
     if isinstance(value, bytearray | memoryview):
         return bytes(value)
     if not isinstance(value, bytes | FileBody | StreamBody):
@@ -108,11 +130,7 @@ class Response:
     range ``ValueError``.
     """
 
-    status: int = attrs.field(
-        validator=attrs.validators.and_(
-            attrs.validators.instance_of(int), attrs.validators.ge(100), attrs.validators.le(599)
-        )
-    )
+    status: int = attrs.field(validator=_status)
     headers: tuple[tuple[bytes, bytes], ...] = attrs.field(default=(), converter=_headers)
     body: Body = attrs.field(default=b"", converter=_body)
     close: bool = False
@@ -142,32 +160,44 @@ class _Written(ForwardingReceiver[Any]):
 def _response_sender(
     scheduler: IoScheduler, conn: HttpConnection, response: Response
 ) -> Sender[Any]:
-    """The sender writing ``response`` on ``conn`` (its head decided now)."""
+    """The sender writing ``response`` on ``conn`` (its head decided now). The caller sets the
+    write deadline (``_write_deadline``) once the write has to wait."""
     request = conn.request
     if request is None:
         raise RuntimeError("write_response: no request is being served on this connection")
     head = request.head
     keep_alive = conn.keeps_alive_after(response.close)
-    conn.status = response.status
-    conn.deadline = scheduler.now() + conn.limits.write_timeout
+    status = response.status
     body = response.body
-    sock = conn.sock
     if type(body) is bytes:
-        data = serialize_response(
-            response.status,
+        data = serialize_response_known(
+            status,
             response.headers,
             body,
-            http_version=head.http_version,
-            keep_alive=keep_alive,
-            date=_DATES.get(),
-            request_method=head.method,
+            head.http_version,
+            keep_alive,
+            _DATES.get(),
+            head.method,
         )
-        return async_write(scheduler, sock, data)
-    send_body = response_body_allowed(head.method, response.status)
-    if isinstance(body, FileBody):
-        return _file_response(scheduler, conn, response, body, keep_alive, send_body)
-    assert isinstance(body, StreamBody)
-    return _stream_response(scheduler, conn, response, body, keep_alive, send_body)
+        sender = async_write(scheduler, conn.sock, data)
+    else:
+        send_body = response_body_allowed(head.method, status)
+        if isinstance(body, FileBody):
+            sender = _file_response(scheduler, conn, response, body, keep_alive, send_body)
+        else:
+            assert isinstance(body, StreamBody)
+            sender = _stream_response(scheduler, conn, response, body, keep_alive, send_body)
+    # The response is under way (a head that cannot be serialised raised above: nothing went
+    # out, and a server can still answer 500).
+    conn.status = status
+    return sender
+
+
+def _write_deadline(scheduler: IoScheduler, conn: HttpConnection) -> None:
+    """The write may take ``write_timeout`` from now. Set only when the write has to wait: a
+    response that goes out at once is followed by the next ``read_request``, which sets the
+    connection's next deadline before anything else can run on the loop."""
+    conn.deadline = scheduler.now() + conn.limits.write_timeout
 
 
 def _file_response(  # noqa: PLR0917
@@ -275,7 +305,9 @@ class _WriteResponseSender(BasicSender):
 
     def connect(self, receiver: Receiver[Any], /) -> OperationState:
         scheduler, conn, response = self.data
-        return _response_sender(scheduler, conn, response).connect(_Written(receiver, conn))
+        op = _response_sender(scheduler, conn, response).connect(_Written(receiver, conn))
+        _write_deadline(scheduler, conn)
+        return op
 
     def connect_or_complete(self, receiver: Receiver[Any], /) -> OperationState | None:
         scheduler, conn, response = self.data
@@ -284,7 +316,10 @@ class _WriteResponseSender(BasicSender):
         except Exception as exc:
             receiver.set_error(exc)
             return None
-        return sender.connect_or_complete(_Written(receiver, conn))
+        op = sender.connect_or_complete(_Written(receiver, conn))
+        if op is not None:  # the write waits: from now on, its deadline holds
+            _write_deadline(scheduler, conn)
+        return op
 
     def __repr__(self) -> str:
         return f"write_response({self.data[1]!r}, {self.data[2].status})"

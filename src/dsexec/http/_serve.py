@@ -5,8 +5,8 @@ It is built from the public pieces, in the shape of the C++ design this library 
 
 * the accept loop, ``async_accept | then(on_connection) | upon_error(log) | repeat()``;
 * per connection, spawned into a scope:
-  ``read_request | let_value(handler) | let_error(answer_500) | let_value(write_response) |
-  repeat_until(done)``, closed on every path by ``finally_``.
+  ``read_request | let_value(handler) | let_value(write_response) | repeat_until(done) |
+  let_error(answer_500)``, closed on every path by ``finally_``.
 
 Around them, what a production server owes its clients and itself:
 
@@ -19,8 +19,8 @@ Around them, what a production server owes its clients and itself:
   per tick on the scheduler's clock closes the connections past their deadline (a slowloris
   client, a silent one, one that never reads its answer): no timer per request.
 * **Failures**: malformed requests are answered 4xx and closed by ``read_request``; a handler
-  that raises (or whose sender fails) gets its client a ``500`` and a close, and the error is
-  logged to ``dsexec.http``.
+  that raises (or whose sender fails) ends the loop, and its client gets a ``500`` and a close
+  (outside the loop: nothing per request), and the error is logged to ``dsexec.http``.
 * **Graceful drain**: a stop request stops accepting, closes idle keep-alive connections, lets
   requests in flight finish (their responses say ``Connection: close``), and after
   ``drain_timeout`` stops what is left. The sender then completes with ``None``.
@@ -111,8 +111,9 @@ class HttpServer:
       for one listening socket, until a drain stops it or the acceptor is closed;
     * ``admit(sock, port)``: applies the access list and the connection limit to an accepted
       socket, then spawns ``serve_connection`` for it;
-    * ``serve_connection(conn)``: ``read_request | let_value(handler) | let_error(answer_500) |
-      let_value(write_response) | repeat_until(done)``, closed on every path;
+    * ``serve_connection(conn)``: ``read_request | let_value(handler) |
+      let_value(write_response) | repeat_until(done) | let_error(answer_500)``, closed on every
+      path;
     * ``sweep_loop()``: closes the connections past their deadline, once per tick;
     * ``drain()``: stop accepting, close idle connections, finish in-flight requests (each
       answered with ``Connection: close``); ``drain_timeout`` later, stop what is left.
@@ -132,7 +133,6 @@ class HttpServer:
         "_draining",
         "_handshakes",
         "_live",
-        "_logged",
         "_sweeping",
         "_tick",
         "access_log",
@@ -155,13 +155,15 @@ class HttpServer:
     limits: Limits
     """Connection limits and timeouts."""
     monitor: PerfMonitor | None
-    """Measures each request from its head to its response written (5xx: errors)."""
+    """Measures each request from its head to its response written (5xx: errors); read when
+    a connection is admitted."""
     acl: AccessControlList | None
     """Peers it blocks are closed at accept, before a byte is read."""
     drain_timeout: float
     """How long a drain lets requests in flight finish."""
     access_log: bool
-    """Whether each request writes a ``dsexec.access`` record."""
+    """Whether each request writes a ``dsexec.access`` record; read when a connection is
+    admitted."""
     scheme: str
     """``"http"`` or ``"https"``, as requests report it."""
     denials: int
@@ -207,7 +209,6 @@ class HttpServer:
         self._connections = CountingScope("HttpServer connections", scheduler=scheduler)
         self._sweeping = CountingScope("HttpServer timeouts", scheduler=scheduler)
         self._live: set[HttpConnection] = set()
-        self._logged: dict[HttpConnection, tuple[bytes, bytes]] = {}
         self._handshakes = 0
         self._draining = False
         self._drain_deadline = math.inf
@@ -346,71 +347,30 @@ class HttpServer:
     # -- one connection ---------------------------------------------------------------------
 
     def serve_connection(self, conn: HttpConnection) -> Sender[Any]:
-        """Serve ``conn`` request after request until it closes: ``read_request |
-        let_value(handler) | let_error(answer_500) | let_value(write_response) |
-        repeat_until(done)``. A failing handler gets its client a 500 and a close (logged);
-        errors of the connection itself end it quietly; it is closed on every path."""
-        scheduler = self.scheduler
-        handler = self.handler
-        monitor = self.monitor
+        """Serve requests on ``conn`` until it is done, then forget and close it:
+        ``read_request | let_value(handler) | let_value(write_response) | repeat_until(done) |
+        let_error(answer_500)``.
 
-        def handle(request: Request) -> Sender[Response]:
-            conn.started = scheduler.now() if monitor is None else monitor.begin()
-            if self.access_log:
-                self._log_request(request)
-            if self._draining:
-                conn.closing = True
-            return handler(request)
-
-        def answer_500(error: BaseException) -> Sender[Response]:
-            if isinstance(error, _CONNECTION_ERRORS) or conn.request is None:
-                return just_error(error)
-            _logger.error("handler failed on %r: %r", conn.request, error, exc_info=error)
-            return just(_INTERNAL_ERROR)
-
-        def write(response: Response) -> Sender[HttpConnection]:
-            return write_response(scheduler, conn, response)
-
-        def done(_: HttpConnection) -> bool:
-            self._request_done(conn)
-            return conn.closing or self._draining
-
-        def ended(error: BaseException) -> None:
-            if not isinstance(error, _CONNECTION_ERRORS):
-                _logger.error("connection %r failed: %r", conn, error, exc_info=error)
-
+        A failed handler ends the loop; ``answer_500`` then answers its request ``500`` (with
+        ``Connection: close``) unless the connection itself failed or the response had begun
+        (a stream that fails half-way: the connection just closes). ``monitor`` and
+        ``access_log`` are read here, once per connection: without them the handler is called as
+        it is, with nothing wrapped around it.
+        """
+        served = _Served(self, conn)
         return (
-            read_request(scheduler, conn)
-            | let_value(handle)
-            | let_error(answer_500)
-            | let_value(write)
-            | repeat_until(done)
-            | upon_error(ended)
+            read_request(self.scheduler, conn)
+            | let_value(served.handle if served.measured else self.handler)
+            | let_value(served.write)
+            | repeat_until(served.done)
+            | let_error(served.answer_500)
+            | upon_error(served.ended)
             | stopped_as_optional()
             | finally_(just(conn) | then(self._forget))
         )
 
-    def _request_done(self, conn: HttpConnection) -> None:
-        status = conn.status
-        if self.monitor is not None:
-            self.monitor.end(conn.started, status < 500)
-        if self.access_log:
-            method, target = self._logged.pop(conn, (b"-", b"-"))
-            _access.info(
-                "%s %s %s %d",
-                conn.peer[0] if conn.peer else "-",
-                method.decode("latin-1"),
-                target.decode("latin-1"),
-                status,
-                extra={"peer": conn.peer, "method": method, "target": target, "status": status},
-            )
-
-    def _log_request(self, request: Request) -> None:
-        self._logged[request.connection] = (request.method, request.target)
-
     def _forget(self, conn: HttpConnection) -> None:
         self._live.discard(conn)
-        self._logged.pop(conn, None)
         conn.close()
         if self._draining and not self._live:
             self._sweeping.request_stop()  # nothing left to time out
@@ -460,6 +420,76 @@ class HttpServer:
 
 def _nothing() -> None:
     """No value: a stopped handshake."""
+
+
+@final
+class _Served:
+    """The functions of one connection's ``serve_connection`` pipeline, as bound methods of one
+    slotted object (a server holds thousands of connections: closures and their cells would
+    cost three times the memory)."""
+
+    __slots__ = ("access_log", "conn", "logged", "measured", "monitor", "scheduler", "server")
+
+    def __init__(self, server: HttpServer, conn: HttpConnection) -> None:
+        self.server = server
+        self.conn = conn
+        self.scheduler = server.scheduler
+        # Read once, when the connection is admitted.
+        self.monitor = server.monitor
+        self.access_log = server.access_log
+        self.measured = self.monitor is not None or self.access_log
+        self.logged = (b"-", b"-")  # the current request's method and target, for the log
+
+    def handle(self, request: Request) -> Sender[Response]:
+        """The handler, measured (``monitor``, ``access_log``)."""
+        if self.monitor is not None:
+            self.conn.started = self.monitor.begin()
+        if self.access_log:
+            self.logged = (request.method, request.target)
+        return self.server.handler(request)
+
+    def write(self, response: Response) -> Sender[HttpConnection]:
+        """``write_response``; while draining the answer says ``Connection: close``."""
+        conn = self.conn
+        if self.server.draining:
+            conn.closing = True
+        return write_response(self.scheduler, conn, response)
+
+    def done(self, _: object) -> bool:
+        """Whether the connection is done after this response."""
+        if self.measured:
+            self._request_done()
+        return self.conn.closing or self.server.draining
+
+    def _request_done(self) -> None:
+        conn = self.conn
+        status = conn.status
+        if self.monitor is not None:
+            self.monitor.end(conn.started, status < 500)
+        if self.access_log:
+            method, target = self.logged
+            self.logged = (b"-", b"-")
+            _access.info(
+                "%s %s %s %d",
+                conn.peer[0] if conn.peer else "-",
+                method.decode("latin-1"),
+                target.decode("latin-1"),
+                status,
+                extra={"peer": conn.peer, "method": method, "target": target, "status": status},
+            )
+
+    def answer_500(self, error: BaseException) -> Sender[Any]:
+        """A failed handler's request gets a ``500`` and a close; other errors pass on."""
+        conn = self.conn
+        if isinstance(error, _CONNECTION_ERRORS) or conn.request is None or conn.status:
+            return just_error(error)
+        _logger.error("handler failed on %r: %r", conn.request, error, exc_info=error)
+        return self.write(_INTERNAL_ERROR) | then(self.done)
+
+    def ended(self, error: BaseException) -> None:
+        """Log what is not the connection's own failure."""
+        if not isinstance(error, _CONNECTION_ERRORS):
+            _logger.error("connection %r failed: %r", self.conn, error, exc_info=error)
 
 
 def _ignore(_: object) -> None:

@@ -4,6 +4,9 @@
 They ignore stop requests: completing at once is as prompt as stopping. The senders are
 restartable (``Sender.restartable``), so ``just(v) | then(f) | repeat_n(n)`` connects once, not
 once per round, and ``connect_or_complete`` completes without an operation state.
+
+``just(v)`` holds its value itself (no :class:`Completion`): it is the sender built most often,
+often once per request (a handler's ``just(response)``), so it is one object, not two.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from typing import Any, Never, TypeVar, final
 from .._core import (
     ERROR,
     STOPPED_COMPLETION,
-    VALUE,
     BasicSender,
     Completion,
     OperationState,
@@ -40,8 +42,38 @@ class _JustOp(RestartableOperation):
 
 
 @final
+class _JustValueOp(RestartableOperation):
+    __slots__ = ("_receiver", "_value")
+
+    def __init__(self, _: None, value: Any, receiver: Receiver[Any]) -> None:
+        self._receiver = receiver
+        self._value = value
+
+    def start(self) -> None:
+        self._receiver.set_value(self._value)
+
+
+@final
+class _JustValueSender(BasicSender):
+    """``just(value)``: ``data`` is the value."""
+
+    __slots__ = ()
+
+    name = "just"
+    restartable = True
+    operation = _JustValueOp
+
+    def connect_or_complete(self, receiver: Receiver[Any], /) -> OperationState | None:
+        receiver.set_value(self.data)
+        return None
+
+    def __repr__(self) -> str:
+        return f"just({self.data!r:.60})"
+
+
+@final
 class _JustSender(BasicSender):
-    """``data`` is the :class:`Completion` to deliver; ``name`` is set per instance's kind."""
+    """``just_error`` and ``just_stopped``: ``data`` is the :class:`Completion` to deliver."""
 
     __slots__ = ()
 
@@ -64,7 +96,7 @@ _JUST_STOPPED = _JustSender(None, STOPPED_COMPLETION)
 
 def just(value: T, /) -> Sender[T]:
     """A sender that completes with ``value`` as soon as it is started."""
-    return _JustSender(None, Completion(VALUE, value))
+    return _JustValueSender(None, value)
 
 
 def just_error(error: BaseException, /) -> Sender[Never]:

@@ -1,0 +1,53 @@
+"""``read_request`` driven by hand on a socket pair, for what a user's own loop may do that
+``serve_http`` never does: read again after a closing answer, or before answering."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+import dsexec as ex
+from dsexec.http import HttpConnection, Request, Response, read_request, write_response
+from dsexec.net import Socket
+
+GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+GET_CLOSE = b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[ex.IoContext, HttpConnection, socket.socket]]:
+    server, client = socket.socketpair()
+    with ex.IoContext() as context, client:
+        conn = HttpConnection(Socket(server))
+        try:
+            yield context, conn, client
+        finally:
+            conn.close()
+
+
+def test_no_request_follows_an_answer_that_closed_the_connection(
+    pair: tuple[ex.IoContext, HttpConnection, socket.socket],
+) -> None:
+    context, conn, client = pair
+    scheduler = context.get_scheduler()
+    client.sendall(GET_CLOSE + GET)  # the second request is never read
+    request = ex.sync_wait(read_request(scheduler, conn), context=context)
+    assert isinstance(request, Request)
+    ex.sync_wait(write_response(scheduler, conn, Response(200)), context=context)
+    assert conn.closing
+    after = read_request(scheduler, conn) | ex.stopped_as_optional()
+    assert ex.sync_wait(after, context=context) is None  # stopped: no request
+
+
+def test_reading_before_the_request_is_answered_is_an_error(
+    pair: tuple[ex.IoContext, HttpConnection, socket.socket],
+) -> None:
+    context, conn, client = pair
+    scheduler = context.get_scheduler()
+    client.sendall(GET + GET)
+    ex.sync_wait(read_request(scheduler, conn), context=context)
+    with pytest.raises(RuntimeError, match="has not been answered"):
+        ex.sync_wait(read_request(scheduler, conn), context=context)
+    assert not conn.closing

@@ -1,0 +1,154 @@
+"""``Response`` as a value (its checks), and the head memo ``write_response`` serialises with
+(``serialize_response_known``: the same bytes and errors as ``serialize_response``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import dsexec as ex
+from dsexec.http import FileBody, Response, StreamBody, _serialize, serialize_response
+from dsexec.http._serialize import serialize_response_known
+
+DATE = b"Sun, 06 Nov 1994 08:49:37 GMT"
+TEXT = ((b"Content-Type", b"text/plain"),)
+
+
+class Name(bytes):
+    """A bytes subclass: accepted as a header name or value."""
+
+
+def test_a_response_keeps_its_values_with_headers_as_a_tuple() -> None:
+    response = Response(201, [(b"a", b"1"), (Name(b"b"), b"2")], bytearray(b"xy"), close=True)
+    assert response.status == 201
+    assert response.headers == ((b"a", b"1"), (b"b", b"2"))
+    assert type(response.headers) is tuple
+    assert response.body == b"xy"
+    assert type(response.body) is bytes
+    assert response.close
+    assert Response(200).headers == ()
+    assert Response(200).body == b""
+    assert Response(200, body=memoryview(b"m")).body == b"m"
+
+
+@pytest.mark.parametrize("status", [100, 200, 599])
+def test_statuses_in_range_are_accepted(status: int) -> None:
+    assert Response(status).status == status
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (99, ValueError),
+        (600, ValueError),
+        (-1, ValueError),
+        (True, TypeError),
+        (200.0, TypeError),
+        ("200", TypeError),
+        (None, TypeError),
+    ],
+)
+def test_bad_statuses_are_refused(status: Any, error: type[Exception]) -> None:
+    with pytest.raises(error, match="Response: status"):
+        Response(status)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [(b"a", "text")],
+        [("a", b"text")],
+        [[b"a", b"b"]],
+        [(b"a", b"b", b"c")],
+        [(b"a",)],
+        [b"ab"],
+        [(bytearray(b"a"), b"b")],
+    ],
+)
+def test_bad_header_pairs_are_refused(headers: Any) -> None:
+    with pytest.raises(TypeError, match="Response: headers"):
+        Response(200, headers)
+
+
+@pytest.mark.parametrize("body", ["text", 5, None, [b"a"]])
+def test_bad_bodies_are_refused(body: Any) -> None:
+    with pytest.raises(TypeError, match="Response: body"):
+        Response(200, (), body)
+
+
+def test_file_and_stream_bodies_are_kept() -> None:
+    stream = StreamBody(lambda: ex.just(b""))
+    assert Response(200, (), FileBody("/dev/null")).body == FileBody("/dev/null")
+    assert Response(200, (), stream).body is stream
+
+
+CASES = [
+    (200, TEXT, b"hello", "1.1", True, DATE, b"GET"),
+    (200, TEXT, b"hello", "1.1", True, DATE, b"HEAD"),
+    (200, TEXT, b"hello", "1.0", True, DATE, b"GET"),
+    (200, TEXT, b"hello", "1.0", False, DATE, b"GET"),
+    (200, TEXT, b"hello", "1.1", False, None, b"GET"),
+    (200, (), b"", "1.1", True, DATE, b"GET"),
+    (204, TEXT, b"", "1.1", True, DATE, b"GET"),
+    (304, (), b"", "1.1", False, DATE, b"GET"),
+    (404, TEXT, b"not here", "1.1", True, DATE, b"POST"),
+    (599, (), b"x" * 70000, "1.1", True, DATE, b"GET"),
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_memo_gives_serialize_responses_bytes_first_and_again(case: Any) -> None:
+    status, headers, body, version, keep_alive, date, method = case
+    _serialize._HEADS.clear()
+    expected = serialize_response(
+        status,
+        headers,
+        body,
+        http_version=version,
+        keep_alive=keep_alive,
+        date=date,
+        request_method=method,
+    )
+    for _ in range(2):  # built, then found again
+        assert serialize_response_known(*case) == expected
+    # the other method's answer comes from the same head
+    other = b"GET" if method == b"HEAD" else b"HEAD"
+    assert serialize_response_known(
+        status, headers, body, version, keep_alive, date, other
+    ) == serialize_response(
+        status,
+        headers,
+        body,
+        http_version=version,
+        keep_alive=keep_alive,
+        date=date,
+        request_method=other,
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "error"),
+    [
+        ((204, (), b"x", "1.1", True, DATE, b"GET"), ValueError),  # a 204 has no body
+        ((100, (), b"", "1.1", True, DATE, b"GET"), ValueError),  # not a final status
+        ((200, ((b"Bad Name", b"x"),), b"", "1.1", True, DATE, b"GET"), ValueError),
+        ((200, ((b"X", b"a\r\nb"),), b"", "1.1", True, DATE, b"GET"), ValueError),
+        ((200, ((b"Content-Length", b"1"),), b"", "1.1", True, DATE, b"GET"), ValueError),
+        ((200, (), b"", "2", True, DATE, b"GET"), ValueError),
+    ],
+)
+def test_the_memo_raises_what_serialize_response_raises_every_time(
+    case: Any, error: type[Exception]
+) -> None:
+    for _ in range(2):  # nothing is kept from a failure
+        with pytest.raises(error):
+            serialize_response_known(*case)
+
+
+def test_the_memo_is_bounded() -> None:
+    _serialize._HEADS.clear()
+    for index in range(_serialize._HEADS_SIZE * 3):
+        head = serialize_response_known(200, TEXT, b"x" * index, "1.1", True, DATE, b"HEAD")
+        assert head.endswith(b"Content-Length: %d\r\n\r\n" % index)
+        assert len(_serialize._HEADS) <= _serialize._HEADS_SIZE
