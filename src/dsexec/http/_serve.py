@@ -31,6 +31,7 @@ Around them, what a production server owes its clients and itself:
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import ssl
@@ -52,7 +53,7 @@ from .._core import (
 )
 from ..net import Acceptor, Socket, async_accept, async_write
 from ..perf import PerfMonitor
-from ..schedulers import IoScheduler
+from ..schedulers import IoScheduler, Reactor
 from ..schedulers._reactor import reactor_of, run_on_loop
 from ..security import (
     AccessControlList,
@@ -258,7 +259,27 @@ class HttpServer:
                     f"HttpServer.run: expected Acceptors or (Acceptor, ssl.SSLContext) pairs, "
                     f"got {listener!r:.60}"
                 )
-        return _ServeSender(None, (self, tuple(loops)))
+        reactor = reactor_of(self.scheduler, "HttpServer.run")
+        listening = tuple(loops)
+        serving = functools.partial(self._serving, listening)
+        return _ServeSender(None, (serving, self.drain, reactor, listening))
+
+    def _serving(
+        self, listeners: tuple[tuple[Acceptor, ssl.SSLContext | None], ...]
+    ) -> Sender[None]:
+        """Start the accept loops and the sweep; return the sender of the end of serving.
+
+        Connections are joined once accepting is over (none can be admitted after that); with
+        every acceptor closed, the server drains."""
+        for acceptor, tls in listeners:
+            self._accepting.spawn(self.accept_loop(acceptor, tls=tls))
+        self._sweeping.spawn(self.sweep_loop())
+        return (
+            self._accepting.join()
+            | then(lambda _: self.drain())
+            | let_value(lambda _: self._connections.join())
+            | let_value(lambda _: self._sweeping.join())
+        )
 
     # -- accepting --------------------------------------------------------------------------
 
@@ -505,41 +526,31 @@ def _peer_address(sock: Socket) -> Any:
 
 @final
 class _ServeOp:
-    """Runs the accept loops and the sweep, drains on a stop request, completes with ``None``
-    once every connection is done."""
+    """Starts serving, drains on a stop request, completes with ``None`` once every
+    connection is done."""
 
-    __slots__ = ("_acceptors", "_child", "_receiver", "_server", "_stop_callback")
+    __slots__ = ("_child", "_drain", "_reactor", "_receiver", "_serving", "_stop_callback")
 
     def __init__(
         self,
-        server: HttpServer,
-        acceptors: tuple[tuple[Acceptor, ssl.SSLContext | None], ...],
+        serving: Callable[[], Sender[None]],
+        drain: Callable[[], None],
+        reactor: Reactor,
         receiver: Receiver[None],
     ) -> None:
-        self._server = server
-        self._acceptors = acceptors
+        self._serving = serving
+        self._drain = drain
+        self._reactor = reactor
         self._receiver = receiver
         self._stop_callback: StopCallback | None = None
         self._child: OperationState | None = None
 
     def start(self) -> None:
-        server = self._server
         token = self._receiver.get_env().stop_token
-        accepting = server._accepting
-        for acceptor, tls in self._acceptors:
-            accepting.spawn(server.accept_loop(acceptor, tls=tls))
-        server._sweeping.spawn(server.sweep_loop())
+        joined = self._serving()
         if token.stop_possible():
-            reactor = reactor_of(server.scheduler, "HttpServer.run")
-            self._stop_callback = token.register(lambda: run_on_loop(reactor, server.drain))
-        # Connections are joined once accepting is over (none can be admitted after that);
-        # with every acceptor closed, the server drains.
-        joined = (
-            accepting.join()
-            | then(lambda _: server.drain())
-            | let_value(lambda _: server._connections.join())
-            | let_value(lambda _: server._sweeping.join())
-        )
+            reactor, drain = self._reactor, self._drain
+            self._stop_callback = token.register(lambda: run_on_loop(reactor, drain))
         self._child = joined.connect(_Joined(self))
         self._child.start()
 
@@ -574,17 +585,18 @@ class _Joined:
 
 @final
 class _ServeSender(BasicSender):
-    """``data`` is ``(server, acceptors)``."""
+    """``data`` is ``(serving, drain, reactor, listeners)``: ``serving()`` starts the server's
+    loops and returns the sender of their end."""
 
     __slots__ = ()
     name: ClassVar[str] = "HttpServer.run"
 
     def connect(self, receiver: Receiver[None], /) -> OperationState:
-        server, acceptors = self.data
-        return _ServeOp(server, acceptors, receiver)
+        serving, drain, reactor, _ = self.data
+        return _ServeOp(serving, drain, reactor, receiver)
 
     def __repr__(self) -> str:
-        return f"serve_http({', '.join(repr(acceptor) for acceptor, _ in self.data[1])})"
+        return f"serve_http({', '.join(repr(acceptor) for acceptor, _ in self.data[3])})"
 
 
 def serve_http(
