@@ -1,0 +1,135 @@
+"""The server the reliability suites drive: ``serve_http`` (``HttpServer``) in its own process.
+
+    python tests/reliability/_server.py --port 0 --root DIR [--header-timeout S] ...
+
+It takes the command line of ``examples/medusa_serv.py`` where the two overlap (``--port`` (any
+number of them), ``--host``, ``--root``, ``--max-connections``, ``--header-timeout``,
+``--request-timeout``, ``--keepalive-timeout``) and prints what MedusaServ prints, one line
+``listening on [::]:PORT (dual-stack)`` per listening socket (the real port where 0 was asked),
+so the suites can be pointed at MedusaServ by changing the command in ``_harness.py``.
+
+Routes:
+
+* ``/hello``: ``Hello, World!`` (13 bytes, from memory);
+* ``/slow``: 6 MB (``SLOW_BYTES``) streamed chunked in 64 KiB pieces, one every 10 ms: about one
+  second in flight, for shutdown tests;
+* anything else: static files under ``--root`` (``GET``/``HEAD``, ``index.html`` for
+  directories), sent with ``sendfile``.
+
+SIGINT or SIGTERM drains the server (``draining`` on stderr): it stops accepting, lets requests
+in flight finish, and exits 0 when every connection is done (or ``--drain-timeout`` later). A
+second SIGINT while draining exits at once with status 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final
+
+import dsexec as ex
+from dsexec.http import FileBody, Handler, HttpServer, Request, Response, StreamBody
+from dsexec.http._static_files import plan_static_response
+from dsexec.net import create_acceptor
+from dsexec.security import Limits
+
+HELLO: Final = Response(200, [(b"content-type", b"text/plain")], b"Hello, World!")
+SLOW_PIECE: Final = 64 * 1024
+SLOW_PIECES: Final = 96
+SLOW_BYTES: Final = SLOW_PIECE * SLOW_PIECES  # 6 MiB
+SLOW_INTERVAL: Final = 0.01
+DEFAULT_ROOT: Final = Path(__file__).resolve().parents[2] / "examples" / "www"
+INTERRUPTED: Final = 130
+
+
+def slow_download(sch: ex.IoScheduler) -> Response:
+    """``SLOW_BYTES`` in ``SLOW_PIECES`` pieces, each ``SLOW_INTERVAL`` after the last."""
+    piece = b"x" * SLOW_PIECE
+    sent = 0
+
+    def next_chunk() -> ex.Sender[bytes]:
+        nonlocal sent
+        if sent == SLOW_PIECES:
+            return ex.just(b"")
+        sent += 1
+        return sch.schedule_after(SLOW_INTERVAL) | ex.then(lambda _: piece)
+
+    return Response(200, [(b"content-type", b"application/octet-stream")], StreamBody(next_chunk))
+
+
+def static_file(root: Path, request: Request) -> Response:
+    """The file ``request`` names under ``root`` (or the 3xx/4xx answer about it)."""
+    plan = plan_static_response(root, request.method, request.target, request.headers)
+    body: bytes | FileBody = plan.body
+    if plan.path is not None and plan.send_body:
+        body = FileBody(plan.path, plan.offset, plan.count)
+    return Response(plan.status, plan.headers, body)
+
+
+def make_handler(sch: ex.IoScheduler, root: Path) -> Handler:
+    """The request handler: ``/hello``, ``/slow``, else static files under ``root``."""
+
+    def handle(request: Request) -> ex.Sender[Response]:
+        path = request.path
+        if path == b"/hello":
+            return ex.just(HELLO)
+        if path == b"/slow":
+            return ex.just(slow_download(sch))
+        return ex.just(static_file(root, request))
+
+    return handle
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--port", type=int, action="append", help="port (0: any); repeatable")
+    parser.add_argument("--host", default="::", help="address to listen on (default: ::)")
+    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="static files")
+    parser.add_argument("--max-connections", type=int, default=1000)
+    parser.add_argument("--header-timeout", type=float, default=10.0)
+    parser.add_argument("--request-timeout", type=float, default=60.0)
+    parser.add_argument("--keepalive-timeout", type=float, default=5.0)
+    parser.add_argument("--write-timeout", type=float, default=30.0)
+    parser.add_argument("--drain-timeout", type=float, default=10.0)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    limits = Limits(
+        max_connections=args.max_connections,
+        header_timeout=args.header_timeout,
+        request_timeout=args.request_timeout,
+        idle_timeout=args.keepalive_timeout,
+        write_timeout=args.write_timeout,
+    )
+    with ex.IoContext() as ctx:
+        sch = ctx.get_scheduler()
+        acceptors = [create_acceptor(port, args.host) for port in args.port or [8080]]
+        handle = make_handler(sch, args.root.resolve())
+        server = HttpServer(sch, handle, limits=limits, drain_timeout=args.drain_timeout)
+        for acceptor in acceptors:
+            family = " (dual-stack)" if acceptor.dual_stack else ""
+            print(f"listening on {acceptor.local_endpoint}{family}", flush=True)
+
+        def first_signal(signum: int) -> None:
+            print(f"draining ({signal.Signals(signum).name})", file=sys.stderr, flush=True)
+            ex.start_detached(ex.on_signals(sch, signal.SIGINT) | ex.then(second_signal))
+
+        def second_signal(_signum: int) -> None:
+            print("second SIGINT: exiting at once", file=sys.stderr, flush=True)
+            os._exit(INTERRUPTED)
+
+        signals = ex.on_signals(sch, signal.SIGINT, signal.SIGTERM) | ex.then(first_signal)
+        ex.sync_wait(server.run(*acceptors) | ex.stop_when(signals), context=ctx)
+        for acceptor in acceptors:
+            acceptor.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
