@@ -11,12 +11,14 @@ so the suites can be pointed at MedusaServ by changing the command in ``_harness
 Routes:
 
 * ``/hello``: ``Hello, World!`` (13 bytes, from memory);
+* ``/echo``: reads the whole request body and answers its length (``"%d bytes\n"``);
 * ``/slow``: 6 MB (``SLOW_BYTES``) streamed chunked in 64 KiB pieces, one every 10 ms: about one
   second in flight, for shutdown tests;
 * anything else: static files under ``--root`` (``GET``/``HEAD``, ``index.html`` for
   directories), sent with ``sendfile``.
 
-SIGINT or SIGTERM drains the server (``draining`` on stderr): it stops accepting, lets requests
+SIGINT or SIGTERM drains the server (``draining`` on stderr): it closes its listening sockets
+(new clients are refused at once instead of waiting in a backlog nobody reads), lets requests
 in flight finish, and exits 0 when every connection is done (or ``--drain-timeout`` later). A
 second SIGINT while draining exits at once with status 130.
 """
@@ -61,6 +63,11 @@ def slow_download(sch: ex.IoScheduler) -> Response:
     return Response(200, [(b"content-type", b"application/octet-stream")], StreamBody(next_chunk))
 
 
+def echo(body: bytes) -> Response:
+    """The answer of ``/echo``: how many bytes the body held."""
+    return Response(200, [(b"content-type", b"text/plain")], b"%d bytes\n" % len(body))
+
+
 def static_file(root: Path, request: Request) -> Response:
     """The file ``request`` names under ``root`` (or the 3xx/4xx answer about it)."""
     plan = plan_static_response(root, request.method, request.target, request.headers)
@@ -71,12 +78,14 @@ def static_file(root: Path, request: Request) -> Response:
 
 
 def make_handler(sch: ex.IoScheduler, root: Path) -> Handler:
-    """The request handler: ``/hello``, ``/slow``, else static files under ``root``."""
+    """The request handler: ``/hello``, ``/echo``, ``/slow``, else static files under ``root``."""
 
     def handle(request: Request) -> ex.Sender[Response]:
         path = request.path
         if path == b"/hello":
             return ex.just(HELLO)
+        if path == b"/echo":
+            return request.body() | ex.then(echo)
         if path == b"/slow":
             return ex.just(slow_download(sch))
         return ex.just(static_file(root, request))
@@ -119,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         def first_signal(signum: int) -> None:
             print(f"draining ({signal.Signals(signum).name})", file=sys.stderr, flush=True)
             ex.start_detached(ex.on_signals(sch, signal.SIGINT) | ex.then(second_signal))
+            for acceptor in acceptors:
+                acceptor.close()
 
         def second_signal(_signum: int) -> None:
             print("second SIGINT: exiting at once", file=sys.stderr, flush=True)

@@ -37,7 +37,7 @@ def hold_load(site: Path, connections: int, seconds: float) -> None:
         assert server.settle_fds(fd_baseline) == fd_baseline
         url = f"http://127.0.0.1:{server.port}/"
         try:
-            warm = run_wrk(url, connections=connections, seconds=min(seconds, 2.0))
+            warm = run_wrk(url, connections=connections, seconds=min(seconds / 2, 2.0))
         except TimeoutError as busy:
             pytest.skip(str(busy))
         assert warm.requests > 0
