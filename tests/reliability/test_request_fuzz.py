@@ -26,6 +26,7 @@ The default run tries ``EXAMPLES`` inputs per property; ``-m slow`` runs ``SLOW_
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable
 from typing import Any
@@ -55,7 +56,8 @@ from dsexec.http import (
 )
 
 EXAMPLES = 150
-SLOW_EXAMPLES = 4000
+# DSEXEC_FUZZ_EXAMPLES=30000 makes the slow variants a long campaign (as in http/test_fuzz.py).
+SLOW_EXAMPLES = int(os.environ.get("DSEXEC_FUZZ_EXAMPLES", "4000"))
 
 
 def fuzz(examples: int) -> Callable[[Any], Any]:

@@ -42,7 +42,8 @@ from dsexec.net import Socket, async_read
 from dsexec.testing import RecordingReceiver, collect_contract_violations
 
 EXAMPLES = 120
-SLOW_EXAMPLES = 5000
+# DSEXEC_FUZZ_EXAMPLES=30000 makes the slow variants a long campaign (as in http/test_fuzz.py).
+SLOW_EXAMPLES = int(os.environ.get("DSEXEC_FUZZ_EXAMPLES", "5000"))
 REAL_EXAMPLES = 15
 SLOW_REAL_EXAMPLES = 300
 
