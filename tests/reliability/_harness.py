@@ -88,6 +88,7 @@ class ServerProcess:
         self.port = ports[0]
         self._stderr: list[bytes] = []
         self._stdout: list[bytes] = []
+        self._pumps: list[threading.Thread] = []
 
     @classmethod
     def start(
@@ -95,14 +96,13 @@ class ServerProcess:
         *args: str,
         cpu: int | None = None,
         nofile: int | None = None,
-        wrapper: Sequence[str] = (),
         command: Sequence[str] | None = None,
     ) -> ServerProcess:
         """Start ``command`` (default ``server_command()``) with ``args``, pinned to ``cpu``
-        (``taskset``) and with ``RLIMIT_NOFILE`` set to ``nofile`` if given, under ``wrapper``
-        (e.g. ``unshare``); return once it printed its port."""
-        argv = [*wrapper]
-        if cpu is not None and os.cpu_count() and (os.cpu_count() or 1) > cpu:
+        (``taskset``, where the machine has that CPU) and with ``RLIMIT_NOFILE`` set to
+        ``nofile`` if given; return once it printed its port."""
+        argv: list[str] = []
+        if cpu is not None and (os.cpu_count() or 1) > cpu:
             argv += ["taskset", "-c", str(cpu)]
         argv += [*(command or server_command()), *args]
 
@@ -138,15 +138,16 @@ class ServerProcess:
             (popen.stdout, server._stdout, True),
             (popen.stderr, server._stderr, False),
         ):
-            threading.Thread(target=pump, args=(stream, into, look), daemon=True).start()
+            pumping = threading.Thread(target=pump, args=(stream, into, look), daemon=True)
+            pumping.start()
+            server._pumps.append(pumping)
         ready.wait(_STARTUP)
         if not ports:
             server.kill()
             raise RuntimeError(
                 f"the server {argv} printed no port; stderr: {server.stderr[-2000:]}"
             )
-        # Let the other listening lines (if any) arrive.
-        wait_until(lambda: False, 0.05)
+        time.sleep(0.05)  # let the other listening lines (if any) arrive
         server.ports = list(ports)
         server.port = ports[0]
         return server
@@ -210,6 +211,8 @@ class ServerProcess:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait(10)
+        for pump in self._pumps:  # they read to EOF, which the exit brings
+            pump.join(5.0)
         for stream in (self.popen.stdout, self.popen.stderr):
             if stream is not None:
                 stream.close()

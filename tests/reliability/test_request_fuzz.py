@@ -58,6 +58,8 @@ from dsexec.http import (
 EXAMPLES = 150
 # DSEXEC_FUZZ_EXAMPLES=30000 makes the slow variants a long campaign (as in http/test_fuzz.py).
 SLOW_EXAMPLES = int(os.environ.get("DSEXEC_FUZZ_EXAMPLES", "4000"))
+# A long campaign outlasts pytest-timeout\'s default two minutes: its own bound scales with it.
+SLOW_TIMEOUT = max(120, SLOW_EXAMPLES // 25)
 
 
 def fuzz(examples: int) -> Callable[[Any], Any]:
@@ -290,6 +292,7 @@ def test_a_hidden_request_is_never_read_unless_h11_reads_it_too(data: bytes, see
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(SLOW_TIMEOUT)
 @fuzz(SLOW_EXAMPLES)
 @given(data=carriers, seed=st.integers(0, 2**32 - 1))
 def test_a_hidden_request_is_never_read_unless_h11_reads_it_too_long_run(
@@ -305,6 +308,7 @@ def test_mutated_pipelines_emit_no_head_that_h11_does_not(data: bytes) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(SLOW_TIMEOUT)
 @fuzz(SLOW_EXAMPLES)
 @given(data=mutated_request(), seed=st.integers(0, 2**32 - 1))
 def test_mutated_pipelines_long_run(data: bytes, seed: int) -> None:
@@ -348,6 +352,7 @@ def test_small_limits_hold_the_same_however_the_bytes_are_split(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(SLOW_TIMEOUT)
 @fuzz(SLOW_EXAMPLES)
 @given(**LIMITS)
 def test_small_limits_long_run(data: bytes, header: int, body: int, seed: int) -> None:
@@ -424,6 +429,7 @@ def test_any_sequence_of_calls_raises_only_the_documented_errors(script: list[St
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(SLOW_TIMEOUT)
 @fuzz(SLOW_EXAMPLES)
 @given(script=steps)
 def test_any_sequence_of_calls_long_run(script: list[Step]) -> None:

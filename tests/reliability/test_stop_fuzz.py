@@ -44,6 +44,8 @@ from dsexec.testing import RecordingReceiver, collect_contract_violations
 EXAMPLES = 120
 # DSEXEC_FUZZ_EXAMPLES=30000 makes the slow variants a long campaign (as in http/test_fuzz.py).
 SLOW_EXAMPLES = int(os.environ.get("DSEXEC_FUZZ_EXAMPLES", "5000"))
+# A long campaign outlasts pytest-timeout\'s default two minutes: its own bound scales with it.
+SLOW_TIMEOUT = max(120, SLOW_EXAMPLES // 25)
 REAL_EXAMPLES = 15
 SLOW_REAL_EXAMPLES = 300
 
@@ -538,6 +540,7 @@ def test_a_stop_anywhere_completes_once_at_once_and_leaves_nothing_behind(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(SLOW_TIMEOUT)
 @settings(max_examples=SLOW_EXAMPLES, **SETTINGS)  # type: ignore[arg-type]
 @given(node=pipelines, data=st.data())
 def test_a_stop_anywhere_long_run(node: Node, data: st.DataObject) -> None:
