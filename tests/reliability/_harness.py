@@ -2,10 +2,13 @@
 about it (fds, RSS, CPU time), ``wrk``, and a small blocking HTTP/1.1 client.
 
 The server under test is a command line (``server_command()``): by default
-``tests/reliability/_server.py`` (``serve_http`` with static files, ``/hello`` and ``/slow``);
-``DSEXEC_RELIABILITY_SERVER="python examples/medusa_serv.py"`` (or the one line
-``SERVER_SCRIPT`` below) points every suite at another server taking the same options and
-printing ``listening on [::]:PORT ...``, such as MedusaServ.
+``tests/reliability/_server.py`` (``HttpServer`` with static files); the one line
+``SERVER_SCRIPT`` below, or ``DSEXEC_RELIABILITY_SERVER="python examples/medusa_serv.py"``,
+points every suite at another server taking the same options (``--port``, ``--root``,
+``--max-connections``, the timeouts, ``--config`` with a ``[limits]`` table) and printing
+``listening on [::]:PORT ...``, such as MedusaServ. The suites ask only for static files of the
+site ``make_site`` writes (``/``, ``/hello``, ``/big.bin``), and ``POST /echo`` (a server without
+it may refuse the request at once: the soak accepts either).
 
 Everything here is bounded: each wait has a deadline, every process started is killed at the
 end, every socket is closed.
@@ -36,10 +39,7 @@ import attrs
 ROOT: Final = Path(__file__).resolve().parents[2]
 SERVER_SCRIPT: Final = ROOT / "tests" / "reliability" / "_server.py"
 # To drive MedusaServ instead: SERVER_SCRIPT = ROOT / "examples" / "medusa_serv.py"
-SLOW_PATH: Final = "/slow"
-"""A route streaming ``SLOW_BYTES`` over about a second (``_server.py``); with a server that has
-none, point it at a large static file and let the client read slowly."""
-SLOW_BYTES: Final = 6 * 1024 * 1024
+HELLO: Final = b"Hello, World!"
 BIG_FILE: Final = "big.bin"
 BIG_BYTES: Final = 6 * 1024 * 1024
 BENCH_LOCK: Final = "/tmp/bench.lock"
@@ -57,10 +57,21 @@ def server_command() -> list[str]:
 
 
 def make_site(root: Path) -> Path:
-    """A document root: the example site plus ``big.bin`` (``BIG_BYTES`` of data)."""
+    """A document root: the example site, ``hello`` (``HELLO``) and ``big.bin`` (``BIG_BYTES``
+    of data)."""
     shutil.copytree(ROOT / "examples" / "www", root, dirs_exist_ok=True)
+    (root / "hello").write_bytes(HELLO)
     (root / BIG_FILE).write_bytes(bytes(range(256)) * (BIG_BYTES // 256))
     return root
+
+
+def limits_file(directory: Path, **limits: float) -> Path:
+    """A config file with a ``[limits]`` table (MedusaServ's format), for the limits that have
+    no flag (``write_timeout``)."""
+    path = directory / "limits.toml"
+    lines = ["[limits]", *(f"{key} = {value!r}" for key, value in limits.items())]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, *, interval: float = 0.02) -> bool:

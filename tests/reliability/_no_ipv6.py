@@ -9,16 +9,22 @@ from __future__ import annotations
 import json
 import socket
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.reliability._harness import ServerProcess, get
+from tests.reliability._harness import ServerProcess, get, make_site
 
 
 def main() -> int:
     report: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as site:
+        return run(make_site(Path(site)), report)
+
+
+def run(site: Path, report: dict[str, Any]) -> int:
     with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
         try:
             probe.bind(("::1", 0))
@@ -26,7 +32,7 @@ def main() -> int:
         except OSError as exc:
             report["ipv6_loopback"] = False
             report["bind_errno"] = exc.errno
-    with ServerProcess.start("--port", "0") as server:
+    with ServerProcess.start("--port", "0", "--root", str(site)) as server:
         report["listening"] = server.stdout.strip()
         report["ipv4_status"] = get(server.port, "/hello", "127.0.0.1").status
         try:
@@ -35,7 +41,7 @@ def main() -> int:
         except OSError as exc:
             report["ipv6_error"] = exc.errno
     try:
-        with ServerProcess.start("--port", "0", "--host", "::1") as server:
+        with ServerProcess.start("--port", "0", "--root", str(site), "--host", "::1") as server:
             report["explicit_ipv6"] = server.stdout.strip()
     except RuntimeError as exc:
         report["explicit_ipv6"] = None

@@ -4,16 +4,20 @@
 
 It takes the command line of ``examples/medusa_serv.py`` where the two overlap (``--port`` (any
 number of them), ``--host``, ``--root``, ``--max-connections``, ``--header-timeout``,
-``--request-timeout``, ``--keepalive-timeout``) and prints what MedusaServ prints, one line
-``listening on [::]:PORT (dual-stack)`` per listening socket (the real port where 0 was asked),
-so the suites can be pointed at MedusaServ by changing the command in ``_harness.py``.
+``--request-timeout``, ``--keepalive-timeout``, ``--drain-timeout``, and ``--config FILE.toml``
+of which it reads the ``[limits]`` table, flags overriding it) and prints what MedusaServ
+prints, one line ``listening on [::]:PORT (dual-stack)`` per listening socket (the real port
+where 0 was asked), so the suites can be pointed at MedusaServ by changing the command in
+``_harness.py``.
 
 Routes:
 
-* ``/hello``: ``Hello, World!`` (13 bytes, from memory);
+* ``/hello``: ``Hello, World!`` (13 bytes, from memory; the suites' site also holds a file
+  ``hello`` with those bytes, so a static server answers the same);
 * ``/echo``: reads the whole request body and answers its length (``"%d bytes\n"``);
 * ``/slow``: 6 MB (``SLOW_BYTES``) streamed chunked in 64 KiB pieces, one every 10 ms: about one
-  second in flight, for shutdown tests;
+  second in flight whatever the client does (``curl`` it and press Ctrl-C to watch a drain; the
+  suites use a 6 MB static file that the client does not read yet, which works on any server);
 * anything else: static files under ``--root`` (``GET``/``HEAD``, ``index.html`` for
   directories), sent with ``sendfile``.
 
@@ -29,9 +33,10 @@ import argparse
 import os
 import signal
 import sys
+import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import dsexec as ex
 from dsexec.http import FileBody, Handler, HttpServer, Request, Response, StreamBody
@@ -98,24 +103,47 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, action="append", help="port (0: any); repeatable")
     parser.add_argument("--host", default="::", help="address to listen on (default: ::)")
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="static files")
-    parser.add_argument("--max-connections", type=int, default=1000)
-    parser.add_argument("--header-timeout", type=float, default=10.0)
-    parser.add_argument("--request-timeout", type=float, default=60.0)
-    parser.add_argument("--keepalive-timeout", type=float, default=5.0)
-    parser.add_argument("--write-timeout", type=float, default=30.0)
+    parser.add_argument("--max-connections", type=int)
+    parser.add_argument("--header-timeout", type=float)
+    parser.add_argument("--request-timeout", type=float)
+    parser.add_argument("--keepalive-timeout", type=float)
     parser.add_argument("--drain-timeout", type=float, default=10.0)
+    parser.add_argument("--config", type=Path, help="TOML file; its [limits] table is read")
     return parser.parse_args(argv)
+
+
+# [limits] keys of MedusaServ's config file, and the Limits fields they set.
+LIMIT_KEYS: Final = {
+    "max_connections": "max_connections",
+    "header_timeout": "header_timeout",
+    "request_timeout": "request_timeout",
+    "keepalive_timeout": "idle_timeout",
+    "max_header_bytes": "max_header_bytes",
+    "max_body_bytes": "max_body_bytes",
+    "write_timeout": "write_timeout",
+    "tls_handshake_timeout": "tls_handshake_timeout",
+}
+
+
+def limits_of(args: argparse.Namespace) -> Limits:
+    """``Limits`` from the ``[limits]`` table of ``--config`` and the flags (which win)."""
+    fields: dict[str, Any] = {}
+    if args.config is not None:
+        table = tomllib.loads(args.config.read_text(encoding="utf-8")).get("limits", {})
+        for key, value in table.items():
+            if key not in LIMIT_KEYS:
+                raise SystemExit(f"{args.config}: [limits] unknown key {key!r}")
+            fields[LIMIT_KEYS[key]] = value
+    for flag in ("max_connections", "header_timeout", "request_timeout", "keepalive_timeout"):
+        value = getattr(args, flag)
+        if value is not None:
+            fields[LIMIT_KEYS[flag]] = value
+    return Limits(**fields)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    limits = Limits(
-        max_connections=args.max_connections,
-        header_timeout=args.header_timeout,
-        request_timeout=args.request_timeout,
-        idle_timeout=args.keepalive_timeout,
-        write_timeout=args.write_timeout,
-    )
+    limits = limits_of(args)
     with ex.IoContext() as ctx:
         sch = ctx.get_scheduler()
         acceptors = [create_acceptor(port, args.host) for port in args.port or [8080]]

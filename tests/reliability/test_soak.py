@@ -14,15 +14,17 @@ For the whole run, threads of this process play:
   slowloris           a head, one header line every 50 ms, never the end     closed at the header
                                                                              timeout
   slow body           a whole head (``POST /echo``, 100 kB announced), then  closed at the request
-                      one body byte every 50 ms                              timeout
+                      one body byte every 50 ms                              timeout (or refused
+                                                                             at once, 4xx)
   reset mid-request   half a head, then ``SO_LINGER`` 0 close (RST)          (server: fd closed)
   reset mid-response  ``GET /big.bin``, reads 64 kB, then RST                (server: fd closed)
   half-closed         a whole request, then ``shutdown(SHUT_WR)``            answered 200, closed
   half-closed early   half a head, then ``shutdown(SHUT_WR)``                closed at once
   never reads         16 kB receive buffer, ``GET /big.bin``, never reads    cut at the write
                                                                              timeout (< 6 MB)
-  smuggling           CL.TE, TE.CL, duplicate CL, ``xchunked``, obs-fold,    one 4xx, closed; the
-                      Unicode digits... each hiding a second request         hidden request never
+  smuggling           CL.TE, TE.CL, duplicate CL, ``xchunked``, obs-fold,    refused (4xx, 501),
+                      Unicode digits... each hiding a second request         closed; the hidden
+                                                                             request never
                                                                              answered
   TLS on plain port   a TLS ClientHello                                      400 (or nothing),
                                                                              closed
@@ -53,8 +55,10 @@ import pytest
 from tests.reliability._harness import (
     BIG_BYTES,
     BIG_FILE,
+    HELLO,
     Client,
     ServerProcess,
+    limits_file,
     read_until_closed,
 )
 
@@ -74,12 +78,12 @@ class SoakPlan:
     """Threads for each behaviour that holds its connection until a timeout (silent,
     slowloris, slow body, never reads): how many such connections are open at once."""
 
-    def server_args(self, site: Path) -> list[str]:
+    def server_args(self, site: Path, config_dir: Path) -> list[str]:
+        config = limits_file(config_dir, write_timeout=self.write_timeout)
         return [
-            "--port", "0", "--root", str(site),
+            "--port", "0", "--root", str(site), "--config", str(config),
             "--header-timeout", str(self.header_timeout),
             "--request-timeout", str(self.request_timeout),
-            "--write-timeout", str(self.write_timeout),
             "--keepalive-timeout", str(self.keepalive_timeout),
         ]  # fmt: skip
 
@@ -128,23 +132,27 @@ def _within(name: str, elapsed: float, limit: float, plan: SoakPlan) -> Ending:
     return Ending(name, ok, elapsed, f"closed after {elapsed:.2f} s, limit {limit} s")
 
 
-def _dribble(sock: socket.socket, piece: bytes, give_up: float) -> float | None:
-    """Send ``piece`` every 50 ms until the server closes: the seconds it took, or ``None``."""
+def _dribble(sock: socket.socket, piece: bytes, give_up: float) -> tuple[float | None, bytes]:
+    """Send ``piece`` every 50 ms until the server closes: the seconds it took (``None`` if it
+    did not within ``give_up``) and what the server sent meanwhile."""
     start = time.monotonic()
+    received = b""
     sock.settimeout(0.05)
     while time.monotonic() - start < give_up:
         try:
-            if sock.recv(65536) == b"":
-                return time.monotonic() - start
+            data = sock.recv(65536)
+            if not data:
+                return time.monotonic() - start, received
+            received += data
         except TimeoutError:
             pass
         except ConnectionResetError:
-            return time.monotonic() - start
+            return time.monotonic() - start, received
         try:
             sock.send(piece)
         except (BrokenPipeError, ConnectionResetError):
-            return time.monotonic() - start
-    return None
+            return time.monotonic() - start, received
+    return None, received
 
 
 def silent(port: int, plan: SoakPlan) -> Ending:
@@ -158,7 +166,7 @@ def silent(port: int, plan: SoakPlan) -> Ending:
 def slowloris(port: int, plan: SoakPlan) -> Ending:
     with _connect(port) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: soak\r\n")
-        elapsed = _dribble(sock, b"X-Dribble: 1\r\n", plan.header_timeout + 5)
+        elapsed, _ = _dribble(sock, b"X-Dribble: 1\r\n", plan.header_timeout + 5)
         if elapsed is None:
             return Ending("slowloris", False, 0.0, "never closed")
         return _within("slowloris", elapsed, plan.header_timeout, plan)
@@ -167,9 +175,14 @@ def slowloris(port: int, plan: SoakPlan) -> Ending:
 def slow_body(port: int, plan: SoakPlan) -> Ending:
     with _connect(port) as sock:
         sock.sendall(b"POST /echo HTTP/1.1\r\nHost: soak\r\nContent-Length: 100000\r\n\r\n")
-        elapsed = _dribble(sock, b"b", plan.request_timeout + 5)
+        elapsed, received = _dribble(sock, b"b", plan.request_timeout + 5)
         if elapsed is None:
             return Ending("slow body", False, 0.0, "never closed")
+        if received:
+            # A server without /echo may answer without reading the body (405, 404, 413):
+            # then it must close at once, not wait for the body.
+            ok = received.startswith(b"HTTP/1.1 4") and elapsed < plan.slack(0)
+            return Ending("slow body", ok, elapsed, f"answered {received[:40]!r}, closed")
         return _within("slow body", elapsed, plan.request_timeout, plan)
 
 
@@ -203,7 +216,7 @@ def half_closed(port: int, plan: SoakPlan) -> Ending:
         received = _read_all(sock, 2.0)
         elapsed = time.monotonic() - start
         ok = received is not None and received.startswith(b"HTTP/1.1 200 ")
-        ok = ok and received is not None and received.endswith(b"Hello, World!")
+        ok = ok and received is not None and received.endswith(HELLO)
         return Ending("half-closed", ok, elapsed, f"got {received!r:.80}")
 
 
@@ -230,7 +243,9 @@ def never_reads(port: int, plan: SoakPlan) -> Ending:
         return Ending("never reads", ok, elapsed, f"read {total} bytes after the wait")
 
 
-SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: soak\r\n\r\n"
+# The hidden request: answered, its response would carry HELLO, which no answer to the carrier
+# (``POST /echo``: "N bytes", or a refusal) does.
+SMUGGLED = b"GET /hello?smuggled HTTP/1.1\r\nHost: soak\r\n\r\n"
 SMUGGLING: list[bytes] = [
     # CL.TE: a front end going by Content-Length sends it all as one request.
     b"POST /echo HTTP/1.1\r\nHost: soak\r\nContent-Length: %d\r\nTransfer-Encoding: chunked"
@@ -272,11 +287,14 @@ def smuggling(port: int, plan: SoakPlan) -> Ending:
         start = time.monotonic()
         received = _read_all(sock, 2.0)
         elapsed = time.monotonic() - start
+        # Refused (400, or 501 for a coding it does not know), or answered from the head alone
+        # (a 4xx from a server that does not read this body) and closed; the hidden request
+        # is never answered.
         ok = (
             received is not None
-            and received.count(b"HTTP/1.1 ") == 1
-            and received.split(b" ", 2)[1] in (b"400", b"501")
-            and b"smuggled" not in received
+            and received.startswith((b"HTTP/1.1 4", b"HTTP/1.1 501 "))
+            and received.count(b"HTTP/1.1 ") <= 2
+            and HELLO not in received
         )
         return Ending("smuggling", ok, elapsed, f"shape {index}: got {received!r:.80}")
 
@@ -363,7 +381,7 @@ class Tally:
 
 
 def normal_client(port: int, until: float, tally: Tally) -> None:
-    expected = {"/": None, "/hello": b"Hello, World!"}
+    expected = {"/": None, "/hello": HELLO}
     client: Client | None = None
     paths = list(expected)
     turn = 0
@@ -400,8 +418,8 @@ def hostile_client(name: str, port: int, plan: SoakPlan, until: float, tally: Ta
         time.sleep(0.01)  # a pause between connections: no port exhaustion over a long run
 
 
-def soak(site: Path, plan: SoakPlan) -> None:
-    with ServerProcess.start(*plan.server_args(site), cpu=0) as server:
+def soak(site: Path, config_dir: Path, plan: SoakPlan) -> None:
+    with ServerProcess.start(*plan.server_args(site, config_dir), cpu=0) as server:
         fd_baseline = server.fd_count()
         tally = Tally()
         until = time.monotonic() + plan.seconds
@@ -435,6 +453,8 @@ def soak(site: Path, plan: SoakPlan) -> None:
             f"({dict(counts)}), {len(bad)} not ended by their limit; fds {fd_baseline} -> "
             f"{fds_after}"
         )
+        for ending in bad[:20]:
+            print(f"  not by its limit: {ending}")
         assert tally.failures == []
         assert len(latencies) >= 50 * plan.normal_clients * plan.seconds / 3
         assert p99 < P99_LIMIT
@@ -444,14 +464,14 @@ def soak(site: Path, plan: SoakPlan) -> None:
         assert server.alive()
 
 
-def test_normal_clients_are_served_beside_hostile_ones_for_2_s(site: Path) -> None:
-    soak(site, SHORT)
+def test_normal_clients_are_served_beside_hostile_ones_for_2_s(site: Path, tmp_path: Path) -> None:
+    soak(site, tmp_path, SHORT)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_normal_clients_are_served_beside_hostile_ones_for_60_s(site: Path) -> None:
-    soak(site, LONG)
+def test_normal_clients_are_served_beside_hostile_ones_for_60_s(site: Path, tmp_path: Path) -> None:
+    soak(site, tmp_path, LONG)
 
 
 @pytest.mark.skip(
