@@ -43,7 +43,7 @@ HELLO: Final = b"Hello, World!"
 BIG_FILE: Final = "big.bin"
 BIG_BYTES: Final = 6 * 1024 * 1024
 BENCH_LOCK: Final = "/tmp/bench.lock"
-LISTENING: Final = re.compile(r"listening on \S*:(\d+)")
+LISTENING: Final = re.compile(r"listening on \S*:(\d+)(.*)")
 _CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
 _STARTUP: Final = 20.0  # seconds a server may take to print its port
 
@@ -89,7 +89,8 @@ class ServerProcess:
     """The server under test, started by ``start``; ``with`` kills it (and its group) on exit.
 
     ``port`` is the first port it printed; ``fd_count()``, ``rss_kib()`` and ``cpu_seconds()``
-    read ``/proc``; ``stderr`` is what it wrote there so far.
+    read ``/proc``; ``stderr`` is what it wrote there so far. ``tls_ports`` are those it printed
+    as ``(..., TLS)``; ``port`` is the first other one.
     """
 
     def __init__(self, popen: subprocess.Popen[bytes], ports: list[int]) -> None:
@@ -97,6 +98,7 @@ class ServerProcess:
         self.pid = popen.pid
         self.ports = ports
         self.port = ports[0]
+        self.tls_ports: list[int] = []
         self._stderr: list[bytes] = []
         self._stdout: list[bytes] = []
         self._pumps: list[threading.Thread] = []
@@ -132,6 +134,7 @@ class ServerProcess:
         assert popen.stdout is not None
         assert popen.stderr is not None
         ports: list[int] = []
+        tls_ports: list[int] = []
         ready = threading.Event()
         server = cls(popen, [0])
 
@@ -141,7 +144,8 @@ class ServerProcess:
                 if look:
                     found = LISTENING.search(line.decode("utf-8", "replace"))
                     if found:
-                        ports.append(int(found.group(1)))
+                        tls = "TLS" in found.group(2)
+                        (tls_ports if tls else ports).append(int(found.group(1)))
                         ready.set()
             ready.set()  # the stream ended: the process is gone
 
@@ -153,14 +157,15 @@ class ServerProcess:
             pumping.start()
             server._pumps.append(pumping)
         ready.wait(_STARTUP)
-        if not ports:
+        time.sleep(0.05)  # let the other listening lines (if any) arrive
+        if not ports and not tls_ports:
             server.kill()
             raise RuntimeError(
                 f"the server {argv} printed no port; stderr: {server.stderr[-2000:]}"
             )
-        time.sleep(0.05)  # let the other listening lines (if any) arrive
         server.ports = list(ports)
-        server.port = ports[0]
+        server.port = ports[0] if ports else 0
+        server.tls_ports = list(tls_ports)
         return server
 
     def __enter__(self) -> Self:

@@ -35,6 +35,12 @@ The server runs with short timeouts (``SoakPlan``) so every hostile connection m
 several times over. Afterwards: no normal request failed and their p99 is under 100 ms; every
 hostile connection ended as its row says, within its limit plus a slack; the server's fd count
 is back to its baseline. The default run lasts 2 s; ``-m slow`` runs the issue's 60 s.
+
+The **TLS port**, where the server under test has one (``--tls-port``, ``--certfile``,
+``--keyfile``: MedusaServ; the test server has none, and the test is skipped): silent
+connections and a ClientHello followed by silence are closed at the TLS handshake timeout,
+garbage and plain HTTP are refused without an answer, a real TLS client is served, and the fd
+count comes back to its baseline.
 """
 
 from __future__ import annotations
@@ -474,9 +480,79 @@ def test_normal_clients_are_served_beside_hostile_ones_for_60_s(site: Path, tmp_
     soak(site, tmp_path, LONG)
 
 
-@pytest.mark.skip(
-    reason="TODO: TLS is being built on branch tls; garbage on the TLS port joins "
-    "the soak when the server has a TLS port"
-)
-def test_garbage_on_the_tls_port_is_closed_by_the_handshake_timeout() -> None:
-    raise NotImplementedError
+# -- the TLS port ------------------------------------------------------------------------------
+
+HANDSHAKE_TIMEOUT = 0.5
+
+
+def tls_server(site: Path, directory: Path) -> ServerProcess:
+    """The server with a TLS port (a trustme certificate) and a short handshake timeout; the
+    test is skipped when the server under test has no ``--tls-port``."""
+    trustme = pytest.importorskip("trustme")
+    authority = trustme.CA()
+    authority.cert_pem.write_to_path(str(directory / "ca.pem"))
+    issued = authority.issue_cert("localhost", "127.0.0.1", "::1")
+    issued.private_key_pem.write_to_path(str(directory / "key.pem"))
+    issued.cert_chain_pems[0].write_to_path(str(directory / "cert.pem"))
+    for extra in issued.cert_chain_pems[1:]:
+        extra.write_to_path(str(directory / "cert.pem"), append=True)
+    config = limits_file(directory, tls_handshake_timeout=HANDSHAKE_TIMEOUT)
+    args = ["--port", "0", "--tls-port", "0", "--root", str(site), "--config", str(config)]
+    args += ["--certfile", str(directory / "cert.pem"), "--keyfile", str(directory / "key.pem")]
+    try:
+        server = ServerProcess.start(*args)
+    except RuntimeError:
+        pytest.skip("the server under test has no TLS port (it refused --tls-port)")
+    if not server.tls_ports:
+        server.kill()
+        pytest.skip("the server under test printed no TLS port")
+    return server
+
+
+def test_garbage_on_the_tls_port_is_closed_by_the_handshake_and_tls_clients_are_served(
+    site: Path, tmp_path: Path
+) -> None:
+    with tls_server(site, tmp_path) as server:
+        port = server.tls_ports[0]
+        fd_baseline = server.fd_count()
+        plan = SHORT
+        endings: list[Ending] = []
+        for _ in range(3):
+            # Silent, and a ClientHello then silence: the handshake timeout closes them.
+            for name, data in (("silent", b""), ("hello, then silence", CLIENT_HELLO)):
+                with _connect(port) as sock:
+                    sock.sendall(data)
+                    start = time.monotonic()
+                    closed = read_until_closed(sock, HANDSHAKE_TIMEOUT + 5)
+                    elapsed = time.monotonic() - start
+                    ending = _within(name, elapsed, HANDSHAKE_TIMEOUT, plan)
+                    endings.append(ending if closed is not None else Ending(name, False, 0.0))
+            # Garbage, and plain HTTP, where a handshake is due: refused at once.
+            for name, data in (
+                ("garbage", bytes(range(256)) * 4),
+                ("plain HTTP", b"GET /hello HTTP/1.1\r\nHost: soak\r\n\r\n"),
+            ):
+                with _connect(port) as sock:
+                    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                        sock.sendall(data)
+                    start = time.monotonic()
+                    received = _read_all(sock, 2.0)
+                    elapsed = time.monotonic() - start
+                    ok = received is not None and HELLO not in received
+                    endings.append(Ending(name, ok, elapsed, f"got {received!r:.60}"))
+        # A real TLS client is served.
+        context = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=5.0) as raw,
+            context.wrap_socket(raw, server_hostname="localhost") as tls,
+        ):
+            tls.sendall(b"GET /hello HTTP/1.1\r\nHost: soak\r\nConnection: close\r\n\r\n")
+            answer = b""
+            while chunk := tls.recv(65536):
+                answer += chunk
+        fds_after = server.settle_fds(fd_baseline)
+        print(f"\nTLS port: {len(endings)} hostile connections, fds {fd_baseline} -> {fds_after}")
+        assert [ending for ending in endings if not ending.ok] == []
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        assert answer.endswith(HELLO)
+        assert fds_after == fd_baseline
