@@ -480,7 +480,8 @@ def test_a_chunked_body_is_counted_as_it_streams(split: bool) -> None:
     )
     events = parse(by_byte(data) if split else data, max_body_bytes=10)
     assert type(events[0]) is RequestHead
-    assert events[1] == BodyChunk(b"abcdabcd" + (b"ab" if split else b""))
+    # The bytes up to the limit are delivered, however they arrived (split-invariant).
+    assert events[1] == BodyChunk(b"abcdabcdab")
     assert events[-1] == ProtocolError(413, "chunked body larger than max_body_bytes")
 
 

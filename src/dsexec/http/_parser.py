@@ -528,8 +528,13 @@ class RequestParser:
         if self._phase == _BODY_LENGTH:
             self._body_left -= len(body)
         else:
-            self._body_seen += len(body)
-            if self._body_seen > self._max_body:
+            seen = self._body_seen = self._body_seen + len(body)
+            if seen > self._max_body:
+                # The bytes up to the limit are delivered first, as they would be had they
+                # arrived in a piece of their own: the events do not depend on the split.
+                allowed = len(body) - (seen - self._max_body)
+                if allowed > 0:
+                    self._events.append(_new_tuple(BodyChunk, (body[:allowed],)))
                 self._refuse(413, "chunked body larger than max_body_bytes")
         self._events.append(_new_tuple(BodyChunk, (body,)))
 
