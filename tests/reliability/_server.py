@@ -2,8 +2,9 @@
 
     python tests/reliability/_server.py --port 0 --root DIR [--header-timeout S] ...
 
-It takes the command line of ``examples/medusa_serv.py`` where the two overlap (``--port`` (any
-number of them), ``--host``, ``--root``, ``--max-connections``, ``--header-timeout``,
+It takes the command line of ``examples/medusa_serv.py`` where the two overlap (``--port`` and
+``--tls-port`` (any number of them, the latter with ``--certfile``/``--keyfile``), ``--host``,
+``--root``, ``--max-connections``, ``--header-timeout``,
 ``--request-timeout``, ``--keepalive-timeout``, ``--drain-timeout``, and ``--config FILE.toml``
 of which it reads the ``[limits]`` table, flags overriding it) and prints what MedusaServ
 prints, one line ``listening on [::]:PORT (dual-stack)`` per listening socket (the real port
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import ssl
 import sys
 import tomllib
 from collections.abc import Sequence
@@ -41,7 +43,7 @@ from typing import Any, Final
 import dsexec as ex
 from dsexec.http import FileBody, Handler, HttpServer, Request, Response, StreamBody
 from dsexec.http._static_files import plan_static_response
-from dsexec.net import create_acceptor
+from dsexec.net import Acceptor, create_acceptor
 from dsexec.security import Limits
 
 HELLO: Final = Response(200, [(b"content-type", b"text/plain")], b"Hello, World!")
@@ -101,6 +103,9 @@ def make_handler(sch: ex.IoScheduler, root: Path) -> Handler:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--port", type=int, action="append", help="port (0: any); repeatable")
+    parser.add_argument("--tls-port", type=int, action="append", help="HTTPS port; repeatable")
+    parser.add_argument("--certfile", type=Path, help="PEM certificate chain (TLS ports)")
+    parser.add_argument("--keyfile", type=Path, help="PEM private key (TLS ports)")
     parser.add_argument("--host", default="::", help="address to listen on (default: ::)")
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="static files")
     parser.add_argument("--max-connections", type=int)
@@ -146,12 +151,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     limits = limits_of(args)
     with ex.IoContext() as ctx:
         sch = ctx.get_scheduler()
-        acceptors = [create_acceptor(port, args.host) for port in args.port or [8080]]
+        tls_ports = args.tls_port or []
+        plain_ports = args.port or ([] if tls_ports else [8080])
+        acceptors = [create_acceptor(port, args.host) for port in plain_ports]
+        listeners: list[Acceptor | tuple[Acceptor, ssl.SSLContext]] = list(acceptors)
+        if tls_ports:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(args.certfile, args.keyfile)
+            for port in tls_ports:
+                acceptor = create_acceptor(port, args.host)
+                acceptors.append(acceptor)
+                listeners.append((acceptor, context))
         handle = make_handler(sch, args.root.resolve())
         server = HttpServer(sch, handle, limits=limits, drain_timeout=args.drain_timeout)
-        for acceptor in acceptors:
-            family = " (dual-stack)" if acceptor.dual_stack else ""
-            print(f"listening on {acceptor.local_endpoint}{family}", flush=True)
+        for listener in listeners:
+            acceptor = listener[0] if isinstance(listener, tuple) else listener
+            kinds = ["TLS"] if isinstance(listener, tuple) else []
+            if acceptor.dual_stack:
+                kinds.insert(0, "dual-stack")
+            note = f" ({', '.join(kinds)})" if kinds else ""
+            print(f"listening on {acceptor.local_endpoint}{note}", flush=True)
 
         def first_signal(signum: int) -> None:
             print(f"draining ({signal.Signals(signum).name})", file=sys.stderr, flush=True)
@@ -164,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             os._exit(INTERRUPTED)
 
         signals = ex.on_signals(sch, signal.SIGINT, signal.SIGTERM) | ex.then(first_signal)
-        ex.sync_wait(server.run(*acceptors) | ex.stop_when(signals), context=ctx)
+        ex.sync_wait(server.run(*listeners) | ex.stop_when(signals), context=ctx)
         for acceptor in acceptors:
             acceptor.close()
     return 0
