@@ -631,13 +631,16 @@ def test_monitor_and_access_log_are_read_when_a_connection_is_admitted(
 
 def test_a_stop_drains_idle_connections_and_completes() -> None:
     with Served(hello) as served:
+        port = served.acceptor.port
         client = served.connect()
         served.send(client, get())
         served.read_response(client)
         served.stop()
         assert served.receiver.value is None
         assert served.closed_by_server(client)
-        assert not served.acceptor.closed  # the caller's to close
+        assert served.acceptor.closed  # new clients are refused, not left in a backlog
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
 
 
 def test_a_drain_finishes_requests_in_flight(vts: ex.VirtualTimeScheduler) -> None:

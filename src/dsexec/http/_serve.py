@@ -133,6 +133,7 @@ class HttpServer:
         "_drain_deadline",
         "_draining",
         "_handshakes",
+        "_listening",
         "_live",
         "_sweeping",
         "_tick",
@@ -211,6 +212,7 @@ class HttpServer:
         self._sweeping = CountingScope("HttpServer timeouts", scheduler=scheduler)
         self._live: set[HttpConnection] = set()
         self._handshakes = 0
+        self._listening: list[Acceptor] = []
         self._draining = False
         self._drain_deadline = math.inf
         timeouts = (limits.header_timeout, limits.idle_timeout, limits.write_timeout)
@@ -236,8 +238,9 @@ class HttpServer:
         """Serve on ``listeners`` until stopped: ``Sender[None]``.
 
         Each listener is an ``Acceptor`` (plain HTTP) or an ``(acceptor, ssl_context)`` pair
-        (HTTPS: see ``accept_loop``). A stop request drains (see ``drain``) and the sender
-        completes with ``None`` once every connection is done; so does closing every acceptor.
+        (HTTPS: see ``accept_loop``). A stop request drains (see ``drain``: it closes the
+        acceptors) and the sender completes with ``None`` once every connection is done; so
+        does closing every acceptor.
         ``TypeError`` for anything else, ``ValueError`` without a listener.
         """
         if not listeners:
@@ -272,6 +275,7 @@ class HttpServer:
         Connections are joined once accepting is over (none can be admitted after that); with
         every acceptor closed, the server drains."""
         for acceptor, tls in listeners:
+            self._listening.append(acceptor)
             self._accepting.spawn(self.accept_loop(acceptor, tls=tls))
         self._sweeping.spawn(self.sweep_loop())
         return (
@@ -424,12 +428,16 @@ class HttpServer:
         return self._connections.join()
 
     def drain(self) -> None:
-        """Stop accepting; close idle connections; let requests in flight finish."""
+        """Stop accepting (closing the listening sockets ``run`` serves: a new client is
+        refused at once, and a balancer moves on, instead of waiting in a backlog nobody
+        reads); close idle connections; let requests in flight finish."""
         if self._draining:
             return
         self._draining = True
         self._drain_deadline = self.scheduler.now() + self.drain_timeout
         self._accepting.request_stop()
+        for acceptor in self._listening:
+            acceptor.close()
         for conn in list(self._live):
             if conn.request is None and not conn.parser.trailing_data:
                 conn.close()  # idle between requests
