@@ -1,0 +1,93 @@
+"""The ASGI ``http`` connection scope of a :class:`~dsexec.http.Request` (ASGI spec 2.4, HTTP).
+
+What each key holds, from the request as ``read_request`` parsed it:
+
+* ``method`` upper-case ``str``; ``http_version`` ``"1.1"`` or ``"1.0"``; ``scheme`` ``"http"``
+  or ``"https"``;
+* ``path``: the target's path, percent-decoded and UTF-8 decoded (undecodable bytes become
+  U+FFFD, as ``urllib.parse.unquote`` does), ``raw_path`` the path bytes as sent, without the
+  query; both behind ``root_path`` when one is set (the prefix a proxy strips: the app sees
+  the full path, as under uvicorn);
+* ``query_string``: the bytes after ``?``; ``headers``: ``(name, value)`` byte pairs, names
+  lower-cased, in arrival order;
+* ``client`` / ``server``: ``(host, port)`` with the host as a string, IPv4-mapped IPv6
+  addresses shown as IPv4 (``"127.0.0.1"``, not ``"::ffff:127.0.0.1"``), or ``None`` when the
+  socket cannot tell;
+* ``state``: a shallow copy of the lifespan state, fresh for each request;
+* ``extensions``: ``http.response.pathsend`` (a file response sent with ``sendfile``).
+
+Converting an address to a string is the costly part (``ipaddress`` is pure Python), so
+endpoints are converted once and remembered in a small bounded table.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from ...net import IPAddress
+from .._request import Request
+
+__all__ = ["ASGI_VERSION", "SPEC_VERSION", "endpoint", "http_scope"]
+
+ASGI_VERSION: Final = "3.0"
+SPEC_VERSION: Final = "2.4"
+_ENDPOINTS_MAX: Final = 4096
+_endpoints: dict[tuple[IPAddress, int], tuple[str, int]] = {}
+_METHODS: Final = {
+    method: method.decode("ascii")
+    for method in (b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"PATCH")
+}
+
+
+def endpoint(value: tuple[IPAddress, int] | None) -> tuple[str, int] | None:
+    """``(address, port)`` as ASGI wants it: ``("127.0.0.1", 8000)``, ``None`` stays ``None``."""
+    if value is None:
+        return None
+    found = _endpoints.get(value)
+    if found is None:
+        if len(_endpoints) >= _ENDPOINTS_MAX:
+            _endpoints.clear()
+        address, port = value
+        mapped = getattr(address, "ipv4_mapped", None)  # normalised already; be sure
+        found = _endpoints[value] = (str(address if mapped is None else mapped), port)
+    return found
+
+
+def http_scope(request: Request, root_path: str, state: dict[str, Any]) -> dict[str, Any]:
+    """The ``http`` scope of ``request`` (see the module docstring)."""
+    head = request.head
+    conn = request.connection
+    method = head.method
+    target = head.target
+    query = target.find(b"?")
+    if query < 0:
+        raw_path = target
+        query_string = b""
+    else:
+        raw_path = target[:query]
+        query_string = target[query + 1 :]
+    path = request.path.decode("utf-8", "replace") if b"%" in raw_path else None
+    if path is None:
+        try:
+            path = raw_path.decode("ascii")
+        except UnicodeDecodeError:
+            path = raw_path.decode("utf-8", "replace")
+    if root_path:
+        path = root_path + path
+        raw_path = root_path.encode("utf-8") + raw_path
+    return {
+        "type": "http",
+        "asgi": {"version": ASGI_VERSION, "spec_version": SPEC_VERSION},
+        "http_version": head.http_version,
+        "method": _METHODS.get(method) or method.decode("ascii", "replace").upper(),
+        "scheme": conn.scheme,
+        "path": path,
+        "raw_path": raw_path,
+        "query_string": query_string,
+        "root_path": root_path,
+        "headers": [(name.lower(), value) for name, value in head.headers],
+        "client": endpoint(conn.peer),
+        "server": endpoint(conn.local),
+        "state": state.copy(),
+        "extensions": {"http.response.pathsend": {}},
+    }
