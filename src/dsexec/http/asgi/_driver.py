@@ -72,6 +72,11 @@ class _Start:
 START: Final = _Start()
 """What a coroutine that has not run yet "yielded": start it with ``send(None)``."""
 _MAX_IDLE_RUNNERS: Final = 64
+# The loop -> current task table behind asyncio.current_task (one dict lookup; the function
+# itself is pure Python on 3.11).
+_current_tasks: dict[asyncio.AbstractEventLoop, asyncio.Task[Any]] = getattr(
+    asyncio.tasks, "_current_tasks", {}
+)
 
 
 class Cancellable(Protocol):
@@ -242,11 +247,14 @@ class AsyncioDriver:
         runner = idle.pop() if idle else _Runner(self)
         loop = self.asyncio_loop
         task = runner.task
-        try:
-            _enter_task(loop, task)
-        except RuntimeError:
+        if _current_tasks.get(loop) is not None:
             # Called from inside a running task (a pipelined request read while another
             # request's runner wrote its answer): start it in the runner's own task.
+            runner.begin(job, START)
+            return
+        try:
+            _enter_task(loop, task)
+        except RuntimeError:  # pragma: no cover - a Python whose task table is elsewhere
             runner.begin(job, START)
             return
         error: BaseException | None = None

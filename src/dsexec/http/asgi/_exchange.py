@@ -86,6 +86,26 @@ _INTERNAL_ERROR: Final = Response(
 _CONNECTION_ERRORS: Final = (HttpError, NetError, ClosedResourceError)
 
 
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _response(
+    status: int,
+    headers: tuple[tuple[bytes, bytes], ...],
+    body: bytes | StreamBody | FileBody,
+    close: bool,
+) -> Response:
+    """``Response(status, headers, body, close)`` from fields ``send`` has checked already:
+    its validators would check them again, at more cost than the rest of the response."""
+    response: Response = _new(Response)
+    _set(response, "status", status)
+    _set(response, "headers", headers)
+    _set(response, "body", body)
+    _set(response, "close", close)
+    return response
+
+
 class ClientDisconnected(OSError):
     """Raised by ``send()`` when the client has gone (ASGI 2.4 asks servers for an
     ``OSError`` there)."""
@@ -613,14 +633,18 @@ class Exchange(Sender[Response]):
         length: int | None = None
         chunked = False
         close = False
-        for pair in message.get("headers", ()):
-            name, value = pair
+        for item in message.get("headers", ()):
+            name, value = item
+            pair = item
             if type(name) is not bytes or type(value) is not bytes:
                 name = _as_bytes(name, "a header name")
                 value = _as_bytes(value, "a header value")
+                pair = (name, value)
+            elif type(pair) is not tuple:
+                pair = (name, value)
             lowered = name.lower()
             if lowered not in _FRAMING:
-                headers.append(pair if type(pair) is tuple else (name, value))
+                headers.append(pair)
             elif lowered == b"content-length":
                 stripped = value.strip()
                 if not stripped.isdigit() or (length is not None and int(stripped) != length):
@@ -660,12 +684,12 @@ class Exchange(Sender[Response]):
                     raise ValueError(
                         f"ASGI: a {status} response has no body, got {len(data)} bytes"
                     )
-                response = Response(status, self._headers, b"", self._close)
+                response = _response(status, self._headers, b"", self._close)
             elif length is not None and not data and head_only:
                 # HEAD with the length of the body a GET would get: head only, that length
                 response = self._streamed(length, head_only, data, ended=True)
             else:
-                response = Response(status, self._headers, data, self._close)
+                response = _response(status, self._headers, data, self._close)
             self._phase = _COMPLETE
             self._complete(response, None)
             self._wake_receive()
@@ -684,7 +708,7 @@ class Exchange(Sender[Response]):
         if ended:
             self._end(stream)
         body = StreamBody(stream.next_chunk, content_length=length)
-        return Response(self._status, self._headers, body, self._close)
+        return _response(self._status, self._headers, body, self._close)
 
     def _count(self, stream: _Stream, piece: bytes) -> None:
         remaining = stream.remaining
@@ -742,7 +766,7 @@ class Exchange(Sender[Response]):
             raise TypeError(f"ASGI: http.response.pathsend path must be a str, got {path!r}")
         body = FileBody(path, 0, self._length)
         self._phase = _COMPLETE
-        self._complete(Response(self._status, self._headers, body, self._close), None)
+        self._complete(_response(self._status, self._headers, body, self._close), None)
         self._wake_receive()
 
     def __repr__(self) -> str:

@@ -16,8 +16,9 @@ What each key holds, from the request as ``read_request`` parsed it:
 * ``state``: a shallow copy of the lifespan state, fresh for each request;
 * ``extensions``: ``http.response.pathsend`` (a file response sent with ``sendfile``).
 
-Converting an address to a string is the costly part (``ipaddress`` is pure Python), so
-endpoints are converted once and remembered in a small bounded table.
+Converting an address to a string is the costly part (``ipaddress`` is pure Python, hashing
+included), so each connection's endpoint tuple is converted once and remembered by identity in a
+small bounded table (which holds the tuple, so its ``id`` cannot be reused meanwhile).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ __all__ = ["ASGI_VERSION", "SPEC_VERSION", "endpoint", "http_scope"]
 ASGI_VERSION: Final = "3.0"
 SPEC_VERSION: Final = "2.4"
 _ENDPOINTS_MAX: Final = 4096
-_endpoints: dict[tuple[IPAddress, int], tuple[str, int]] = {}
+_endpoints: dict[int, tuple[tuple[IPAddress, int], tuple[str, int]]] = {}
 _METHODS: Final = {
     method: method.decode("ascii")
     for method in (b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"PATCH")
@@ -43,14 +44,16 @@ def endpoint(value: tuple[IPAddress, int] | None) -> tuple[str, int] | None:
     """``(address, port)`` as ASGI wants it: ``("127.0.0.1", 8000)``, ``None`` stays ``None``."""
     if value is None:
         return None
-    found = _endpoints.get(value)
-    if found is None:
-        if len(_endpoints) >= _ENDPOINTS_MAX:
-            _endpoints.clear()
-        address, port = value
-        mapped = getattr(address, "ipv4_mapped", None)  # normalised already; be sure
-        found = _endpoints[value] = (str(address if mapped is None else mapped), port)
-    return found
+    found = _endpoints.get(id(value))
+    if found is not None and found[0] is value:
+        return found[1]
+    if len(_endpoints) >= _ENDPOINTS_MAX:
+        _endpoints.clear()
+    address, port = value
+    mapped = getattr(address, "ipv4_mapped", None)  # normalised already; be sure
+    converted = (str(address if mapped is None else mapped), port)
+    _endpoints[id(value)] = (value, converted)
+    return converted
 
 
 def http_scope(request: Request, root_path: str, state: dict[str, Any]) -> dict[str, Any]:
