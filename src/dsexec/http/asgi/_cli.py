@@ -237,33 +237,37 @@ def _loop_options(loop: str) -> tuple[str, dict[str, Any]]:
     return "asyncio", {}
 
 
-async def _exit_on_second_interrupt() -> None:
-    await on_signals(AnyioScheduler(), signal.SIGINT)
+def _exit_now(signum: int, frame: FrameType | None) -> None:
     os._exit(_EXIT_NOW)
 
 
 async def _serve_until_signal(
     app: ASGIApp, acceptors: list[Acceptor], args: argparse.Namespace, ready: Any
 ) -> None:
-    async with anyio.create_task_group() as watching:
-        async with anyio.create_task_group() as serving:
-            await serving.start(
-                lambda task_status: serve_asgi(
-                    app,
-                    *acceptors,
-                    lifespan=args.lifespan,
-                    root_path=args.root_path,
-                    limits=_limits(args),
-                    drain_timeout=args.drain_timeout,
-                    access_log=args.access_log,
-                    task_status=task_status,
-                )
+    async with anyio.create_task_group() as serving:
+        await serving.start(
+            lambda task_status: serve_asgi(
+                app,
+                *acceptors,
+                lifespan=args.lifespan,
+                root_path=args.root_path,
+                limits=_limits(args),
+                drain_timeout=args.drain_timeout,
+                access_log=args.access_log,
+                task_status=task_status,
             )
-            ready()
-            await on_signals(AnyioScheduler(), signal.SIGINT, signal.SIGTERM)
-            watching.start_soon(_exit_on_second_interrupt)
-            serving.cancel_scope.cancel()  # drain, then the lifespan shutdown
-        watching.cancel_scope.cancel()  # done: stop watching for a second SIGINT
+        )
+        ready()
+        signum = await on_signals(AnyioScheduler(), signal.SIGINT, signal.SIGTERM)
+        # From now on a second SIGINT ends the process at once; another SIGTERM changes nothing.
+        signal.signal(signal.SIGINT, _exit_now)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _logger.info(
+            "%s: shutting down (requests in flight get up to %g s; Ctrl-C again stops at once)",
+            signal.Signals(signum).name,
+            args.drain_timeout,
+        )
+        serving.cancel_scope.cancel()  # drain, then the lifespan shutdown
 
 
 def serve(app: ASGIApp, acceptors: list[Acceptor], args: argparse.Namespace, ready: Any) -> None:

@@ -111,6 +111,10 @@ class ClientDisconnected(OSError):
     ``OSError`` there)."""
 
 
+# What an app raising needs no log line for: the client is gone, or the server answered already.
+_QUIET_ERRORS: Final = (ClientDisconnected, *_CONNECTION_ERRORS)
+
+
 def _disconnect() -> dict[str, Any]:
     return {"type": "http.disconnect"}
 
@@ -478,7 +482,7 @@ class Exchange(Sender[Response]):
         self.task = None
         phase = self._phase
         quiet = error is not None and (
-            isinstance(error, ClientDisconnected | _CONNECTION_ERRORS)
+            isinstance(error, _QUIET_ERRORS)
             or _is_cancellation(error, self.driver)
         )
         if phase == _COMPLETE:

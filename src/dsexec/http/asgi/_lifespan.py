@@ -6,6 +6,9 @@ leaving sends ``lifespan.shutdown`` and waits for ``lifespan.shutdown.complete``
 cancellation: a server being stopped still shuts its app down). ``state`` is the scope's
 ``state`` dict: what the app puts there at startup, each request's scope gets a copy of.
 
+The app's lifespan task is shielded from the cancellation of the code around it (a server
+being stopped cancels everything in it), so it always gets its ``lifespan.shutdown``.
+
 ``lifespan.startup.failed`` raises :class:`LifespanFailed` with the app's message. An app that
 does not speak the protocol -- it raises on the ``lifespan`` scope, or returns, before
 completing startup -- is fine in ``mode="auto"`` (logged at INFO, the block runs without
@@ -45,6 +48,7 @@ class Lifespan:
     entered, whether the app speaks the protocol."""
 
     __slots__ = (
+        "_app_scope",
         "_error",
         "_failed",
         "_phase",
@@ -96,18 +100,19 @@ class Lifespan:
         self._startup_done = anyio.Event()
         self._shutdown_asked = anyio.Event()
         self._shutdown_done = anyio.Event()
+        self._app_scope = anyio.CancelScope()
         tasks = self._tasks = anyio.create_task_group()
         await tasks.__aenter__()
         try:
             tasks.start_soon(self._run)
             await self._startup_done.wait()
         except BaseException:
-            tasks.cancel_scope.cancel()
+            self._app_scope.cancel()
             await tasks.__aexit__(None, None, None)
             raise
         failure = self._startup_failure()
         if failure is not None:
-            tasks.cancel_scope.cancel()
+            self._app_scope.cancel()
             await tasks.__aexit__(None, None, None)
             raise LifespanFailed(failure) from self._error
         return self.state
@@ -147,7 +152,7 @@ class Lifespan:
                 _logger.error("ASGI lifespan shutdown failed: %s", self._failed)
             elif self._error is not None:
                 _logger.error("ASGI lifespan shutdown raised", exc_info=self._error)
-        tasks.cancel_scope.cancel()
+        self._app_scope.cancel()
         await tasks.__aexit__(None, None, None)
 
     async def _run(self) -> None:
@@ -157,7 +162,10 @@ class Lifespan:
             "state": self.state,
         }
         try:
-            await self.app(scope, self._receive, self._send)
+            # The app's task outlives a cancelled server until its shutdown is over: only
+            # this object's own scope cancels it.
+            with anyio.CancelScope(shield=True), self._app_scope:
+                await self.app(scope, self._receive, self._send)
         except anyio.get_cancelled_exc_class():
             raise
         except Exception as exc:
