@@ -74,6 +74,13 @@ def test_path_is_percent_and_utf8_decoded_and_raw_path_is_as_sent() -> None:
     assert scope["query_string"] == b""
 
 
+def test_an_absolute_form_target_gives_its_path_and_query() -> None:
+    scope = scope_of(b"GET http://example.com/a%20b?q=1 HTTP/1.1\r\nHost: example.com\r\n\r\n")
+    assert scope["path"] == "/a b"
+    assert scope["raw_path"] == b"/a%20b"
+    assert scope["query_string"] == b"q=1"
+
+
 def test_undecodable_path_bytes_become_replacement_characters() -> None:
     scope = scope_of(b"GET /x%FFy HTTP/1.1\r\nHost: h\r\n\r\n")
     assert scope["path"] == "/x\ufffdy"

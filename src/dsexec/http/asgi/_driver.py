@@ -272,8 +272,12 @@ class AsyncioDriver:
         if not done:
             runner.begin(job, yielded)
             return
-        if task.cancelling() or not self.release(runner):
+        if task.cancelling():
             task.cancel()  # the app cancelled "its" task: this runner is spent
+        elif len(idle) < _MAX_IDLE_RUNNERS:
+            idle.append(runner)
+        else:
+            task.cancel()
         job.app_done(error)
         if error is not None and _must_propagate(error):
             raise error

@@ -74,7 +74,29 @@ _BODY_MORE: Final = 1  # body bytes to come
 _BODY_DONE: Final = 2  # the last http.request went out
 
 _NO_BODY_STATUSES: Final = frozenset({204, 304})
-_FRAMING: Final = frozenset({b"content-length", b"transfer-encoding", b"connection"})
+# What a response header is to the server, by its name as the app spells it (a small table,
+# so a name is lower-cased once, not per response).
+_PLAIN: Final = 0
+_CONTENT_LENGTH: Final = 1
+_TRANSFER_ENCODING: Final = 2
+_CONNECTION: Final = 3
+_FRAMING: Final = {
+    b"content-length": _CONTENT_LENGTH,
+    b"transfer-encoding": _TRANSFER_ENCODING,
+    b"connection": _CONNECTION,
+}
+_HEADER_KINDS_MAX: Final = 512
+_HEADER_KINDS: dict[bytes, int] = {}
+
+
+def _header_kind(name: bytes) -> int:
+    kinds = _HEADER_KINDS
+    if len(kinds) >= _HEADER_KINDS_MAX:
+        kinds.clear()
+    kind = kinds[name] = _FRAMING.get(name.lower(), _PLAIN)
+    return kind
+
+
 _INTERNAL_ERROR: Final = Response(
     500,
     [(b"content-type", b"text/plain; charset=utf-8")],
@@ -386,7 +408,8 @@ class Exchange(Sender[Response]):
         self._launched = False
         self._observed: StopSource | None = None
         self._phase = _NOT_STARTED
-        self._body = _BODY_MORE if request.head.has_body else _BODY_NONE
+        head = request.head
+        self._body = _BODY_MORE if head.chunked or head.content_length else _BODY_NONE
         self._received = 0
         self._reading: _Pending | None = None
         self._recv_waiter: _Pending | None = None
@@ -403,13 +426,16 @@ class Exchange(Sender[Response]):
         return self
 
     def connect_or_complete(self, receiver: Receiver[Response], /) -> OperationState | None:
-        try:
-            self.connect(receiver)
-        except Exception as exc:
-            receiver.set_error(exc)
+        if self._receiver is not None or self._launched:
+            receiver.set_error(RuntimeError("an ASGI exchange is a sender of one request"))
             return None
+        self._receiver = receiver
         self._launch()
-        return None if self._receiver is None else self
+        return self if self._undecided() else None
+
+    def _undecided(self) -> bool:
+        """Whether the operation has not completed yet."""
+        return self._receiver is not None
 
     def start(self) -> None:
         """Run the app (unless ``connect_or_complete`` did); watch for stop while it runs."""
@@ -473,6 +499,9 @@ class Exchange(Sender[Response]):
 
     def app_done(self, error: BaseException | None) -> None:
         """The app's coroutine returned (``error`` is ``None``) or raised ``error``."""
+        if error is None and self._phase == _COMPLETE:  # the usual end
+            self.task = None
+            return
         try:
             self._app_done(error)
         except Exception:  # a bug here must not reach the loop or the driver
@@ -482,8 +511,7 @@ class Exchange(Sender[Response]):
         self.task = None
         phase = self._phase
         quiet = error is not None and (
-            isinstance(error, _QUIET_ERRORS)
-            or _is_cancellation(error, self.driver)
+            isinstance(error, _QUIET_ERRORS) or _is_cancellation(error, self.driver)
         )
         if phase == _COMPLETE:
             if error is not None and not quiet:
@@ -637,6 +665,7 @@ class Exchange(Sender[Response]):
         length: int | None = None
         chunked = False
         close = False
+        kinds = _HEADER_KINDS
         for item in message.get("headers", ()):
             name, value = item
             pair = item
@@ -646,15 +675,17 @@ class Exchange(Sender[Response]):
                 pair = (name, value)
             elif type(pair) is not tuple:
                 pair = (name, value)
-            lowered = name.lower()
-            if lowered not in _FRAMING:
+            kind = kinds.get(name)
+            if kind is None:
+                kind = _header_kind(name)
+            if kind == _PLAIN:
                 headers.append(pair)
-            elif lowered == b"content-length":
+            elif kind == _CONTENT_LENGTH:
                 stripped = value.strip()
                 if not stripped.isdigit() or (length is not None and int(stripped) != length):
                     raise ValueError(f"ASGI: bad content-length header {value!r}")
                 length = int(stripped)
-            elif lowered == b"transfer-encoding":
+            elif kind == _TRANSFER_ENCODING:
                 if value.strip().lower() != b"chunked":
                     raise ValueError(
                         f"ASGI: the server frames the body itself; transfer-encoding {value!r} "
@@ -673,7 +704,7 @@ class Exchange(Sender[Response]):
     def _first_body(self, body: object, more: object) -> None:
         if self.disconnected:
             raise ClientDisconnected("the client disconnected")
-        data = _as_bytes(body, "http.response.body body")
+        data = body if type(body) is bytes else _as_bytes(body, "http.response.body body")
         status = self._status
         length = self._length
         head_only = self.request.head.method == b"HEAD" or status in _NO_BODY_STATUSES

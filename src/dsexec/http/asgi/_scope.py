@@ -16,16 +16,20 @@ What each key holds, from the request as ``read_request`` parsed it:
 * ``state``: a shallow copy of the lifespan state, fresh for each request;
 * ``extensions``: ``http.response.pathsend`` (a file response sent with ``sendfile``).
 
-Converting an address to a string is the costly part (``ipaddress`` is pure Python, hashing
-included), so each connection's endpoint tuple is converted once and remembered by identity in a
-small bounded table (which holds the tuple, so its ``id`` cannot be reused meanwhile).
+Every allocation counts at tens of thousands of requests a second: a connection's ``client``
+and ``server`` are converted once (``ipaddress`` is pure Python, hashing included) and
+remembered by identity in a small bounded table that holds the connection (so its ``id`` cannot
+be reused meanwhile); lower-cased header names come from a small table and a header already
+lower-case keeps its pair; ``scope["asgi"]`` is one shared dict (read it, do not change it).
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
+from urllib.parse import unquote_to_bytes
 
 from ...net import IPAddress
+from .._connection import HttpConnection
 from .._request import Request
 
 __all__ = ["ASGI_VERSION", "SPEC_VERSION", "endpoint", "http_scope"]
@@ -34,6 +38,11 @@ ASGI_VERSION: Final = "3.0"
 SPEC_VERSION: Final = "2.4"
 _ENDPOINTS_MAX: Final = 4096
 _endpoints: dict[int, tuple[tuple[IPAddress, int], tuple[str, int]]] = {}
+_connections: dict[int, tuple[HttpConnection, tuple[str, int] | None, tuple[str, int] | None]] = {}
+_LOWER_MAX: Final = 512
+_LOWER: dict[bytes, bytes] = {}
+# Shared by every scope: nothing in it changes, and apps only read it.
+_ASGI: Final = {"version": ASGI_VERSION, "spec_version": SPEC_VERSION}
 _METHODS: Final = {
     method: method.decode("ascii")
     for method in (b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"PATCH")
@@ -56,12 +65,44 @@ def endpoint(value: tuple[IPAddress, int] | None) -> tuple[str, int] | None:
     return converted
 
 
+def _endpoints_of(conn: HttpConnection) -> tuple[tuple[str, int] | None, tuple[str, int] | None]:
+    """``(client, server)`` of a connection, converted once per connection."""
+    found = _connections.get(id(conn))
+    if found is not None and found[0] is conn:
+        return found[1], found[2]
+    if len(_connections) >= _ENDPOINTS_MAX:
+        _connections.clear()
+    client = endpoint(conn.peer)
+    server = endpoint(conn.local)
+    _connections[id(conn)] = (conn, client, server)
+    return client, server
+
+
+def _lowered(headers: tuple[tuple[bytes, bytes], ...]) -> list[tuple[bytes, bytes]]:
+    """The header pairs with lower-case names; a pair whose name is lower-case already is
+    reused, and lowered names come from a small table (both save an allocation per header)."""
+    lowered: list[tuple[bytes, bytes]] = []
+    table = _LOWER
+    for pair in headers:
+        name = pair[0]
+        lower = table.get(name)
+        if lower is None:
+            if len(table) >= _LOWER_MAX:
+                table.clear()
+            lower = table[name] = name.lower()
+        lowered.append(pair if lower == name else (lower, pair[1]))
+    return lowered
+
+
 def http_scope(request: Request, root_path: str, state: dict[str, Any]) -> dict[str, Any]:
     """The ``http`` scope of ``request`` (see the module docstring)."""
     head = request.head
     conn = request.connection
     method = head.method
     target = head.target
+    if target[:1] != b"/" and b"://" in target:  # absolute form: keep only the path
+        slash = target.find(b"/", target.index(b"://") + 3)
+        target = b"/" if slash < 0 else target[slash:]
     query = target.find(b"?")
     if query < 0:
         raw_path = target
@@ -69,8 +110,9 @@ def http_scope(request: Request, root_path: str, state: dict[str, Any]) -> dict[
     else:
         raw_path = target[:query]
         query_string = target[query + 1 :]
-    path = request.path.decode("utf-8", "replace") if b"%" in raw_path else None
-    if path is None:
+    if b"%" in raw_path:
+        path = unquote_to_bytes(raw_path).decode("utf-8", "replace")
+    else:
         try:
             path = raw_path.decode("ascii")
         except UnicodeDecodeError:
@@ -78,9 +120,10 @@ def http_scope(request: Request, root_path: str, state: dict[str, Any]) -> dict[
     if root_path:
         path = root_path + path
         raw_path = root_path.encode("utf-8") + raw_path
+    client, server = _endpoints_of(conn)
     return {
         "type": "http",
-        "asgi": {"version": ASGI_VERSION, "spec_version": SPEC_VERSION},
+        "asgi": _ASGI,
         "http_version": head.http_version,
         "method": _METHODS.get(method) or method.decode("ascii", "replace").upper(),
         "scheme": conn.scheme,
@@ -88,9 +131,9 @@ def http_scope(request: Request, root_path: str, state: dict[str, Any]) -> dict[
         "raw_path": raw_path,
         "query_string": query_string,
         "root_path": root_path,
-        "headers": [(name.lower(), value) for name, value in head.headers],
-        "client": endpoint(conn.peer),
-        "server": endpoint(conn.local),
+        "headers": _lowered(head.headers),
+        "client": client,
+        "server": server,
         "state": state.copy(),
         "extensions": {"http.response.pathsend": {}},
     }
