@@ -112,25 +112,28 @@ def available_servers(cfg: Config) -> tuple[dict[str, ServerSpec], list[str]]:
     specs = [ServerSpec(ASGI, "python -m dsexec.http.asgi app:app (uvloop)", _dsexec_asgi)]
     notes: list[str] = []
     if _installed_for(cfg.python, "uvicorn") and _installed_for(cfg.python, "httptools"):
-        specs.append(ServerSpec("uvicorn", "uvicorn app:app --loop uvloop --http httptools",
-                                _uvicorn))
+        specs.append(
+            ServerSpec("uvicorn", "uvicorn app:app --loop uvloop --http httptools", _uvicorn)
+        )
     else:
         notes.append("uvicorn: not installed (pip install -e '.[bench]'): skipped")
     if _installed_for(cfg.python, "granian"):
-        specs.append(ServerSpec("granian", "granian --interface asgi app:app (1 worker)",
-                                _granian))
+        specs.append(ServerSpec("granian", "granian --interface asgi app:app (1 worker)", _granian))
     else:
         notes.append("granian: not installed (pip install -e '.[bench]'): skipped")
-    specs.append(ServerSpec("serve_http", "serve_http_server.py (IoContext)",
-                            _serve_http("io_context")))
+    specs.append(
+        ServerSpec("serve_http", "serve_http_server.py (IoContext)", _serve_http("io_context"))
+    )
     if _installed_for(cfg.python, "uvloop"):
-        specs.append(ServerSpec("serve_http-uvloop", "serve_http_server.py --loop uvloop",
-                                _serve_http("uvloop")))
+        specs.append(
+            ServerSpec(
+                "serve_http-uvloop", "serve_http_server.py --loop uvloop", _serve_http("uvloop")
+            )
+        )
     else:
         notes.append("serve_http-uvloop: uvloop not installed: skipped")
     if hello.DSEXEC_SERVER.exists():
-        specs.append(ServerSpec("dsexec-tuned", "benchmarks/http_hello/dsexec_server.py",
-                                _tuned))
+        specs.append(ServerSpec("dsexec-tuned", "benchmarks/http_hello/dsexec_server.py", _tuned))
     else:
         notes.append("dsexec-tuned: benchmarks/http_hello/dsexec_server.py missing: skipped")
     return {spec.name: spec for spec in specs}, notes
