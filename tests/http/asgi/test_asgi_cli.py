@@ -208,36 +208,57 @@ def test_workers_share_the_ports_and_stop_together(app_dir: Path) -> None:
 
 # -- mistakes --------------------------------------------------------------------------
 
+MISTAKES = [
+    (["hello_app:app", "--bogus"], 2, "unrecognized arguments: --bogus"),
+    (["hello_app:app", "--port", "70000"], 2, "a port is 0..65535"),
+    (["hello_app:app", "--workers", "0"], 2, "expected a number >= 1"),
+    (["hello_app:app", "--drain-timeout", "nan"], 2, "expected seconds > 0"),
+    (["hello_app:app", "--root-path", "api/"], 2, "--root-path must start with '/'"),
+    (["hello_app"], 1, "APP must look like module:attribute"),
+    (["no_such_module:app"], 1, "cannot import module 'no_such_module'"),
+    (["hello_app:missing"], 1, "module 'hello_app' has no attribute 'missing'"),
+    (["broken_module:app"], 1, "raised ZeroDivisionError: broken at import"),
+    (["hello_app:app", "--host", "not-an-ip"], 1, "host must be an IP address"),
+    (["failing_app:app", "--port", "0"], 1, "lifespan startup failed: no database here"),
+    (
+        ["failing_app:app", "--port", "0", "--workers", "2"],
+        1,
+        "lifespan startup failed: no database here",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def mistakes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[tuple[int, bytes, bytes]]]:
+    """Every mistake's (status, stdout, stderr): the processes run side by side."""
+    directory = tmp_path_factory.mktemp("apps")
+    for name, source in APPS.items():
+        (directory / f"{name}.py").write_text(source, encoding="utf-8")
+    running = [Server(directory, *args) for args, _, _ in MISTAKES]
+    try:
+        outcomes = []
+        for each in running:
+            code = each.wait()
+            outcomes.append((code, each.out, each.err))
+        yield outcomes
+    finally:
+        for each in running:
+            each.kill()
+
 
 @pytest.mark.parametrize(
-    ("args", "status", "message"),
-    [
-        (["hello_app:app", "--bogus"], 2, "unrecognized arguments: --bogus"),
-        (["hello_app:app", "--port", "70000"], 2, "a port is 0..65535"),
-        (["hello_app:app", "--workers", "0"], 2, "expected a number >= 1"),
-        (["hello_app:app", "--drain-timeout", "nan"], 2, "expected seconds > 0"),
-        (["hello_app:app", "--root-path", "api/"], 2, "--root-path must start with '/'"),
-        (["hello_app"], 1, "APP must look like module:attribute"),
-        (["no_such_module:app"], 1, "cannot import module 'no_such_module'"),
-        (["hello_app:missing"], 1, "module 'hello_app' has no attribute 'missing'"),
-        (["broken_module:app"], 1, "raised ZeroDivisionError: broken at import"),
-        (["hello_app:app", "--host", "not-an-ip"], 1, "host must be an IP address"),
-        (["failing_app:app", "--port", "0"], 1, "lifespan startup failed: no database here"),
-        (
-            ["failing_app:app", "--port", "0", "--workers", "2"],
-            1,
-            "lifespan startup failed: no database here",
-        ),
-    ],
+    ("index", "status", "message"),
+    [(index, status, message) for index, (_, status, message) in enumerate(MISTAKES)],
+    ids=[" ".join(args) for args, _, _ in MISTAKES],
 )
 def test_a_mistake_is_one_error_line_and_a_non_zero_status(
-    app_dir: Path, args: list[str], status: int, message: str
+    mistakes: list[tuple[int, bytes, bytes]], index: int, status: int, message: str
 ) -> None:
-    with server(app_dir, *args) as running:
-        assert running.wait() == status
-        line = one_error_line(re.sub(rb"(?m)^INFO .*\n", b"", running.err))
-        assert message in line
-        assert running.out == b""
+    code, out, err = mistakes[index]
+    assert code == status
+    line = one_error_line(re.sub(rb"(?m)^INFO .*\n", b"", err))
+    assert message in line
+    assert out == b""
 
 
 def test_a_port_in_use_is_one_error_line(app_dir: Path) -> None:
