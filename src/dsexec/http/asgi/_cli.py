@@ -38,7 +38,7 @@ from typing import Any, Final, NoReturn
 
 import anyio
 
-from ..._core import NetError
+from ..._core import Env, NetError, StopSource
 from ...net import Acceptor, create_acceptor
 from ...schedulers import AnyioScheduler, on_signals
 from ...security import Limits
@@ -241,9 +241,38 @@ def _exit_now(signum: int, frame: FrameType | None) -> None:
     os._exit(_EXIT_NOW)
 
 
+class _FirstSignal:
+    """The receiver of ``on_signals``: remembers the signal, makes a second SIGINT end the
+    process at once (installed right as the first one is handled: no window), wakes the
+    server's task."""
+
+    def __init__(self, source: StopSource) -> None:
+        self.event = anyio.Event()
+        self.signum = 0
+        self._env = Env(source.token, None)
+
+    def set_value(self, signum: int, /) -> None:
+        self.signum = signum
+        signal.signal(signal.SIGINT, _exit_now)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # another SIGTERM changes nothing
+        self.event.set()
+
+    def set_error(self, error: BaseException, /) -> None:
+        _logger.error("watching for signals failed: %s", error)
+        self.event.set()
+
+    def set_stopped(self) -> None:
+        self.event.set()
+
+    def get_env(self) -> Env:
+        return self._env
+
+
 async def _serve_until_signal(
     app: ASGIApp, acceptors: list[Acceptor], args: argparse.Namespace, ready: Any
 ) -> None:
+    source = StopSource()
+    first = _FirstSignal(source)
     async with anyio.create_task_group() as serving:
         await serving.start(
             lambda task_status: serve_asgi(
@@ -257,16 +286,21 @@ async def _serve_until_signal(
                 task_status=task_status,
             )
         )
-        ready()
-        signum = await on_signals(AnyioScheduler(), signal.SIGINT, signal.SIGTERM)
-        # From now on a second SIGINT ends the process at once; another SIGTERM changes nothing.
-        signal.signal(signal.SIGINT, _exit_now)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        _logger.info(
-            "%s: shutting down (requests in flight get up to %g s; Ctrl-C again stops at once)",
-            signal.Signals(signum).name,
-            args.drain_timeout,
-        )
+        # The handlers go in before anything is announced: a SIGINT right after the
+        # "listening on" lines drains like any other.
+        watching = on_signals(AnyioScheduler(), signal.SIGINT, signal.SIGTERM).connect(first)
+        watching.start()
+        try:
+            ready()
+            await first.event.wait()
+        finally:
+            source.request_stop()  # (completed already, unless we are leaving early)
+        if first.signum:
+            _logger.info(
+                "%s: shutting down (requests in flight get up to %g s; Ctrl-C again stops at once)",
+                signal.Signals(first.signum).name,
+                args.drain_timeout,
+            )
         serving.cancel_scope.cancel()  # drain, then the lifespan shutdown
 
 
