@@ -134,6 +134,25 @@ def test_a_body_over_the_limit_is_answered_413_and_the_app_sees_a_disconnect(
     assert not http_log.messages(logging.ERROR)  # the app's OSError is no news
 
 
+def test_a_stop_wakes_an_app_waiting_for_the_rest_of_its_body_with_a_disconnect() -> None:
+    seen: list[Message] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(await receive())  # the first piece
+        seen.append(await receive())  # waits: the rest never comes
+
+    with Served(asgi_handler(app), drain_timeout=0.01, limits=Limits(idle_timeout=0.04)) as served:
+        client = served.connect()
+        served.send(client, b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc")
+        assert len(seen) == 1
+        served.stop()  # the drain runs out: the connection is stopped
+        assert served.closed_by_server(client)
+    assert seen == [
+        {"type": "http.request", "body": b"abc", "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+
 def test_receive_after_the_response_says_disconnect_at_once() -> None:
     late: list[Message] = []
 

@@ -200,12 +200,14 @@ class _Pending:
         return env
 
     def cancel(self) -> None:
-        """Withdraw the wait (its operation is stopped; a later completion is ignored)."""
+        """Withdraw the wait: its operation is stopped (a later completion is ignored) and
+        whoever awaits it wakes up with ``ClientDisconnected``."""
         if not self.done:
             self.done = True
             self.error = ClientDisconnected("the wait was withdrawn")
             if self.source is not None:
                 self.source.request_stop()
+            self._wake()
 
     def _wake(self) -> None:
         waiter = self._waiter
