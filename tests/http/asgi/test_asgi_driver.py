@@ -41,8 +41,14 @@ class FakeJob:
         self.coro = coro
         self.ctx = contextvars.copy_context()
         self.task: Cancellable | None = None
+        self.stepping = False
         self.outcomes: list[BaseException | None] = []
         self.done = anyio.Event()
+        self.flushes = 0
+
+    def flush(self) -> None:
+        assert not self.stepping
+        self.flushes += 1
 
     def app_done(self, error: BaseException | None) -> None:
         self.outcomes.append(error)
@@ -83,6 +89,7 @@ async def test_asyncio_driver_finishes_a_coroutine_that_does_not_wait_inline(
     await asyncio.sleep(0)
     await asyncio.sleep(0)
     assert len(done) == 2
+    assert [job.flushes for job in done] == [1, 1]  # once the step was over
     first, second = tasks
     assert isinstance(first, asyncio.Task)  # a task to ask about, as in any task
     assert first is second  # the same parked runner: no task per request
@@ -312,6 +319,43 @@ async def test_asyncio_timeout_works_inside_a_request(anyio_backend: object) -> 
     async with serving(real_app) as url, httpx.AsyncClient(base_url=url) as client:
         response = await client.get("/asyncio-timeout")
     assert response.text == "/asyncio-timeout"
+
+
+@pytest.mark.anyio
+async def test_a_response_sent_from_a_child_task_goes_out() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+
+        async def answer() -> None:
+            await send({"type": "http.response.start", "status": 200})
+            await send({"type": "http.response.body", "body": b"from a child task"})
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(answer)
+
+    async with serving(app) as url, httpx.AsyncClient(base_url=url) as client:
+        for _ in range(2):
+            assert (await client.get("/")).text == "from a child task"
+
+
+@pytest.mark.anyio
+async def test_a_response_goes_out_when_the_app_waits_after_sending_it() -> None:
+    sent = anyio.Event()
+    release = anyio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200})
+        await send({"type": "http.response.body", "body": b"early"})
+        sent.set()
+        await release.wait()  # e.g. a background task: the client has its answer already
+
+    async with serving(app) as url, httpx.AsyncClient(base_url=url) as client:
+        assert (await client.get("/")).text == "early"
+        assert sent.is_set()
+        release.set()
 
 
 @pytest.mark.anyio

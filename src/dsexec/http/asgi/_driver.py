@@ -93,6 +93,11 @@ class Job(Protocol):
     coro: Coroutine[Any, Any, Any]
     ctx: contextvars.Context
     task: Cancellable | None
+    stepping: bool
+    """True while a driver runs a step of the coroutine."""
+
+    def flush(self) -> None:
+        """A step is over: hand over what the app sent during it."""
 
     def app_done(self, error: BaseException | None) -> None:
         """The coroutine returned (``None``) or raised ``error``."""
@@ -160,16 +165,23 @@ class Continue:
                     raise
                 except BaseException as exc:  # cancellation (or an interrupt): the app decides
                     error = exc
+            job.stepping = True
             try:
                 yielded = run(coro.send, value) if error is None else run(coro.throw, error)
             except StopIteration:
+                job.stepping = False
+                job.flush()
                 job.app_done(None)
                 return False
             except BaseException as exc:
+                job.stepping = False
+                job.flush()
                 job.app_done(exc)
                 if _must_propagate(exc):
                     raise
                 return exc is error
+            job.stepping = False
+            job.flush()
             value = None
             error = None
 
@@ -258,6 +270,7 @@ class AsyncioDriver:
             runner.begin(job, START)
             return
         error: BaseException | None = None
+        job.stepping = True
         try:
             yielded = job.ctx.run(job.coro.send, None)
         except StopIteration:
@@ -269,6 +282,8 @@ class AsyncioDriver:
             done = False
         finally:
             _leave_task(loop, task)
+            job.stepping = False
+        job.flush()  # the response goes out now, outside the app's frames
         if not done:
             runner.begin(job, yielded)
             return
@@ -354,16 +369,23 @@ def resume_inline(job: Job, value: object) -> None:
     run = job.ctx.run
     error: BaseException | None = None
     while True:
+        job.stepping = True
         try:
             yielded = run(coro.send, value) if error is None else run(coro.throw, error)
         except StopIteration:
+            job.stepping = False
+            job.flush()
             job.app_done(None)
             return
         except BaseException as exc:
+            job.stepping = False
+            job.flush()
             job.app_done(exc)
             if _must_propagate(exc):
                 raise
             return
+        job.stepping = False
+        job.flush()
         value = None
         error = None
         park = getattr(yielded, "park", None)

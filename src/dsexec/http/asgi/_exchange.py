@@ -11,7 +11,10 @@ enough to write one:
   shape carries them);
 * the first ``http.response.body`` decides the shape. Without ``more_body`` it is the whole
   body: ``Response(status, headers, body)``, written with a ``Content-Length`` in one write
-  (an app's ``Content-Length`` must match it: a mismatch is an error, answered 500). With
+  (an app's ``Content-Length`` must match it: a mismatch is an error, answered 500). Sent from
+  the step the driver is running, it is handed over when that step ends -- the app returns or
+  first waits -- outside the app's frames and context (cheaper); sent from another task, at
+  once. With
   ``more_body`` the answer streams: a ``StreamBody`` (chunked, or the app's ``Content-Length``
   with exactly that many bytes) whose pieces are the following ``send`` calls; ``send``
   waits while the previous piece is not yet taken by the writer (one piece in hand, one being
@@ -378,6 +381,7 @@ class Exchange(Sender[Response]):
         "_body",
         "_chunked",
         "_close",
+        "_deferred",
         "_failure",
         "_headers",
         "_launched",
@@ -396,6 +400,7 @@ class Exchange(Sender[Response]):
         "driver",
         "handler",
         "request",
+        "stepping",
         "task",
     )
 
@@ -418,6 +423,8 @@ class Exchange(Sender[Response]):
         self._stream: _Stream | None = None
         self._failure: BaseException | None = None
         self.disconnected = False
+        self.stepping = False
+        self._deferred: Response | None = None
 
     # -- the sender and its operation -------------------------------------------------------
 
@@ -498,6 +505,15 @@ class Exchange(Sender[Response]):
             receiver.set_stopped()
 
     # -- what the driver reports ------------------------------------------------------------
+
+    def flush(self) -> None:
+        """A step of the app's coroutine ended: hand over a whole response it sent meanwhile
+        (writing it then, outside the app's frames and context, is cheaper than from inside
+        ``send``)."""
+        response = self._deferred
+        if response is not None:
+            self._deferred = None
+            self._complete(response, None)
 
     def app_done(self, error: BaseException | None) -> None:
         """The app's coroutine returned (``error`` is ``None``) or raised ``error``."""
@@ -728,7 +744,10 @@ class Exchange(Sender[Response]):
             else:
                 response = _response(status, self._headers, data, self._close)
             self._phase = _COMPLETE
-            self._complete(response, None)
+            if self.stepping:
+                self._deferred = response  # handed over when this step of the app ends
+            else:
+                self._complete(response, None)
             self._wake_receive()
             return
         response = self._streamed(length, head_only, data, ended=not more)
