@@ -15,6 +15,7 @@ import dsexec
 PUBLIC_PACKAGES = [
     "dsexec",
     "dsexec.http",
+    "dsexec.http.asgi",
     "dsexec.net",
     "dsexec.perf",
     "dsexec.security",

@@ -98,9 +98,18 @@ class FileBody:
 class StreamBody:
     """A response body produced piece by piece: ``next_chunk()`` returns the sender of the next
     piece (``bytes``), ``b""`` when the body is over. Sent with chunked transfer coding (to an
-    HTTP/1.0 client: unframed, and the connection closes after it)."""
+    HTTP/1.0 client: unframed, and the connection closes after it); with ``content_length=N``
+    sent with that ``Content-Length`` instead, and the pieces must add up to exactly ``N`` bytes
+    (more or fewer fail the write, and the connection closes). A ``HEAD`` answer keeps the
+    framing header a ``GET`` would get, without the body."""
 
     next_chunk: Callable[[], Sender[bytes]] = attrs.field(validator=attrs.validators.is_callable())
+    content_length: int | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(
+            attrs.validators.and_(attrs.validators.instance_of(int), attrs.validators.ge(0))
+        ),
+    )
 
 
 Body = bytes | FileBody | StreamBody
@@ -248,21 +257,27 @@ def _stream_response(  # noqa: PLR0917
     send_body: bool,
 ) -> Sender[Any]:
     http10 = conn.request.head.http_version == "1.0"  # type: ignore[union-attr]
-    if http10:
+    length = body.content_length
+    if http10 and length is None:
         keep_alive = False
         conn.closing = True
+    status = response.status
     head = serialize_response_head(
-        response.status,
+        status,
         response.headers,
         http_version="1.0" if http10 else "1.1",
         keep_alive=keep_alive,
-        chunked=send_body and not http10,
+        content_length=length if status != 204 else None,
+        # (a HEAD answer announces the framing of the GET's body, 204 and 304 have none)
+        chunked=length is None and not http10 and status not in (204, 304),
         date=_DATES.get(),
     )
     written: Sender[Any] = async_write(scheduler, conn.sock, head)
     if not send_body:
         return written
     sock = conn.sock
+    if length is not None:
+        return written | let_value(lambda _: _counted_rounds(scheduler, sock, body, length))
 
     def send_piece(piece: bytes) -> Sender[int]:
         if not piece:
@@ -272,6 +287,28 @@ def _stream_response(  # noqa: PLR0917
     # One round: the next piece, then its write; -1 once the body is over.
     rounds = _StreamRound(None, (body, send_piece)) | repeat_until(_body_over)
     return written | let_value(lambda _: rounds)
+
+
+def _counted_rounds(
+    scheduler: IoScheduler, sock: Any, body: StreamBody, length: int
+) -> Sender[int]:
+    """The rounds of a stream with a ``Content-Length``: its pieces as they are, counted."""
+    left = length
+
+    def send_piece(piece: bytes) -> Sender[int]:
+        nonlocal left
+        left -= len(piece)
+        if left < 0:
+            raise ValueError(f"write_response: the stream gave more than its {length} bytes")
+        if not piece:
+            if left:
+                raise ValueError(
+                    f"write_response: the stream ended {left} bytes short of its {length}"
+                )
+            return just(-1)
+        return async_write(scheduler, sock, piece)
+
+    return _StreamRound(None, (body, send_piece)) | repeat_until(_body_over)
 
 
 def _ended(_: int) -> int:
