@@ -675,6 +675,35 @@ def test_a_drain_stops_what_is_left_at_its_deadline(vts: ex.VirtualTimeScheduler
         assert vts.time() < 10
 
 
+def test_a_drain_deadline_and_a_request_deadline_in_one_sweep(
+    vts: ex.VirtualTimeScheduler, caplog: pytest.LogCaptureFixture
+) -> None:
+    def stuck(request: Request) -> ex.Sender[Response]:
+        return vts.schedule_after(1000) | ex.then(lambda _: Response(200, (), b""))
+
+    limits = Limits(request_timeout=2, header_timeout=2)
+    with Served(stuck, context=vts, limits=limits, drain_timeout=2) as served:
+        client = served.connect()
+        served.send(client, get())
+        served.source.request_stop()
+        served.advance(2.5)
+        served.settle(until=lambda: served.done)
+        assert served.closed_by_server(client)
+        assert served.receiver.value is None
+    assert [record for record in caplog.records if record.levelno >= logging.ERROR] == []
+
+
+def test_a_closed_connection_reports_no_addresses() -> None:
+    from dsexec.http import HttpConnection
+    from dsexec.net import Socket
+
+    left, right = socket.socketpair()
+    right.close()
+    conn = HttpConnection(Socket(left))
+    conn.close()
+    assert conn.local is None
+
+
 # -- building a loop from the pieces ------------------------------------------------------------
 
 

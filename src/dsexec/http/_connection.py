@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Final, final
 
+from .._core import ClosedResourceError
 from ..net import IPAddress, Socket
 from ..security import Limits
 from ._events import PAUSED, BodyChunk, EndOfMessage
@@ -167,7 +168,7 @@ class HttpConnection:
 def _endpoint(sock: Socket, *, remote: bool) -> tuple[IPAddress, int] | None:
     try:
         endpoint = sock.get_remote_endpoint() if remote else sock.get_local_endpoint()
-    except OSError:
+    except (OSError, ClosedResourceError):
         return None
     return endpoint.address, endpoint.port
 

@@ -413,6 +413,7 @@ class HttpServer:
             self._connections.request_stop()
             for conn in list(self._live):
                 conn.close()
+            return  # every connection is closed: none is left to time out
         for conn in [conn for conn in self._live if conn.deadline <= now]:
             local = conn.local
             self.timeouts += 1
