@@ -36,21 +36,18 @@ import anyio
 
 import dsexec as ex
 from dsexec import net
+from dsexec.http.asgi import ASGIApp, Lifespan, LifespanFailed, asgi_handler, import_app
 from dsexec.security import audit, enable_audit_log
 
 from ._config import ConfigError, ServerConfig, load_config
 from ._server import Listener, MedusaServ, StartupError, _version
 
-__all__ = ["check_features", "load_tls_context", "main", "open_listeners", "serve"]
+__all__ = ["check_features", "load_app", "load_tls_context", "main", "open_listeners", "serve"]
 
 _PROG: Final = "medusa-serv"
 _SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
 _PR_SET_PDEATHSIG: Final = 1
 _ANYIO_BACKENDS: Final = {"asyncio": "asyncio", "uvloop": "asyncio", "trio": "trio"}
-
-# ASGI HOOK: True once an ASGI application mounts beside the static site (dsexec.http.asgi,
-# branch ``asgi``): MedusaServ.handle would pass what the static site answers 404 to the app.
-ASGI_MOUNT_WIRED: Final = False
 
 
 def _error(message: str) -> None:
@@ -59,20 +56,26 @@ def _error(message: str) -> None:
 
 def check_features(config: ServerConfig) -> None:
     """``StartupError`` if the configuration asks for what this build or machine lacks."""
-    if config.app is not None:
-        try:
-            found = importlib.util.find_spec("dsexec.http.asgi") is not None
-        except ImportError:  # pragma: no cover - dsexec.http itself always imports
-            found = False
-        if not (found and ASGI_MOUNT_WIRED):
-            raise StartupError(
-                "ASGI support is not available in this build (--app needs dsexec.http.asgi)"
-            )
+    if config.app is not None and config.backend == "io_context":
+        raise StartupError(
+            "--app needs --backend asyncio, uvloop or trio (an ASGI app runs on an event loop)"
+        )
     if config.backend in ("uvloop", "trio") and importlib.util.find_spec(config.backend) is None:
         raise StartupError(
             f"--backend {config.backend}: the {config.backend} package is not installed "
             f"(pip install {config.backend})"
         )
+
+
+def load_app(config: ServerConfig) -> ASGIApp | None:
+    """The ASGI app of ``--app module:attr`` (imported from the working directory), or
+    ``None``; ``StartupError`` in one line when it cannot be imported."""
+    if config.app is None:
+        return None
+    try:
+        return import_app(config.app)
+    except ValueError as exc:
+        raise StartupError(f"--app: {exc}") from None
 
 
 def load_tls_context(config: ServerConfig) -> ssl.SSLContext | None:
@@ -147,8 +150,7 @@ def print_banner(config: ServerConfig, listeners: Sequence[Listener]) -> None:
     """The startup lines: one ``listening on`` line per port, then the URLs to open."""
     workers = f", {config.workers} workers" if config.workers > 1 else ""
     print(
-        f"MedusaServ ({_version()}) serving {config.root} on the {config.backend} "
-        f"backend{workers}",
+        f"MedusaServ ({_version()}) serving {config.root} on the {config.backend} backend{workers}",
         flush=False,
     )
     for listener in listeners:
@@ -183,10 +185,14 @@ def _configure_logging(config: ServerConfig) -> None:
 
 
 def serve(
-    config: ServerConfig, listeners: Sequence[Listener], tls: ssl.SSLContext | None = None
+    config: ServerConfig,
+    listeners: Sequence[Listener],
+    tls: ssl.SSLContext | None = None,
+    app: ASGIApp | None = None,
 ) -> int:
     """Serve ``listeners`` in this process on ``config.backend`` until a signal drains it
-    (``tls``: the context of its TLS listeners)."""
+    (``tls``: the context of its TLS listeners; ``app``: the ASGI app answering what the
+    static site does not have, run through its lifespan around the serving)."""
     if config.backend == "io_context":
         with ex.IoContext() as io:
             medusa = MedusaServ(io.get_scheduler(), config, listeners, tls=tls)
@@ -194,11 +200,22 @@ def serve(
         return 0
 
     async def serve_on_anyio() -> None:
-        medusa = MedusaServ(ex.AnyioScheduler(), config, listeners, tls=tls)
-        await medusa.run()
+        if app is None:
+            await MedusaServ(ex.AnyioScheduler(), config, listeners, tls=tls).run()
+            return
+        async with Lifespan(app) as state:
+            mounted = asgi_handler(app, state=state)
+            try:
+                medusa = MedusaServ(ex.AnyioScheduler(), config, listeners, tls=tls, app=mounted)
+                await medusa.run()
+            finally:
+                mounted.close()
 
     options = {"use_uvloop": True} if config.backend == "uvloop" else {}
-    anyio.run(serve_on_anyio, backend=_ANYIO_BACKENDS[config.backend], backend_options=options)
+    try:
+        anyio.run(serve_on_anyio, backend=_ANYIO_BACKENDS[config.backend], backend_options=options)
+    except LifespanFailed as exc:
+        raise StartupError(f"--app: the application's startup failed: {exc}") from None
     return 0
 
 
@@ -214,7 +231,9 @@ def _worker(
     config: ServerConfig,
     host: str,
     listeners: list[Listener],
+    *,
     tls: ssl.SSLContext | None,
+    app: ASGIApp | None,
 ) -> int:
     """A forked worker: the first keeps the parent's sockets, the others bind their own on
     the same ports with ``SO_REUSEPORT``."""
@@ -225,7 +244,7 @@ def _worker(
         for listener in listeners:
             listener.acceptor.close()
         listeners = mine
-    return serve(config, listeners, tls)
+    return serve(config, listeners, tls, app)
 
 
 def run_workers(
@@ -233,6 +252,7 @@ def run_workers(
     host: str,
     listeners: list[Listener],
     tls: ssl.SSLContext | None = None,
+    app: ASGIApp | None = None,
 ) -> int:
     """Fork ``config.workers`` workers serving ``listeners``; forward signals; wait."""
     children: dict[int, int] = {}
@@ -257,7 +277,7 @@ def run_workers(
                 signal.signal(signal.SIGINT, signal.default_int_handler)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
-                code = _worker(index, config, host, listeners, tls)
+                code = _worker(index, config, host, listeners, tls=tls, app=app)
             except StartupError as exc:
                 _error(f"worker {index}: {exc}")
             except KeyboardInterrupt:
@@ -302,6 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         check_features(config)
         tls = load_tls_context(config)
+        app = load_app(config)
         host = listen_address(config.host)
         listeners = open_listeners(config, host, reuse_port=config.workers > 1)
     except StartupError as exc:
@@ -310,8 +331,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         print_banner(config, listeners)
         if config.workers > 1:
-            return run_workers(config, host, listeners, tls)
-        return serve(config, listeners, tls)
+            return run_workers(config, host, listeners, tls, app)
+        return serve(config, listeners, tls, app)
+    except StartupError as exc:  # the app's lifespan startup failed
+        _error(str(exc))
+        return 1
     except KeyboardInterrupt:  # a Ctrl-C before the handlers were installed
         return 128 + signal.SIGINT
     finally:

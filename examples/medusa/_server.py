@@ -41,7 +41,7 @@ import attrs
 
 import dsexec as ex
 from dsexec import net
-from dsexec.http import HttpServer, Request, Response, StaticFiles, static_files
+from dsexec.http import Handler, HttpServer, Request, Response, StaticFiles, static_files
 from dsexec.perf import PerfMonitor
 from dsexec.security import AccessControlList
 
@@ -65,6 +65,15 @@ _logger = logging.getLogger("medusa")
 _HISTORY: Final = 300  # seconds of history on the status page's charts
 _NO_STORE: Final = (b"cache-control", b"no-store")
 _NOSNIFF: Final = (b"x-content-type-options", b"nosniff")
+
+
+def _or_app(response: Response, app: Handler, request: Request) -> ex.Sender[Response]:
+    """The static site's ``response``, unless the mounted app should answer instead."""
+    return app(request) if response.status in _FOR_THE_APP else ex.just(response)
+
+
+# What the static site answers when an ASGI app (--app) should answer instead.
+_FOR_THE_APP: Final = frozenset({404, 405})
 _NOT_ALLOWED: Final = Response(
     405,
     [(b"content-type", b"text/plain; charset=utf-8"), (b"allow", b"GET, HEAD")],
@@ -122,6 +131,7 @@ class MedusaServ:
         "_scope",
         "_site",
         "_sites",
+        "app",
         "clock",
         "config",
         "http",
@@ -141,11 +151,13 @@ class MedusaServ:
         listeners: Sequence[Listener],
         *,
         tls: ssl.SSLContext | None = None,
+        app: Handler | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if tls is None and any(listener.tls for listener in listeners):
             raise ValueError("MedusaServ: TLS listeners need an ssl.SSLContext (tls=)")
         self.tls_context = tls
+        self.app = app
         self.scheduler = scheduler
         self.config = config
         self.listeners = tuple(listeners)
@@ -247,14 +259,19 @@ class MedusaServ:
     # -- requests -----------------------------------------------------------------------------
 
     def handle(self, request: Request) -> ex.Sender[Response]:
-        """MedusaServ's own pages, else the static site of the request's port."""
+        """MedusaServ's own pages, else the static site of the request's port, else (what the
+        site answers 404 or 405) the ASGI app, if one is mounted."""
         page = route(request.target)
         if page is None:
             site = self._site
             if site is None:
                 local = request.local
                 site = self._sites[local[1]] if local is not None else self._first_site()
-            return site(request)
+            app = self.app
+            if app is None:
+                return site(request)
+            # The ASGI app (--app) answers what the static site does not have.
+            return site(request) | ex.let_value(lambda response: _or_app(response, app, request))
         if request.method not in {b"GET", b"HEAD"}:
             return ex.just(_NOT_ALLOWED)
         if page == "health":

@@ -310,9 +310,70 @@ def test_a_certificate_that_does_not_load_is_one_line(tmp_path: Path) -> None:
     assert_one_line(result, 1, "--certfile/--keyfile: cannot load the certificate and key")
 
 
-def test_an_app_says_asgi_is_not_available_in_this_build() -> None:
+APP = """
+state_seen = []
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            scope["state"]["greeting"] = b"hello from the app"
+            await send({"type": "lifespan.startup.complete"})
+        message = await receive()
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    body = scope["state"]["greeting"] + b" at " + scope["path"].encode()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": body})
+"""
+
+FAILING_APP = """
+async def app(scope, receive, send):
+    assert scope["type"] == "lifespan"
+    await receive()
+    await send({"type": "lifespan.startup.failed", "message": "no database"})
+"""
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_an_asgi_app_answers_what_the_static_site_does_not_have(
+    tmp_path: Path, backend: str
+) -> None:
+    (tmp_path / "myapp.py").write_text(APP)
+    args = ("--port", "0", "--backend", backend, "--app", "myapp:app")
+    with MedusaProcess(*args, cwd=tmp_path) as medusa:
+        port = medusa.ports[0]
+        api = exchange("127.0.0.1", port, get(b"/api/items"))
+        assert api is not None
+        assert api.status == 200
+        assert api.body == b"hello from the app at /api/items"
+        site = exchange("127.0.0.1", port, get(b"/"))
+        assert site is not None
+        assert b"MedusaServ" in site.body  # the static index still comes first
+        health = exchange("127.0.0.1", port, get(b"/_medusa/health"))
+        assert health is not None
+        assert health.status == 200
+
+
+def test_an_app_on_the_io_context_backend_is_one_line() -> None:
     result = run_to_exit("--port", "0", "--app", "mymodule:app")
-    assert_one_line(result, 1, "ASGI support is not available in this build")
+    assert_one_line(result, 1, "--app needs --backend asyncio, uvloop or trio")
+
+
+def test_an_app_that_cannot_be_imported_is_one_line(tmp_path: Path) -> None:
+    result = run_to_exit("--port", "0", "--backend", "asyncio", "--app", "nosuchmodule:app")
+    assert_one_line(result, 1, "--app: cannot import module 'nosuchmodule'")
+
+
+def test_an_app_whose_startup_fails_stops_the_server_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "failing.py").write_text(FAILING_APP)
+    with MedusaProcess(
+        "--port", "0", "--backend", "asyncio", "--app", "failing:app", cwd=tmp_path, ready=False
+    ) as medusa:
+        assert medusa.wait() == 1
+        assert any("startup failed: no database" in line for line in medusa.errors)
 
 
 def test_an_unknown_config_key_is_one_line_naming_it(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ anyio loop (asyncio, uvloop, trio). From the command line::
 See ``docs/asgi.md``.
 """
 
+from ._cli import import_app as import_app
 from ._exchange import ClientDisconnected as ClientDisconnected
 from ._handler import AsgiHandler as AsgiHandler
 from ._handler import asgi_handler as asgi_handler
@@ -34,5 +35,6 @@ __all__ = [
     "Scope",
     "Send",
     "asgi_handler",
+    "import_app",
     "serve_asgi",
 ]

@@ -53,7 +53,7 @@ _EXIT_NOW: Final = 130  # a second SIGINT: out at once (128 + SIGINT)
 _logger = logging.getLogger("dsexec.http")
 
 
-class CliError(Exception):
+class CliError(ValueError):
     """Raised for a mistake the command line reports as one ``error:`` line (exit 1)."""
 
 
@@ -170,8 +170,10 @@ def _limits(args: argparse.Namespace) -> Limits:
 
 
 def import_app(reference: str, app_dir: str = ".") -> ASGIApp:
-    """The object ``module:attribute`` names (``attribute`` may be dotted); ``CliError``
-    saying what is wrong otherwise."""
+    """The ASGI app ``module:attribute`` names (``attribute`` may be dotted), importing
+    ``module`` with ``app_dir`` first on ``sys.path``; a ``ValueError`` saying in one line what
+    is wrong otherwise (a bad reference, a module that cannot be imported or raises, a missing
+    attribute, a non-callable)."""
     module_name, colon, attribute = reference.partition(":")
     if not colon or not module_name or not attribute:
         raise CliError(f"APP must look like module:attribute (e.g. main:app), got {reference!r}")
