@@ -1,7 +1,32 @@
-"""The package list of ``pip install .``: every package under ``src/`` (found, so a new one is
-never forgotten), plus MedusaServ from ``examples/`` for the ``medusa-serv`` command: the
-package ``examples/medusa`` installed as ``medusa``, and its site ``examples/www`` as the data
-package ``medusa.www``. Everything else is in ``pyproject.toml``."""
+"""Build hook: the same source as pure Python or, for the hot modules, compiled with mypyc.
+
+``pyproject.toml`` holds the package's metadata; this file only decides whether the modules in
+:data:`COMPILED` become C extensions (``mypycify``) or stay plain Python:
+
+* ``pip install .`` (a wheel) compiles them when a C compiler and the Python headers work,
+  and installs pure Python otherwise;
+* ``DSEXEC_PURE_PYTHON=1`` at build time: pure Python, compiler or not;
+* an editable install (``pip install -e .``) stays pure Python, so an edit takes effect at
+  once, unless ``DSEXEC_COMPILE=1`` asks for the compiled modules (built in place next to
+  their source, where they shadow it until removed: ``make clean``);
+* ``DSEXEC_COMPILE=1`` fails the build when it cannot compile, rather than falling back.
+
+Either way one line on stderr says which (``pip install -v`` shows it), and at run time
+``dsexec.compiled`` does.
+
+The package list: every package under ``src/`` (found, so a new one is never forgotten), plus
+MedusaServ from ``examples/`` for the ``medusa-serv`` command: the package ``examples/medusa``
+installed as ``medusa``, and its site ``examples/www`` as the data package ``medusa.www``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
 
 from setuptools import find_packages, setup
 
@@ -11,7 +36,123 @@ MEDUSA = {
     "medusa.www.about": "examples/www/about",
 }
 
-setup(
-    packages=[*find_packages("src"), *MEDUSA],
-    package_dir={"": "src", **MEDUSA},
-)
+# The modules compiled with mypyc, relative to src/: the per-hop and per-request path, chosen
+# by profile (docs/performance.md, "The compiled build"). Compiled modules call each other
+# natively, so a hot path is best compiled whole; a module missing here runs as Python in both
+# builds. What stays out, and why:
+# * public faces that validate their arguments (IoScheduler, Socket, Acceptor, the schedule
+#   functions, CountingScope, sync_wait, SenderAdaptor): a compiled function checks its
+#   arguments' annotated types before its body runs, so dsexec's own TypeError naming the
+#   function would turn into mypyc's generic one; they run once per pipeline or connection;
+# * classes mypyc cannot compile as they are: attrs classes with fields (Env, Result,
+#   Endpoint, Response), exceptions and warnings with builtin bases, runtime-checkable
+#   protocols, a threading.local (_running_loop), weak-referenceable classes (ThreadPool);
+# * async code and the anyio bridge (the ASGI work will measure it).
+COMPILED = [
+    "dsexec/_compiled.py",
+    # _core: the sender/receiver protocol and its machinery
+    "dsexec/_core/_sender.py",
+    "dsexec/_core/_algorithm.py",
+    "dsexec/_core/_resource.py",
+    "dsexec/_core/_stop_token.py",
+    # senders: the algorithms of pipelines and servers
+    "dsexec/senders/_bulk.py",
+    "dsexec/senders/_just.py",
+    "dsexec/senders/_let.py",
+    "dsexec/senders/_repeat.py",
+    "dsexec/senders/_retry.py",
+    "dsexec/senders/_stopped_as.py",
+    "dsexec/senders/_then.py",
+    "dsexec/senders/_trampoline.py",
+    "dsexec/senders/_unstoppable.py",
+    # schedulers: the IoContext reactor and the operation base every wait builds on
+    "dsexec/schedulers/_backends/_io_context.py",
+    "dsexec/schedulers/_reactor/_interface.py",
+    "dsexec/schedulers/_reactor/_operation.py",
+    # net: the per-connection and per-request socket operations
+    "dsexec/net/_accept.py",
+    "dsexec/net/_closing.py",
+    "dsexec/net/_read.py",
+    "dsexec/net/_socket_operation.py",
+    "dsexec/net/_write.py",
+    # http: the connection state, reading a request, the server's per-request loop (the
+    # parser and the serialiser are public faces that check their arguments: see above)
+    "dsexec/http/_connection.py",
+    "dsexec/http/_request.py",
+    "dsexec/http/_serve.py",
+]
+
+# setuptools commands that build the package (the metadata commands need no compiling).
+BUILD_COMMANDS = {"bdist_wheel", "build", "build_ext", "editable_wheel", "develop", "install"}
+EDITABLE_COMMANDS = {"editable_wheel", "develop"}
+
+
+def notice(message: str) -> None:
+    print(f"dsexec: {message}", file=sys.stderr, flush=True)
+
+
+def compiler_problem() -> str | None:
+    """Why a C extension cannot be built here, or ``None`` when a test compile works."""
+    try:
+        from setuptools._distutils import ccompiler
+        from setuptools._distutils import sysconfig as distutils_sysconfig
+    except ImportError as exc:  # pragma: no cover - setuptools without its distutils
+        return f"setuptools cannot drive a C compiler ({exc})"
+    compiler = ccompiler.new_compiler()
+    distutils_sysconfig.customize_compiler(compiler)
+    with tempfile.TemporaryDirectory() as scratch:
+        probe = Path(scratch) / "probe.c"
+        probe.write_text("#include <Python.h>\nint dsexec_probe(void) { return 0; }\n")
+        try:
+            compiler.compile(
+                [str(probe)],
+                output_dir=scratch,
+                include_dirs=[sysconfig.get_paths()["include"]],
+            )
+        except Exception as exc:
+            return f"no working C compiler with the Python headers ({exc.__class__.__name__})"
+    return None
+
+
+def extensions(command: set[str]) -> list[object]:
+    """The C extensions to build for ``command``, after saying which build this is."""
+    if not command & BUILD_COMMANDS:
+        return []
+    # setuptools stages the package in build/lib* and packs whatever is there: extension
+    # modules of an earlier compiled build would otherwise ride along into this one.
+    for staged in Path("build").glob("lib*"):
+        shutil.rmtree(staged)
+    asked = os.environ.get("DSEXEC_COMPILE") == "1"
+    if os.environ.get("DSEXEC_PURE_PYTHON") == "1":
+        notice("pure-Python build (DSEXEC_PURE_PYTHON=1)")
+        return []
+    if command & EDITABLE_COMMANDS and not asked:
+        notice("pure-Python build (editable install; DSEXEC_COMPILE=1 compiles)")
+        return []
+    problem = compiler_problem()
+    if problem is not None:
+        if asked:
+            raise SystemExit(f"dsexec: DSEXEC_COMPILE=1 but {problem}")
+        notice(f"pure-Python build ({problem})")
+        return []
+    from mypyc.build import mypycify
+
+    notice(f"compiled build: {len(COMPILED)} modules with mypyc")
+    return list(
+        mypycify(
+            [
+                "--config-file=pyproject.toml",
+                *(f"src/{path}" for path in COMPILED),
+            ],
+            group_name="dsexec",
+            target_dir="build/mypyc",
+        )
+    )
+
+
+if __name__ == "__main__":
+    setup(
+        packages=[*find_packages("src"), *MEDUSA],
+        package_dir={"": "src", **MEDUSA},
+        ext_modules=extensions(set(sys.argv[1:])),
+    )

@@ -14,10 +14,12 @@ wait has a deadline; a server that does not stop is killed.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -146,8 +148,18 @@ def main() -> None:
         subprocess.run(
             [python, "-m", "pip", "install", "--quiet", str(ROOT)], check=True, cwd=scratch
         )
+        # Where a C compiler and Python's headers are at hand, `pip install .` compiles.
+        can_compile = shutil.which("cc") is not None and Path(
+            sysconfig.get_paths()["include"], "Python.h"
+        ).exists()
+        probe = (
+            "import dsexec, dsexec.net, dsexec.perf, sys; "
+            "build = 'compiled' if dsexec.compiled else 'pure-Python'; "
+            "print(f'import dsexec: ok, {build} build'); "
+            f"sys.exit(0 if dsexec.compiled or not {can_compile} else 'expected compiled')"
+        )
         subprocess.run(
-            [python, "-c", "import dsexec, dsexec.net, dsexec.perf; print('import dsexec: ok')"],
+            [python, "-c", probe],
             check=True,
             cwd=scratch,  # not the checkout: only the installed package can be imported
         )

@@ -15,11 +15,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import dsexec as ex
+
+if str(Path(__file__).resolve().parents[1]) not in sys.path:  # run as a script
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import _builds
+
+TARGET_COMPILED_VS_PURE = 3.0  # hops/s of the compiled build over the pure one (issue 14)
 
 
 class _Sink:
@@ -114,22 +122,42 @@ def asyncio_call_soon_chain(hops: int) -> Callable[[], object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    _builds.add_arguments(parser)
     args = parser.parse_args()
     hops = 20_000 if args.quick else 1_000_000
     rounds = 200 if args.quick else 5_000
     repeats = 2 if args.quick else 5
 
+    def measure() -> dict[str, float]:
+        return {
+            "just | then x100 (connect+start)": best_rate(
+                100 * rounds, then_chain(100, rounds), repeats
+            ),
+            "just | then | repeat_n(N)": best_rate(hops, repeat_n_chain(hops), repeats),
+        }
+
+    passed = ["--quick"] if args.quick else []
+    rows, compiled = _builds.side_by_side(measure, __file__, args, passed)
     peer = best_rate(hops, asyncio_call_soon_chain(hops), repeats)
-    rows = [
-        (
-            "just | then x100 (connect+start)",
-            best_rate(100 * rounds, then_chain(100, rounds), repeats),
-        ),
-        ("just | then | repeat_n(N)", best_rate(hops, repeat_n_chain(hops), repeats)),
-    ]
-    print(f"{'benchmark':<36} {'hops/s':>14} {'asyncio call_soon hops/s':>26} {'ratio':>7}")
-    for name, rate in rows:
-        print(f"{name:<36} {rate:>14,.0f} {peer:>26,.0f} {rate / peer:>7.2f}")
+    mine = _builds.build_name()
+    print(
+        f"{'benchmark':<34} {mine + ' hops/s':>16} {'asyncio call_soon':>18} {'ratio':>6}"
+        + (f" {'compiled hops/s':>16} {'compiled/pure':>14}" if compiled else "")
+    )
+    for name, rate in rows.items():
+        line = f"{name:<34} {rate:>16,.0f} {peer:>18,.0f} {rate / peer:>6.2f}"
+        if name in compiled:
+            line += f" {compiled[name]:>16,.0f} {compiled[name] / rate:>13.2f}x"
+        print(line)
+    if compiled:
+        print("\ntargets (issue 14)")
+        for name, rate in rows.items():
+            ratio = compiled[name] / rate
+            verdict = "PASS" if ratio >= TARGET_COMPILED_VS_PURE else "FAIL"
+            print(
+                f"  compiled >= {TARGET_COMPILED_VS_PURE:.0f}x pure: {name:<34} "
+                f"{ratio:>5.2f}x  {verdict}"
+            )
 
 
 if __name__ == "__main__":

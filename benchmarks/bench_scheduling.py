@@ -23,9 +23,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, final
 
 import dsexec as ex
+
+if str(Path(__file__).resolve().parents[1]) not in sys.path:  # run as a script
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import _builds
 from dsexec import IoContext, IoScheduler
 
 
@@ -261,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, one repetition")
     parser.add_argument("-k", type=int, default=5, help="repetitions per figure (best is kept)")
+    _builds.add_arguments(parser)
     args = parser.parse_args(argv)
     k = 1 if args.quick else args.k
     hops = 20_000 if args.quick else 200_000
@@ -269,48 +275,62 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(2300)
     delays = [rng.uniform(0.0, 0.010) for _ in range(n_timers)]
 
-    rows: list[tuple[str, float, float]] = []
+    theirs_best: dict[str, float] = {}  # asyncio's figures, measured beside each of ours
 
-    def row(name: str, n: int, ours: Callable[[], float], theirs: Callable[[], float]) -> None:
-        # Alternate the two sides so that both see the same machine state; keep each best.
-        ours_best = theirs_best = float("inf")
-        for _ in range(k):
-            ours_best = min(ours_best, _timed(ours))
-            theirs_best = min(theirs_best, _timed(theirs))
-        rows.append((name, n / ours_best, n / theirs_best))
+    def measure() -> dict[str, float]:
+        ours_best: dict[str, float] = {}
 
-    row(
-        f"(a) {hops} hops, hand-rolled",
-        hops,
-        lambda: hops_dsexec_chain(hops),
-        lambda: hops_asyncio(hops),
-    )
-    row(
-        f"(a) {hops} hops, repeat_n",
-        hops,
-        lambda: hops_dsexec_repeat_n(hops),
-        lambda: hops_asyncio(hops),
-    )
-    row(
-        f"(b) {n_timers} timers 0..10 ms",
-        n_timers,
-        lambda: timers_dsexec(delays),
-        lambda: timers_asyncio(delays),
-    )
-    row(
-        f"(c) {posts} cross-thread posts",
-        posts,
-        lambda: posts_dsexec(posts),
-        lambda: posts_asyncio(posts),
-    )
+        def row(name: str, n: int, ours: Callable[[], float], theirs: Callable[[], float]) -> None:
+            # Alternate the two sides so that both see the same machine state; keep each best.
+            mine = peer = float("inf")
+            for _ in range(k):
+                mine = min(mine, _timed(ours))
+                peer = min(peer, _timed(theirs))
+            ours_best[name] = n / mine
+            theirs_best[name] = max(n / peer, theirs_best.get(name, 0.0))
 
+        row(
+            f"(a) {hops} hops, hand-rolled",
+            hops,
+            lambda: hops_dsexec_chain(hops),
+            lambda: hops_asyncio(hops),
+        )
+        row(
+            f"(a) {hops} hops, repeat_n",
+            hops,
+            lambda: hops_dsexec_repeat_n(hops),
+            lambda: hops_asyncio(hops),
+        )
+        row(
+            f"(b) {n_timers} timers 0..10 ms",
+            n_timers,
+            lambda: timers_dsexec(delays),
+            lambda: timers_asyncio(delays),
+        )
+        row(
+            f"(c) {posts} cross-thread posts",
+            posts,
+            lambda: posts_dsexec(posts),
+            lambda: posts_asyncio(posts),
+        )
+        return ours_best
+
+    passed = ["--quick"] if args.quick else ["-k", str(k)]
+    ours_rows, compiled = _builds.side_by_side(measure, __file__, args, passed)
+    rows = [(name, ours, theirs_best[name]) for name, ours in ours_rows.items()]
     print(
         f"python {sys.version.split()[0]} on {sys.platform}, best of {k}; "
-        "ratio = dsexec / asyncio (higher = better)"
+        f"ratio = dsexec ({_builds.build_name()} build) / asyncio (higher = better)"
     )
-    print(f"{'benchmark':<34} {'dsexec/s':>12} {'asyncio/s':>12} {'ratio':>7}")
+    print(
+        f"{'benchmark':<34} {'dsexec/s':>12} {'asyncio/s':>12} {'ratio':>7}"
+        + (f" {'compiled/s':>12} {'compiled/pure':>14}" if compiled else "")
+    )
     for name, ours, theirs in rows:
-        print(f"{name:<34} {ours:>12,.0f} {theirs:>12,.0f} {ours / theirs:>7.2f}")
+        line = f"{name:<34} {ours:>12,.0f} {theirs:>12,.0f} {ours / theirs:>7.2f}"
+        if name in compiled:
+            line += f" {compiled[name]:>12,.0f} {compiled[name] / ours:>13.2f}x"
+        print(line)
     return 0
 
 

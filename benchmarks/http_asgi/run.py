@@ -48,7 +48,9 @@ TARGET_VS_UVICORN = 2.5
 TARGET_VS_GRANIAN = 1.5
 TARGET_SERVE_HTTP_VS_TUNED = 0.7
 TARGET_TIMEOUT_CONNECTIONS = 500
+TARGET_COMPILED_VS_UVICORN = 3.0  # the ASGI hello app on the compiled build (issue 14)
 ASGI = "dsexec-asgi"
+COMPILED = "-compiled"  # suffix of a server run on the compiled build
 
 
 # --------------------------------------------------------------------------------------------
@@ -136,6 +138,19 @@ def available_servers(cfg: Config) -> tuple[dict[str, ServerSpec], list[str]]:
         specs.append(ServerSpec("dsexec-tuned", "benchmarks/http_hello/dsexec_server.py", _tuned))
     else:
         notes.append("dsexec-tuned: benchmarks/http_hello/dsexec_server.py missing: skipped")
+    if cfg.compiled_python is None:
+        notes.append("compiled build: no .venv-compiled (make pytest-compiled makes it): skipped")
+    else:
+        # dsexec's servers again, on the compiled build: the same source side by side
+        specs += [
+            ServerSpec(
+                spec.name + COMPILED,
+                f"{spec.description}, compiled build",
+                hello.on_python(spec.command, cfg.compiled_python),
+            )
+            for spec in list(specs)
+            if spec.name.startswith(("dsexec", "serve_http"))
+        ]
     return {spec.name: spec for spec in specs}, notes
 
 
@@ -159,6 +174,7 @@ def targets(results: Results) -> list[tuple[str, str, bool | None]]:
             ("uvicorn", ASGI, TARGET_VS_UVICORN),
             ("granian", ASGI, TARGET_VS_GRANIAN),
             ("dsexec-tuned", "serve_http", TARGET_SERVE_HTTP_VS_TUNED),
+            ("uvicorn", ASGI + COMPILED, TARGET_COMPILED_VS_UVICORN),
         ):
             value = ratio(results, name, peer, conns)
             shown = "-" if value is None else f"{value:.2f}x"
@@ -185,7 +201,7 @@ def print_report(results: Results, out: IO[str]) -> None:
         file=out,
     )
     print(
-        f"{'server':<19}{'conns':>6}{'req/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+        f"{'server':<28}{'conns':>6}{'req/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
         f"{'  errors':<16}{'non-2xx':>8}{'user us':>9}{'sys us':>8}",
         file=out,
     )
@@ -193,10 +209,10 @@ def print_report(results: Results, out: IO[str]) -> None:
         for name in results.servers:
             res = results.best(name, conns)
             if res is None:
-                print(f"{name:<19}{conns:>6}{'(failed)':>11}", file=out)
+                print(f"{name:<28}{conns:>6}{'(failed)':>11}", file=out)
                 continue
             print(
-                f"{name:<19}{conns:>6}{res.requests_per_s:>11,.0f}{hello._fmt_ms(res.p50_ms):>9}"
+                f"{name:<28}{conns:>6}{res.requests_per_s:>11,.0f}{hello._fmt_ms(res.p50_ms):>9}"
                 f"{hello._fmt_ms(res.p99_ms):>9}{hello._fmt_ms(res.max_ms):>9}  "
                 f"{res.socket_errors:<14}{res.non_2xx_3xx:>8}"
                 f"{hello._fmt_us(res.user_us_per_request):>9}"
@@ -204,6 +220,8 @@ def print_report(results: Results, out: IO[str]) -> None:
                 file=out,
             )
     print("\nratios (req/s)", file=out)
+    servers = results.servers
+    builds = [(name + COMPILED, name) for name in servers if name + COMPILED in servers]
     for conns in cfg.connections:
         parts = []
         for name, peer in (
@@ -211,12 +229,14 @@ def print_report(results: Results, out: IO[str]) -> None:
             (ASGI, "granian"),
             (ASGI, "serve_http-uvloop"),
             ("serve_http", "dsexec-tuned"),
+            (ASGI + COMPILED, "uvicorn"),
+            *builds,
         ):
             value = ratio(results, name, peer, conns)
             if value is not None:
                 parts.append(f"{name}/{peer} {value:.2f}x")
         print(f"  -c{conns:<5}" + ("  ".join(parts) or "no pair measured"), file=out)
-    print("\ntargets (issue 11)", file=out)
+    print("\ntargets (issue 11; the compiled build's: issue 14)", file=out)
     for what, shown, met in targets(results):
         verdict = "n/a" if met is None else ("PASS" if met else "FAIL")
         print(f"  {what:<44}{shown:>8}  {verdict}", file=out)
@@ -224,7 +244,7 @@ def print_report(results: Results, out: IO[str]) -> None:
         print("\nshutdown (how each server process stopped)", file=out)
         for name in results.servers:
             ways = sorted(set(results.shutdowns.get(name, [])))
-            print(f"  {name:<19}{'; '.join(ways) or '-'}", file=out)
+            print(f"  {name:<28}{'; '.join(ways) or '-'}", file=out)
     if results.failures:
         print("\nfailures", file=out)
         for name, whats in results.failures.items():
@@ -262,6 +282,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--wrk-timeout", type=float, default=2.0, help="wrk --timeout seconds")
     parser.add_argument("--python", default=sys.executable, help="interpreter of the servers")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument(
+        "--compiled-python",
+        metavar="PYTHON",
+        help="also run dsexec's servers on the compiled build, by PYTHON (default: "
+        ".venv-compiled/bin/python when it exists; 'none' skips them)",
+    )
     return parser.parse_args(argv)
 
 
@@ -288,6 +314,7 @@ def make_config(args: argparse.Namespace, wrk: str | None = None) -> Config:
         wrk_timeout=args.wrk_timeout,
         nginx=None,
         python=args.python,
+        compiled_python=hello.compiled_python(args.compiled_python),
     )
 
 
@@ -334,7 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         available, notes = available_servers(cfg)
         if args.list_servers:
             for spec in available.values():
-                print(f"{spec.name:<19}{spec.description}")
+                print(f"{spec.name:<28}{spec.description}")
             for note in notes:
                 print(f"# {note}")
             return 0

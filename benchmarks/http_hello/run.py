@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import functools
 import json
 import os
 import re
@@ -60,6 +61,11 @@ TARGET_VS_NGINX = 0.9
 TARGET_KB_PER_CONNECTION = 1.0
 TARGET_TIMEOUT_CONNECTIONS = 500
 TARGET_SERVE_HTTP_VS_DSEXEC = 0.7  # the plain serve_http handler against the tuned server
+# The compiled build (issue 14): the tuned server on it against nginx and uvloop, and its CPU.
+TARGET_COMPILED_VS_NGINX = 1.0
+TARGET_COMPILED_VS_UVLOOP = 1.1
+TARGET_COMPILED_USER_US = 2.5
+COMPILED_VENV_PYTHON = ROOT / ".venv-compiled" / "bin" / "python"
 
 
 class BenchError(Exception):
@@ -151,6 +157,10 @@ class Config:
     nginx: str | None
     python: str
     compare: tuple[tuple[str, Path, str], ...] = ()  # (name, checkout, server script in it)
+    compiled_python: str | None = None  # an interpreter whose dsexec is the compiled build
+
+
+Command = Callable[[int, Path, "Config"], list[str]]  # (port, private temp dir, config) -> argv
 
 
 @dataclass(frozen=True)
@@ -186,6 +196,33 @@ def _compared_server(checkout: Path, script: str) -> Callable[[int, Path, Config
         ]
 
     return command
+
+
+def on_python(command: Command, python: str) -> Command:
+    """``command`` run by ``python`` instead of ``--python``: the same server on another build
+    of dsexec (the compiled one) in the same run."""
+
+    def on(port: int, workdir: Path, cfg: Config) -> list[str]:
+        return command(port, workdir, replace(cfg, python=python))
+
+    return on
+
+
+def compiled_python(choice: str | None) -> str | None:
+    """The interpreter of the compiled build (``--compiled-python``; by default
+    ``.venv-compiled``'s, what ``make pytest-compiled`` builds, if it exists), or ``None``."""
+    if choice == "none" or (choice is None and not COMPILED_VENV_PYTHON.exists()):
+        return None
+    python = choice or str(COMPILED_VENV_PYTHON)
+    probe = "import dsexec, sys; sys.exit(0 if dsexec.compiled else 3)"
+    try:
+        done = subprocess.run([python, "-c", probe], capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BenchError(f"--compiled-python {python}: cannot run it ({exc})") from None
+    if done.returncode != 0:
+        why = "is the pure-Python build" if done.returncode == 3 else "cannot import dsexec"
+        raise BenchError(f"--compiled-python {python}: its dsexec {why}")
+    return python
 
 
 def _peer_asyncio(uvloop: bool) -> Callable[[int, Path, Config], list[str]]:
@@ -295,6 +332,26 @@ def available_servers(cfg: Config) -> tuple[dict[str, ServerSpec], list[str]]:
         specs.append(
             ServerSpec("serve_http", "serve_http_server.py (plain serve_http)", _serve_http_server)
         )
+    if cfg.compiled_python is None:
+        notes.append("compiled build: no .venv-compiled (make pytest-compiled makes it): skipped")
+    else:
+        on_compiled = functools.partial(on_python, python=cfg.compiled_python)
+        if DSEXEC_SERVER.exists():
+            specs.append(
+                ServerSpec(
+                    "dsexec-compiled",
+                    f"dsexec_server.py on the compiled build ({cfg.compiled_python})",
+                    on_compiled(_dsexec_server(None)),
+                )
+            )
+        if SERVE_HTTP_SERVER.exists():
+            specs.append(
+                ServerSpec(
+                    "serve_http-compiled",
+                    "serve_http_server.py on the compiled build",
+                    on_compiled(_serve_http_server),
+                )
+            )
     for name, checkout, script in cfg.compare:
         server = _compared_server(checkout, script)
         specs.append(ServerSpec(name, f"{script} of {checkout}", server))
@@ -772,6 +829,46 @@ def print_report(results: Results, out: IO[str]) -> None:
             file=out,
         )
 
+    if "dsexec-compiled" in names:
+        print("\ntargets for the compiled build (dsexec-compiled)", file=out)
+        for conns in cfg.connections:
+            for peer, target in (
+                ("nginx", TARGET_COMPILED_VS_NGINX),
+                ("uvloop", TARGET_COMPILED_VS_UVLOOP),
+            ):
+                ratio = _ratio(rate("dsexec-compiled", conns), rate(peer, conns))
+                shown = "-" if ratio is None else f"{ratio:.2f}x"
+                ok = None if ratio is None else ratio >= target
+                print(
+                    f"  req/s >= {target:.1f}x {peer:<8} at -c{conns:<4} {shown:>7}  "
+                    f"{_verdict(ok)}",
+                    file=out,
+                )
+            res = results.best("dsexec-compiled", conns)
+            user = None if res is None else res.user_us_per_request
+            ok = None if user is None else user <= TARGET_COMPILED_USER_US
+            print(
+                f"  user us/request <= {TARGET_COMPILED_USER_US:.1f} at -c{conns:<4} "
+                f"{_fmt_us(user):>7}  {_verdict(ok)}",
+                file=out,
+            )
+        print("\ncompiled / pure (req/s; user us per request, pure / compiled)", file=out)
+        for conns in cfg.connections:
+            for pure in ("dsexec", "serve_http"):
+                compiled = f"{pure}-compiled"
+                speed = _ratio(rate(compiled, conns), rate(pure, conns))
+                mine, theirs = results.best(compiled, conns), results.best(pure, conns)
+                cpu = _ratio(
+                    theirs.user_us_per_request if theirs else None,
+                    mine.user_us_per_request if mine else None,
+                )
+                print(
+                    f"  -c{conns:<5}{compiled:<21}"
+                    f"{'-' if speed is None else f'{speed:.2f}x':>7} req/s  "
+                    f"{'-' if cpu is None else f'{cpu:.2f}x':>7} less user CPU",
+                    file=out,
+                )
+
     if "serve_http" in names:
         print("\ntargets for serve_http", file=out)
         for conns in cfg.connections:
@@ -890,6 +987,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="also measure dsexec's server from another checkout (e.g. a worktree of an older "
         "commit), as server NAME; SCRIPT defaults to benchmarks/http_hello/dsexec_server.py",
     )
+    parser.add_argument(
+        "--compiled-python",
+        metavar="PYTHON",
+        help="also measure the servers on the compiled build of dsexec, run by PYTHON "
+        "(default: .venv-compiled/bin/python when it exists; 'none' skips them)",
+    )
     return parser.parse_args(argv)
 
 
@@ -921,6 +1024,7 @@ def make_config(args: argparse.Namespace) -> Config:
         (path for path in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(path).exists()),
         None,
     )
+    compiled = compiled_python(args.compiled_python)
     return Config(
         duration=args.duration if args.duration is not None else (1 if quick else 10),
         rounds=args.rounds,
@@ -934,6 +1038,7 @@ def make_config(args: argparse.Namespace) -> Config:
         nginx=nginx,
         python=args.python,
         compare=parse_compare(args.compare),
+        compiled_python=compiled,
     )
 
 

@@ -7,6 +7,7 @@
     print(ex.sync_wait(ex.just(20) | ex.then(lambda x: x + 22)))  # 42
 """
 
+from ._compiled import compiled as compiled
 from ._core import MISSING as MISSING
 from ._core import AccessDenied as AccessDenied
 from ._core import BusyResourceError as BusyResourceError
@@ -106,6 +107,7 @@ __all__ = [
     "VirtualTimeScheduler",
     "as_awaitable",
     "bulk",
+    "compiled",
     "connect",
     "continues_on",
     "finally_",

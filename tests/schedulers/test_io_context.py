@@ -66,6 +66,8 @@ def poller_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
 @pytest.fixture
 def io(poller_kind: str) -> Iterator[IoContext]:
     context = IoContext()
+    # the swap reached the context (in the compiled build as well)
+    assert isinstance(context._poller, _io_context._SelectorPoller) == (poller_kind == "selectors")
     try:
         yield context
     finally:
@@ -154,20 +156,50 @@ def counting_poller(context: IoContext) -> CountingPoller:
     return poller
 
 
-def count_sleeps(context: IoContext, on_sleep: Callable[[], None] | None = None) -> list[int]:
-    """Wrap ``_select`` to count the polls that may block; ``on_sleep`` runs before each."""
-    sleeps = [0]
-    original = context._select
+class SleepCountingPoller(CountingPoller):
+    """Counts the polls that may block (any timeout but zero); ``on_sleep`` runs before each."""
 
-    def select(timeout: float | None) -> list[tuple[int, int]]:
+    def __init__(self, poller: Any, on_sleep: Callable[[], None] | None) -> None:
+        super().__init__(poller)
+        self.sleeps = [0]
+        self._on_sleep = on_sleep
+
+    def poll(self, timeout: float | None = None, /) -> list[tuple[int, int]]:
         if timeout != 0.0:
-            sleeps[0] += 1
-            if on_sleep is not None:
-                on_sleep()
-        return original(timeout)
+            self.sleeps[0] += 1
+            if self._on_sleep is not None:
+                self._on_sleep()
+        return super().poll(timeout)
 
-    context._select = select  # type: ignore[method-assign]
-    return sleeps
+
+class HookedPoller(CountingPoller):
+    """Calls ``after(timeout, events)`` after each poll."""
+
+    def __init__(
+        self, poller: Any, after: Callable[[float | None, list[tuple[int, int]]], None]
+    ) -> None:
+        super().__init__(poller)
+        self._after = after
+
+    def poll(self, timeout: float | None = None, /) -> list[tuple[int, int]]:
+        events = super().poll(timeout)
+        self._after(timeout, events)
+        return events
+
+
+def hook_polls(
+    context: IoContext, after: Callable[[float | None, list[tuple[int, int]]], None]
+) -> None:
+    """Wrap the context's poller (not ``_select``: the compiled build's methods cannot be
+    replaced on an instance) to call ``after`` after each poll."""
+    context._poller = HookedPoller(context._poller, after)
+
+
+def count_sleeps(context: IoContext, on_sleep: Callable[[], None] | None = None) -> list[int]:
+    """Wrap the poller to count the polls that may block; ``on_sleep`` runs before each."""
+    poller = SleepCountingPoller(context._poller, on_sleep)
+    context._poller = poller
+    return poller.sleeps
 
 
 def start(sender: ex.Sender[Any], receiver: ex.Receiver[Any]) -> None:
@@ -331,13 +363,11 @@ def test_run_until_ignores_stop_and_does_not_spin(io: IoContext) -> None:
     receiver = ExpectValueReceiver(None)
     start(io.get_scheduler().schedule_after(0.02), receiver)
     polls = [0]
-    original = io._select
 
-    def select(timeout: float | None) -> list[tuple[int, int]]:
+    def count(timeout: float | None, events: list[tuple[int, int]]) -> None:
         polls[0] += 1
-        return original(timeout)
 
-    io._select = select  # type: ignore[method-assign]
+    hook_polls(io, count)
     io.stop()
     io.run_until(lambda: receiver.completed)
     assert receiver.completed
@@ -877,15 +907,11 @@ def test_ready_fd_wait_stopped_before_its_callback_runs_completes_once(
     start(io.get_scheduler().wait_readable(a.fileno()), receiver)
     b.send(b"x")
     # The readiness callback and a stop request land in the same turn, the stop first.
-    original = io._select
-
-    def select(timeout: float | None) -> list[tuple[int, int]]:
-        events = original(timeout)
+    def stop_first(timeout: float | None, events: list[tuple[int, int]]) -> None:
         if events and not source.stop_requested():
             io._ready.append(source.request_stop)
-        return events
 
-    io._select = select  # type: ignore[method-assign]
+    hook_polls(io, stop_first)
     # run_one queues fd waiters (one callback per call), so the stop queued first runs first.
     while io.run_one():
         pass

@@ -469,7 +469,11 @@ def test_a_large_write_arrives_whole_through_partial_sends(
             written = ex.sync_wait(async_write(sch, secure, memoryview(payload)), context=context)
             assert written == len(payload)
             secure.shutdown_write()  # close_notify: the peer's recv loop ends
-            assert ex.sync_wait(async_read(sch, secure, 100), context=context) == b""
+            try:
+                assert ex.sync_wait(async_read(sch, secure, 100), context=context) == b""
+            except Exception:
+                peer.result()  # the peer's own failure, if it had one, is the cause: show it
+                raise
     assert peer.result() == hashlib.sha256(payload).hexdigest()
 
 

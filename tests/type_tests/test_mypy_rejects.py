@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
+import dsexec
+
 mypy_api = pytest.importorskip("mypy.api")
+pytestmark = pytest.mark.skipif(
+    dsexec.compiled, reason="types are the source's: the pure-Python run type-checks them"
+)
 
 PRELUDE = "import dsexec as ex\n\ndef int_to_str(value: int) -> str:\n    return str(value)\n\n"
 

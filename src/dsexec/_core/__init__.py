@@ -3,6 +3,7 @@
 Private package: the public names are re-exported by :mod:`dsexec`.
 """
 
+from ._adaptor import SenderAdaptor as SenderAdaptor
 from ._algorithm import BasicSender as BasicSender
 from ._algorithm import ForwardingReceiver as ForwardingReceiver
 from ._algorithm import FunctionSender as FunctionSender
@@ -43,7 +44,6 @@ from ._sender import OperationState as OperationState
 from ._sender import Receiver as Receiver
 from ._sender import RestartableOperation as RestartableOperation
 from ._sender import Sender as Sender
-from ._sender import SenderAdaptor as SenderAdaptor
 from ._sender import connect as connect
 from ._sender import get_env as get_env
 from ._sender import require_callable as require_callable

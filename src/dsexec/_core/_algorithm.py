@@ -26,6 +26,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
+from mypy_extensions import mypyc_attr
+
+from ._adaptor import SenderAdaptor
 from ._checks import callable_name
 from ._env import Env
 from ._sender import (
@@ -33,7 +36,6 @@ from ._sender import (
     OperationState,
     Receiver,
     Sender,
-    SenderAdaptor,
     require_callable,
     require_sender,
 )
@@ -53,6 +55,7 @@ T = TypeVar("T")
 U_co = TypeVar("U_co", covariant=True)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class ForwardingReceiver(Generic[T]):
     """A receiver that passes every completion, and its environment, on to ``receiver``.
 
@@ -116,6 +119,7 @@ class OperationFactory(Protocol):
         ...
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class BasicSender(Sender[Any]):
     """Base of the senders of dsexec's algorithms: ``(upstream, data)``, immutable once built.
 
@@ -194,6 +198,7 @@ class BasicSender(Sender[Any]):
         return call if self.upstream is None else f"{self.upstream!r} | {call}"
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class FunctionSender(BasicSender):
     """Base of the algorithms whose argument is a function (``then(f)``, ``let_value(f)``):
     checked to be callable when built, shown by its name in ``repr``."""
@@ -210,6 +215,7 @@ class FunctionSender(BasicSender):
         return callable_name(data)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class ReceiverSender(BasicSender):
     """An algorithm that only changes completions: it connects the upstream to
     ``receiver_type(receiver, data)`` (a :class:`ForwardingReceiver`) and has no operation

@@ -5,9 +5,12 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from mypy_extensions import mypyc_attr
+
 __all__ = ["ClosingContext"]
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class ClosingContext:
     """Mixin: ``with resource: ...`` closes ``resource`` on exit, whatever happened inside."""
 

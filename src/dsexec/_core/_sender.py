@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable, Generator
-from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Protocol, Self, TypeVar
 
-from typing_extensions import TypeVar as DefaultTypeVar
+from mypy_extensions import mypyc_attr
 
 if TYPE_CHECKING:
     from ._env import Env
@@ -28,7 +28,6 @@ __all__ = [
     "Receiver",
     "RestartableOperation",
     "Sender",
-    "SenderAdaptor",
     "connect",
     "get_env",
     "require_callable",
@@ -39,9 +38,6 @@ T = TypeVar("T")
 R = TypeVar("R")
 T_co = TypeVar("T_co", covariant=True)
 T_contra = TypeVar("T_contra", contravariant=True)
-# Defaults to Any so that ``then(lambda x: ...)``, whose input mypy cannot infer, still pipes.
-In = DefaultTypeVar("In", default=Any)
-Out_co = DefaultTypeVar("Out_co", covariant=True, default=Any)
 
 
 class Receiver(Protocol[T_contra]):
@@ -98,6 +94,7 @@ def _install_awaiter(awaiter: Callable[[Sender[Any]], Awaitable[Any]]) -> None:
     _await_sender = awaiter
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Sender(Generic[T_co]):
     """A description of asynchronous work that completes with a value of type ``T_co``.
 
@@ -115,7 +112,7 @@ class Sender(Generic[T_co]):
 
     __slots__ = ()
 
-    restartable: bool = False
+    restartable: ClassVar[bool] = False
     r"""``True`` promises that an operation state this sender connected, once it has completed,
     may be started again, and that this is the same as connecting the sender to the same
     receiver again and starting the new one; such operation states are
@@ -156,6 +153,7 @@ class Sender(Generic[T_co]):
         return result
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class RestartableOperation:
     """Base of the operation states of :attr:`Sender.restartable` senders.
 
@@ -218,6 +216,7 @@ def require_callable(algorithm: str, obj: object) -> None:
         )
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Adaptor:
     """Base of every pipeable half of an algorithm: ``sender | adaptor`` is ``adaptor(sender)``.
 
@@ -227,25 +226,3 @@ class Adaptor:
     """
 
     __slots__ = ()
-
-
-class SenderAdaptor(Adaptor, Generic[In, Out_co]):
-    """The pipeable half of an algorithm: ``then(f)`` returns one, ``sender | then(f)`` applies it.
-
-    Calling it with a sender builds the full algorithm; anything else raises ``TypeError``
-    naming the algorithm.
-    """
-
-    __slots__ = ("_args", "_factory", "_name")
-
-    def __init__(self, name: str, factory: Callable[..., Sender[Out_co]], *args: object) -> None:
-        self._name = name
-        self._factory = factory
-        self._args = args
-
-    def __call__(self, sender: Sender[In], /) -> Sender[Out_co]:
-        require_sender(self._name, sender)
-        return self._factory(sender, *self._args)
-
-    def __repr__(self) -> str:
-        return f"<SenderAdaptor {self._name}>"

@@ -169,10 +169,10 @@ class StopSource:
                 # The condition exists only once another thread waits in unregister().
                 if self._done is not None:
                     self._done.notify_all()
-                if not callbacks:
-                    break
-                handle, _ = callbacks.popitem()
+                handle = callbacks.popitem()[0] if callbacks else None
                 self._running = handle
+            if handle is None:
+                break
             try:
                 handle.on_stop_requested()
             except Exception:

@@ -68,6 +68,6 @@ class DateCache:
         except TypeError:
             pass  # not a number: format_http_date says so
         value = format_http_date(now)
-        self._second = int(now)
+        self._second = float(int(now))
         self._value = value
         return value

@@ -168,7 +168,7 @@ def async_read(
 def async_read(
     scheduler: IoScheduler,
     sock: Socket,
-    max_bytes: int,
+    max_bytes: object,  # checked below (a compiled build would check an ``int`` on entry)
     /,
     *,
     pool: BufferPool | None = None,

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Generic, TypeVar
 
+from mypy_extensions import mypyc_attr
+
 from .._core import ClosedResourceError, NetError, Receiver
 from ..schedulers._reactor import Reactor, ReactorOperation
 from ._socket import Socket
@@ -22,6 +24,7 @@ __all__ = ["RawError", "SocketOperation", "socket_error"]
 T = TypeVar("T")
 
 
+@mypyc_attr(native_class=False)  # compiled: an OSError subclass stays a Python class
 class RawError(OSError):
     """Raised by a socket's ``raw`` that is no kernel socket (a TLS channel) for a failure that
     is no system call's: the operation reports ``error`` as it is (a ``TlsError``)."""
@@ -44,6 +47,7 @@ def socket_error(sock: Socket, exc: OSError, name: str, call: str) -> Exception:
     return error
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class SocketOperation(ReactorOperation[T], Generic[T]):
     """A reactor operation on ``sock``; subclasses set ``name`` and ``writes``."""
 

@@ -428,7 +428,7 @@ class SecureSocket(Socket):
     def _adopt(cls, sock: Socket, channel: _TlsChannel) -> SecureSocket:
         """Take over ``sock``'s fd, peer and reactors; ``sock`` is detached (reads as
         closed, and closing it does nothing)."""
-        secure = object.__new__(cls)
+        secure = cls.__new__(cls)
         secure._tls = channel
         secure.raw = channel  # type: ignore[assignment]  # the socket contract, see _socket.py
         secure.fd = sock.fd

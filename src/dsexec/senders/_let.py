@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, NoReturn, TypeVar, final, overload
 
+from mypy_extensions import mypyc_attr
 from typing_extensions import TypeVar as DefaultTypeVar
 
 from .._core import (
@@ -143,6 +144,7 @@ class _LetStoppedOp(_LetOp):
         self._continue()
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # for variant()
 class _LetSender(FunctionSender):
     """``data`` is the function; the operation restarts the upstream's, so the sender is
     restartable when the upstream is."""

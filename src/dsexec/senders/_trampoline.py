@@ -51,6 +51,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from mypy_extensions import mypyc_attr
+
 from .._core import OperationState, RestartableOperation, StopSource
 
 __all__ = ["RestartLoop"]
@@ -59,6 +61,7 @@ __all__ = ["RestartLoop"]
 _ROUNDS: Final[dict[object, bool]] = {}
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class RestartLoop:
     """Base of operation states that start a child operation round after round, stack-safely.
 

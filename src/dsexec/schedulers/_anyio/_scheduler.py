@@ -140,7 +140,7 @@ class AnyioScheduler(IoScheduler):
     this scheduler inside the block has completed; an exit by exception does not wait.
     """
 
-    __slots__ = ("_base", "_scope")
+    __slots__ = ("_base", "_scope", "reactor")
 
     reactor: AnyioReactor  # the loop's reactor, or inside ``async with`` the scope's view
 

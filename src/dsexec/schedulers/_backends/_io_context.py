@@ -75,9 +75,11 @@ from collections.abc import Callable, Iterator
 from typing import Final, Protocol, final
 
 import attrs
+from mypy_extensions import mypyc_attr
 
 from ..._core import BusyResourceError, ClosedResourceError, ClosingContext
-from .._reactor import FdWaiter, IoScheduler, running_loop
+from .._reactor import FdWaiter, running_loop
+from .._reactor._scheduler import IoScheduler  # the module itself: mypyc needs it for the base
 
 __all__ = ["IoContext", "IoContextScheduler", "IoContextStatistics"]
 
@@ -99,11 +101,13 @@ _MAX_SLEEP: Final = 86400.0
 _MIN_CANCELLED_FOR_COMPACTION: Final = 64
 
 _get_ident = threading.get_ident
+_monotonic = time.monotonic
 _heappush = heapq.heappush
 _heappop = heapq.heappop
 
 
 @final
+@mypyc_attr(native_class=False)  # compiled: a list subclass stays a Python class
 class _Timer(list):  # type: ignore[type-arg]
     """A pending ``call_at``: ``[callback, context]``; the heap holds ``(deadline, seq, timer)``.
 
@@ -194,13 +198,18 @@ class _SelectorPoller:
         self._selector.close()
 
 
-def _new_poller() -> _Poller:
+def _best_poller() -> _Poller:
     """``select.epoll()`` on Linux, else the selectors fallback."""
     epoll = getattr(select, "epoll", None)
     if epoll is not None:
         poller: _Poller = epoll()
         return poller
     return _SelectorPoller()
+
+
+# A variable, not a def, so that swapping it (the tests run every case on both pollers) reaches
+# IoContext in the compiled build too, where a call to a function of the module is bound early.
+_new_poller: Callable[[], _Poller] = _best_poller
 
 
 @attrs.frozen
@@ -223,6 +232,7 @@ class IoContextStatistics:
     """Work guards currently held (see :meth:`IoContext.work_guard`)."""
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # compiled: VirtualTimeScheduler
 class IoContext(ClosingContext):
     """An epoll (or selectors) event loop: ready queue, timer heap, fd readiness, cross-thread
     posts.
@@ -395,8 +405,9 @@ class IoContext(ClosingContext):
 
     # -- the Reactor interface (see schedulers/_reactor) ---------------------------------------
 
-    time = staticmethod(time.monotonic)
-    """The loop's clock: ``time.monotonic()`` (the C function itself: no Python frame)."""
+    def time(self) -> float:
+        """The loop's clock: ``time.monotonic()``."""
+        return _monotonic()
 
     def in_loop_thread(self) -> bool:
         """True on the thread running the loop; while nobody runs it, on the thread that
@@ -717,6 +728,7 @@ class IoContext(ClosingContext):
 
 
 @final
+@mypyc_attr(native_class=False)  # compiled: IoScheduler stays a Python class
 class IoContextScheduler(IoScheduler):
     """The scheduler of an :class:`IoContext`: ``schedule``, timers, fd readiness waits.
 
@@ -724,7 +736,7 @@ class IoContextScheduler(IoScheduler):
     second); ``notify_closing`` wakes them with ``ClosedResourceError``.
     """
 
-    __slots__ = ("_context",)
+    __slots__ = ("_context", "reactor")
 
     def __init__(self, context: IoContext) -> None:
         self._context = context

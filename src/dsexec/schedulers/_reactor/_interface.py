@@ -19,11 +19,11 @@ Two helpers state the loop-thread contract once, for everyone:
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from typing import Final, Protocol
+from typing import Protocol
 
 from ..._core import ClosedResourceError
+from ._running_loop import running_loop
 
 __all__ = [
     "FdWaiter",
@@ -31,24 +31,7 @@ __all__ = [
     "TimerHandle",
     "on_loop",
     "run_on_loop",
-    "running_loop",
 ]
-
-
-class _RunningLoop(threading.local):
-    """Per thread: the reactor whose loop this thread is running right now, if it says so."""
-
-    reactor: object = None
-
-
-running_loop: Final = _RunningLoop()
-"""``running_loop.reactor is r`` is a cheap, sufficient test for ``r.in_loop_thread()``.
-
-A reactor may publish itself here while its loop runs (``IoContext`` does, and restores the
-previous value when its ``run`` returns, so nested loops on one thread work). The test is only a
-shortcut: when it fails, ask ``r.in_loop_thread()``, which stays the authority (a reactor that
-publishes nothing, or one nobody runs, whose home thread counts as its loop thread).
-"""
 
 
 class FdWaiter(Protocol):

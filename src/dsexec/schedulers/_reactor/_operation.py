@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
+from mypy_extensions import mypyc_attr
+
 from ..._core import Receiver, RestartableOperation, StopSource
 from ._interface import Reactor, on_loop
 
@@ -39,6 +41,7 @@ __all__ = ["ReactorOperation"]
 T = TypeVar("T")
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class ReactorOperation(RestartableOperation, Generic[T]):
     """Start-on-loop, stop-from-anywhere, complete-once logic of a reactor operation."""
 

@@ -37,7 +37,9 @@ class IoScheduler:
     they share a reactor.
     """
 
-    __slots__ = ("reactor",)
+    # Each subclass keeps ``reactor`` (a slot, or its __dict__): none here, so that
+    # VirtualTimeScheduler can be an IoContext as well once IoContext is compiled.
+    __slots__ = ()
 
     reactor: Reactor
     """The reactor this scheduler's senders run on (what ``dsexec.net`` drives directly)."""

@@ -1,0 +1,95 @@
+"""One source, two builds: ``dsexec.compiled`` tells them apart, and ``setup.py`` decides which
+one an install gets (the compiled build itself is tested by running this whole suite on it:
+``make pytest-compiled``)."""
+
+from __future__ import annotations
+
+import importlib.util
+from importlib.machinery import EXTENSION_SUFFIXES
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+import dsexec
+from dsexec.net import _read
+from dsexec.senders import _then
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_compiled_says_whether_the_hot_modules_are_extension_modules() -> None:
+    assert isinstance(dsexec.compiled, bool)
+    for module in (_read, _then):
+        assert module.__file__ is not None
+        assert module.__file__.endswith(tuple(EXTENSION_SUFFIXES)) is dsexec.compiled
+
+
+def _setup_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("dsexec_setup", ROOT / "setup.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # not __main__: defines, does not call setup()
+    return module
+
+
+def test_the_compiled_modules_exist_and_are_not_public_faces() -> None:
+    setup = _setup_module()
+    for path in setup.COMPILED:
+        assert (ROOT / "src" / path).is_file(), path
+        assert Path(path).name.startswith("_"), path
+
+
+@pytest.mark.parametrize(
+    ("command", "environment", "notice"),
+    [
+        ({"bdist_wheel"}, {"DSEXEC_PURE_PYTHON": "1"}, "pure-Python build (DSEXEC_PURE_PYTHON=1)"),
+        ({"editable_wheel"}, {}, "pure-Python build (editable install; DSEXEC_COMPILE=1"),
+        ({"egg_info"}, {}, None),  # metadata only: nothing to build, nothing said
+    ],
+)
+def test_setup_builds_pure_python_when_asked_or_editable(  # noqa: PLR0917 (fixtures)
+    command: set[str],
+    environment: dict[str, str],
+    notice: str | None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    setup = _setup_module()
+    monkeypatch.chdir(tmp_path)  # setup.py clears build/lib*: not the checkout's
+    monkeypatch.delenv("DSEXEC_COMPILE", raising=False)
+    monkeypatch.delenv("DSEXEC_PURE_PYTHON", raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert setup.extensions(command) == []
+    said = capsys.readouterr().err
+    if notice is None:
+        assert said == ""
+    else:
+        assert said.startswith(f"dsexec: {notice}")
+
+
+def test_a_compile_asked_for_without_a_compiler_fails_instead_of_falling_back(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    setup = _setup_module()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DSEXEC_COMPILE", "1")
+    monkeypatch.delenv("DSEXEC_PURE_PYTHON", raising=False)
+    monkeypatch.setattr(setup, "compiler_problem", lambda: "no working C compiler (test)")
+    with pytest.raises(SystemExit, match="DSEXEC_COMPILE=1 but no working C compiler"):
+        setup.extensions({"bdist_wheel"})
+
+
+def test_without_a_compiler_an_install_falls_back_to_pure_python_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    setup = _setup_module()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DSEXEC_COMPILE", raising=False)
+    monkeypatch.delenv("DSEXEC_PURE_PYTHON", raising=False)
+    monkeypatch.setattr(setup, "compiler_problem", lambda: "no working C compiler (test)")
+    assert setup.extensions({"bdist_wheel"}) == []
+    assert capsys.readouterr().err == "dsexec: pure-Python build (no working C compiler (test))\n"
