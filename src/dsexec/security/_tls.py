@@ -72,7 +72,7 @@ from .._core import (
 )
 from ..net import Socket
 from ..net._socket_operation import RawError, SocketOperation
-from ..schedulers._reactor import IoScheduler, Reactor, reactor_of
+from ..schedulers._reactor import IoScheduler, Reactor, ReactorSender, reactor_of
 from ..senders import timeout as timeout_after
 from ._audit import audit, audit_tls_failure
 
@@ -664,16 +664,8 @@ class _Outcome(ForwardingReceiver[SecureSocket]):
         self.receiver.set_stopped()
 
 
-@final
-class _CoreSender(BasicSender):
-    """``data`` is ``(reactor, sock, context, server_side, server_hostname)``."""
-
-    __slots__ = ()
-    name: ClassVar[str] = _NAME
-
-    def connect(self, receiver: Receiver[Any], /) -> OperationState:
-        reactor, sock, context, server_side, server_hostname = self.data
-        return _HandshakeOp(reactor, receiver, sock, context, server_side, server_hostname)
+# ``data`` is ``(reactor, sock, context, server_side, server_hostname)``.
+_CoreSender = ReactorSender.variant(_NAME, reactor_operation=_HandshakeOp)
 
 
 @final

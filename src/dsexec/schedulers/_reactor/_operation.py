@@ -29,12 +29,13 @@ Theory of operation
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable
+from typing import Any, ClassVar, Generic, TypeVar
 
-from ..._core import Receiver, RestartableOperation, StopSource
+from ..._core import BasicSender, OperationState, Receiver, RestartableOperation, StopSource
 from ._interface import Reactor, on_loop
 
-__all__ = ["ReactorOperation"]
+__all__ = ["ReactorOperation", "ReactorSender"]
 
 T = TypeVar("T")
 
@@ -149,3 +150,22 @@ class ReactorOperation(RestartableOperation, Generic[T]):
         """The loop is over: withdraw the registration kept between rounds."""
         self._looping = False
         self._release_stop_callback()
+
+
+class ReactorSender(BasicSender):
+    """Base of the senders of one reactor operation (a timer, an fd wait, a socket operation):
+    ``data`` is ``(reactor, *arguments)`` and ``connect`` builds
+    ``reactor_operation(reactor, receiver, *arguments)``.
+
+    An algorithm's sender is ``ReactorSender.variant(name, reactor_operation=Op,
+    describe=...)``; ``describe`` gets the whole ``data`` (reactor first). Building the
+    operation raises nothing the arguments were not checked for when the sender was built.
+    """
+
+    __slots__ = ()
+
+    reactor_operation: ClassVar[Callable[..., OperationState]]
+
+    def connect(self, receiver: Receiver[Any], /) -> OperationState:
+        reactor, *arguments = self.data
+        return self.reactor_operation(reactor, receiver, *arguments)
