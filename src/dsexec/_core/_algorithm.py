@@ -47,6 +47,7 @@ __all__ = [
     "PreservingAdaptor",
     "ReceiverSender",
     "ReplayReceiver",
+    "SenderArgumentSender",
 ]
 
 T = TypeVar("T")
@@ -208,6 +209,19 @@ class FunctionSender(BasicSender):
     @classmethod
     def describe(cls, data: Any) -> str:
         return callable_name(data)
+
+
+class SenderArgumentSender(BasicSender):
+    """Base of the algorithms whose argument is a sender (``finally_(cleanup)``,
+    ``stop_when(trigger)``): checked to be a sender when built (``TypeError`` naming the
+    algorithm otherwise)."""
+
+    __slots__ = ()
+
+    @classmethod
+    def check(cls, data: Any) -> Any:
+        require_sender(cls.name, data)
+        return data
 
 
 class ReceiverSender(BasicSender):

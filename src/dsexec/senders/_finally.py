@@ -19,7 +19,6 @@ from typing import Any, TypeVar, final, overload
 
 from .._core import (
     MISSING,
-    BasicSender,
     Completion,
     CompletionSink,
     Env,
@@ -28,7 +27,7 @@ from .._core import (
     Receiver,
     ReplayReceiver,
     Sender,
-    require_sender,
+    SenderArgumentSender,
 )
 
 __all__ = ["finally_"]
@@ -69,12 +68,7 @@ class _FinallyOp(CompletionSink):
         op.start()
 
 
-def _check_cleanup(cleanup: Any) -> Any:
-    require_sender("finally_", cleanup)
-    return cleanup
-
-
-_FinallySender = BasicSender.variant("finally_", operation=_FinallyOp, check=_check_cleanup)
+_FinallySender = SenderArgumentSender.variant("finally_", operation=_FinallyOp)
 
 
 @overload
