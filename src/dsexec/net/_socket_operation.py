@@ -58,8 +58,10 @@ class SocketOperation(ReactorOperation[T], Generic[T]):
         super().__init__(reactor, receiver)
         self._sock = sock
 
-    def _wait(self) -> None:
-        """Wait until the socket is ready in this operation's direction, then ``fd_ready()``."""
+    def _wait(self, writable: bool | None = None) -> None:
+        """Wait until the socket is ready -- in this operation's direction, else for writing
+        (``writable``) or reading -- then ``fd_ready()``; fail with ``ClosedResourceError``
+        if the socket is closed."""
         sock = self._sock
         fd = sock.fd
         if fd < 0:
@@ -67,7 +69,7 @@ class SocketOperation(ReactorOperation[T], Generic[T]):
             return
         if sock.reactor is not self._reactor:
             sock.note_reactor(self._reactor)
-        self._wait_fd(fd, self.writes)
+        self._wait_fd(fd, self.writes if writable is None else writable)
 
     def _cancel(self) -> None:
         fd = self._sock.fd

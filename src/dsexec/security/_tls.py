@@ -55,6 +55,7 @@ import logging
 import math
 import socket
 import ssl
+from collections.abc import Callable
 from typing import Any, ClassVar, Final, Literal, NoReturn, final, overload
 
 from typing_extensions import Buffer
@@ -178,32 +179,16 @@ class _TlsChannel:
         ``BlockingIOError`` when the kernel must deliver more first."""
         plain = self._plain
         if plain:
-            data = bytes(plain[:max_bytes])
+            head = bytes(plain[:max_bytes])
             del plain[:max_bytes]
             self.ready = bool(plain) or self._finished
-            return data
+            return head
         if self._finished:
             return self._end()
-        if self._out:
-            self.flush_quietly()
-        if not self._incoming.pending:
-            # Reads drain, so an empty BIO means nothing is decryptable: ask the kernel first
-            # rather than have read() fail with SSLWantReadError (a costly exception) first.
-            self.pull()
-        obj = self.obj
-        while True:
-            try:
-                data = obj.read(max_bytes)
-                break
-            except ssl.SSLWantReadError:
-                self._pull_for_read()
-            except ssl.SSLError as exc:
-                self._finish(exc)
-                return self._end()
-        if not data:
-            self._finish(None)
+        data: bytes | None = self._decrypt(max_bytes, None)
+        if data is None:
             return self._end()
-        if self._incoming.pending or obj.pending():
+        if self._incoming.pending or self.obj.pending():
             self._drain()
             if len(data) < max_bytes and plain:
                 wanted = max_bytes - len(data)
@@ -221,31 +206,17 @@ class _TlsChannel:
         """``recv`` into ``buffer[:nbytes]``; the number of bytes, 0 after ``close_notify``."""
         plain = self._plain
         if plain:
-            count = min(nbytes, len(plain))
-            buffer[:count] = plain[:count]
-            del plain[:count]
+            taken = min(nbytes, len(plain))
+            buffer[:taken] = plain[:taken]
+            del plain[:taken]
             self.ready = bool(plain) or self._finished
-            return count
+            return taken
         if self._finished:
             return len(self._end())
-        if self._out:
-            self.flush_quietly()
-        if not self._incoming.pending:
-            self.pull()
-        obj = self.obj
-        while True:
-            try:
-                count = obj.read(nbytes, buffer)  # type: ignore[assignment]  # an int: typeshed
-                break
-            except ssl.SSLWantReadError:
-                self._pull_for_read()
-            except ssl.SSLError as exc:
-                self._finish(exc)
-                return len(self._end())
-        if not count:
-            self._finish(None)
+        count: int | None = self._decrypt(nbytes, buffer)
+        if count is None:
             return len(self._end())
-        if self._incoming.pending or obj.pending():
+        if self._incoming.pending or self.obj.pending():
             self._drain()
             extra = min(nbytes - count, len(plain))
             if extra:
@@ -340,6 +311,32 @@ class _TlsChannel:
         """After the handshake: decrypt application data that came with its last flight."""
         self._drain()
         self.ready = bool(self._plain) or self._finished
+
+    def _decrypt(self, nbytes: int, buffer: memoryview | None) -> Any:
+        """``obj.read`` of up to ``nbytes`` (into ``buffer``: the count; else the bytes), with
+        queued output sent first and the incoming BIO filled from the kernel as it runs dry.
+        ``None`` once the stream has ended (an empty read or an ``SSLError``, recorded by
+        ``_finish`` for ``_end`` to answer); ``BlockingIOError`` when the kernel has nothing."""
+        if self._out:
+            self.flush_quietly()
+        if not self._incoming.pending:
+            # Reads drain, so an empty BIO means nothing is decryptable: ask the kernel first
+            # rather than have read() fail with SSLWantReadError (a costly exception) first.
+            self.pull()
+        obj = self.obj
+        while True:
+            try:
+                result = obj.read(nbytes) if buffer is None else obj.read(nbytes, buffer)
+                break
+            except ssl.SSLWantReadError:
+                self._pull_for_read()
+            except ssl.SSLError as exc:
+                self._finish(exc)
+                return None
+        if not result:
+            self._finish(None)
+            return None
+        return result
 
     def _pull_for_read(self) -> None:
         if self.eof:  # cannot happen: after write_eof the SSLObject reports an end
@@ -564,15 +561,8 @@ class _HandshakeOp(SocketOperation[SecureSocket]):
         channel = self._channel
         assert channel is not None
         while True:
-            if channel.has_output:
-                try:
-                    channel.flush()
-                except BlockingIOError:
-                    self._wait_for(writable=True)
-                    return
-                except OSError as exc:
-                    self._fail_os(exc, "send")
-                    return
+            if channel.has_output and not self._move(channel.flush, writable=True):
+                return
             if self._shaken:
                 channel.settle()
                 self._succeed(SecureSocket._adopt(self._sock, channel))
@@ -583,13 +573,7 @@ class _HandshakeOp(SocketOperation[SecureSocket]):
                 channel.collect()
                 if channel.has_output:
                     continue  # our flight first, then the peer's answer
-                try:
-                    channel.pull()
-                except BlockingIOError:
-                    self._wait_for(writable=False)
-                    return
-                except OSError as exc:
-                    self._fail_os(exc, "recv")
+                if not self._move(channel.pull, writable=False):
                     return
                 continue
             except ssl.SSLError as exc:
@@ -609,15 +593,19 @@ class _HandshakeOp(SocketOperation[SecureSocket]):
         error.__cause__ = exc
         self._fail(error)
 
-    def _wait_for(self, *, writable: bool) -> None:
-        sock = self._sock
-        fd = sock.fd
-        if fd < 0:
-            self._fail(ClosedResourceError(f"{_NAME}: the socket is closed"))
-            return
-        if sock.reactor is not self._reactor:
-            sock.note_reactor(self._reactor)
-        self._wait_fd(fd, writable)
+    def _move(self, transfer: Callable[[], None], *, writable: bool) -> bool:
+        """Run ``transfer`` (the channel's ``flush`` when ``writable``, else its ``pull``);
+        ``False`` when the handshake step must end here: the socket would block (now waited
+        for in that direction) or the call failed (the operation failed with its error)."""
+        try:
+            transfer()
+        except BlockingIOError:
+            self._wait(writable)
+            return False
+        except OSError as exc:
+            self._fail_os(exc, "send" if writable else "recv")
+            return False
+        return True
 
     def _cancel(self) -> None:
         fd = self._sock.fd
