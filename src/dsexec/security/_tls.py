@@ -188,18 +188,12 @@ class _TlsChannel:
         data: bytes | None = self._decrypt(max_bytes, None)
         if data is None:
             return self._end()
-        if self._incoming.pending or self.obj.pending():
-            self._drain()
-            if len(data) < max_bytes and plain:
+        if plain:  # _decrypt decrypted further records: top up from them
+            if len(data) < max_bytes:
                 wanted = max_bytes - len(data)
                 data += plain[:wanted]
                 del plain[:wanted]
             self.ready = bool(plain) or self._finished
-        else:
-            self.ready = False
-        if self._outgoing.pending:
-            self.collect()
-            self.flush_quietly()
         return data
 
     def recv_into(self, buffer: memoryview, nbytes: int) -> int:
@@ -216,19 +210,13 @@ class _TlsChannel:
         count: int | None = self._decrypt(nbytes, buffer)
         if count is None:
             return len(self._end())
-        if self._incoming.pending or self.obj.pending():
-            self._drain()
+        if plain:  # _decrypt decrypted further records: top up from them
             extra = min(nbytes - count, len(plain))
             if extra:
                 buffer[count : count + extra] = plain[:extra]
                 del plain[:extra]
                 count += extra
             self.ready = bool(plain) or self._finished
-        else:
-            self.ready = False
-        if self._outgoing.pending:
-            self.collect()
-            self.flush_quietly()
         return count
 
     def send(self, data: Buffer) -> int:
@@ -314,7 +302,9 @@ class _TlsChannel:
 
     def _decrypt(self, nbytes: int, buffer: memoryview | None) -> Any:
         """``obj.read`` of up to ``nbytes`` (into ``buffer``: the count; else the bytes), with
-        queued output sent first and the incoming BIO filled from the kernel as it runs dry.
+        queued output sent first and the incoming BIO filled from the kernel as it runs dry;
+        then the records left in the BIO are decrypted into ``_plain`` (setting ``ready``) and
+        what the read made the ``SSLObject`` write is sent. Called with ``_plain`` empty.
         ``None`` once the stream has ended (an empty read or an ``SSLError``, recorded by
         ``_finish`` for ``_end`` to answer); ``BlockingIOError`` when the kernel has nothing."""
         if self._out:
@@ -336,6 +326,14 @@ class _TlsChannel:
         if not result:
             self._finish(None)
             return None
+        if self._incoming.pending or obj.pending():
+            self._drain()
+            self.ready = bool(self._plain) or self._finished
+        else:
+            self.ready = False
+        if self._outgoing.pending:
+            self.collect()
+            self.flush_quietly()
         return result
 
     def _pull_for_read(self) -> None:
