@@ -218,12 +218,17 @@ class Socket(ClosingContext):
         return peer
 
     def __repr__(self) -> str:
+        kind = type(self).__name__
         if self.fd < 0:
-            return "<Socket closed>"
+            return f"<{kind} closed>"
         peer = ""
         with contextlib.suppress(Exception):
             peer = f" peer={self.get_remote_endpoint()}"
-        return f"<Socket fd={self.fd}{peer}>"
+        return f"<{kind} fd={self.fd}{peer}{self._repr_extra()}>"
+
+    def _repr_extra(self) -> str:
+        """What a subclass adds to ``repr`` after the peer (with a leading space)."""
+        return ""
 
 
 def wrap_socket(sock: socket.socket, peer: Any) -> Socket:

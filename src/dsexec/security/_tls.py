@@ -498,13 +498,8 @@ class SecureSocket(Socket):
         self._check_open()
         self._tls.close_notify()
 
-    def __repr__(self) -> str:
-        if self.fd < 0:
-            return "<SecureSocket closed>"
-        peer = ""
-        with contextlib.suppress(Exception):
-            peer = f" peer={self.get_remote_endpoint()}"
-        return f"<SecureSocket fd={self.fd}{peer} {self._tls.obj.version()}>"
+    def _repr_extra(self) -> str:
+        return f" {self._tls.obj.version()}"
 
 
 # -- the handshake ------------------------------------------------------------------------------
