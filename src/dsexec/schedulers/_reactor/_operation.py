@@ -33,7 +33,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
 from ..._core import BasicSender, OperationState, Receiver, RestartableOperation, StopSource
-from ._interface import Reactor, on_loop
+from ._interface import Reactor, on_loop, run_on_loop
 
 __all__ = ["ReactorOperation", "ReactorSender"]
 
@@ -108,10 +108,7 @@ class ReactorOperation(RestartableOperation, Generic[T]):
 
     def on_stop_requested(self) -> None:
         """The stop callback (any thread): complete with ``set_stopped`` on the loop."""
-        if on_loop(self._reactor):
-            self._stop_on_loop()
-        else:
-            self._reactor.post(self._stop_on_loop)
+        run_on_loop(self._reactor, self._stop_on_loop)
 
     def _stop_on_loop(self) -> None:
         if self._done:
