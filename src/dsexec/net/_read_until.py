@@ -87,13 +87,8 @@ class _ReadUntilOp(SocketOperation[bytes]):
             return
         sock = self._sock
         while True:
-            try:
-                data = sock.raw.recv(_CHUNK)
-            except BlockingIOError:
-                self._wait()
-                return
-            except OSError as exc:
-                self._fail_os(exc, "recv")
+            data = self._recv(_CHUNK)
+            if data is None:
                 return
             if not data:  # EOF: what there is, without a delimiter
                 rest = sock.unread

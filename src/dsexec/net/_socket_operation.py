@@ -83,6 +83,18 @@ class SocketOperation(ReactorOperation[T], Generic[T]):
         """The socket was closed while waiting (``notify_closing``)."""
         self._fail(error)
 
+    def _recv(self, max_bytes: int) -> bytes | None:
+        """One ``recv`` of up to ``max_bytes`` (``b""``: end of stream); ``None`` when the
+        operation must wait for the socket (now waiting) or the call failed (the operation
+        failed with its error)."""
+        try:
+            return self._sock.raw.recv(max_bytes)
+        except BlockingIOError:
+            self._wait()
+        except OSError as exc:
+            self._fail_os(exc, "recv")
+        return None
+
     def _fail_os(self, exc: OSError, call: str) -> None:
         """Fail with the error ``exc`` from the system call ``call`` stands for."""
         self._fail(socket_error(self._sock, exc, self.name, call))
