@@ -4,7 +4,6 @@ Private package: the public names are re-exported by :mod:`dsexec`.
 """
 
 from ._algorithm import BasicSender as BasicSender
-from ._algorithm import ForwardingOperation as ForwardingOperation
 from ._algorithm import ForwardingReceiver as ForwardingReceiver
 from ._algorithm import FunctionSender as FunctionSender
 from ._algorithm import JoiningAdaptor as JoiningAdaptor

@@ -32,7 +32,6 @@ from ._sender import (
     MISSING,
     OperationState,
     Receiver,
-    RestartableOperation,
     Sender,
     SenderAdaptor,
     require_callable,
@@ -41,7 +40,6 @@ from ._sender import (
 
 __all__ = [
     "BasicSender",
-    "ForwardingOperation",
     "ForwardingReceiver",
     "FunctionSender",
     "OperationFactory",
@@ -106,38 +104,6 @@ class ReplayReceiver(ForwardingReceiver[Any]):
     def set_value(self, value: object, /) -> None:
         """The second operation succeeded: deliver the stored completion."""
         self.data.deliver(self.receiver)
-
-
-class ForwardingOperation(ForwardingReceiver[Any], RestartableOperation):
-    """An operation state that is its upstream's receiver and passes every completion on
-    (override the channels an algorithm changes: ``let_value``, ``PerfMonitor.measured``).
-
-    It owns the upstream's operation state (``_child``): ``start()`` starts it, and a loop's
-    :meth:`enter_loop` / :meth:`retire` reach it, so the operation restarts as its upstream's
-    does (and is restartable exactly when that is).
-    """
-
-    __slots__ = ("_child",)
-
-    def __init__(self, upstream: Sender[Any], receiver: Receiver[Any], data: Any = None) -> None:
-        super().__init__(receiver, data)
-        self._child = upstream.connect(self)
-
-    def start(self) -> None:
-        """Start (or restart) the upstream's operation."""
-        self._child.start()
-
-    def enter_loop(self) -> None:
-        """Pass a loop's ``enter_loop`` on to the upstream's operation."""
-        child = self._child
-        if isinstance(child, RestartableOperation):
-            child.enter_loop()
-
-    def retire(self) -> None:
-        """Pass a loop's ``retire`` on to the upstream's operation."""
-        child = self._child
-        if isinstance(child, RestartableOperation):
-            child.retire()
 
 
 class OperationFactory(Protocol):

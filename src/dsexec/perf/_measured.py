@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, final
 
-from .._core import BasicSender, ForwardingOperation, Receiver, Sender
+from .._core import BasicSender, Env, Receiver, RestartableOperation, Sender
 
 if TYPE_CHECKING:
     from ._monitor import PerfMonitor
@@ -25,33 +25,47 @@ __all__ = ["MeasuredSender"]
 
 
 @final
-class _MeasuredOp(ForwardingOperation):
-    """The operation state, and the receiver the upstream completes into; ``data`` is the
-    monitor."""
+class _MeasuredOp(RestartableOperation):
+    """The operation state, and the receiver the upstream completes into."""
 
-    __slots__ = ("_start",)
+    __slots__ = ("_child", "_monitor", "_receiver", "_start")
 
     def __init__(
         self, upstream: Sender[Any], monitor: PerfMonitor, receiver: Receiver[Any]
     ) -> None:
+        self._monitor = monitor
+        self._receiver = receiver
         self._start = 0.0
-        super().__init__(upstream, receiver, monitor)
+        self._child = upstream.connect(self)
 
     def start(self) -> None:
-        self._start = self.data.begin()
+        self._start = self._monitor.begin()
         self._child.start()
 
     def set_value(self, value: Any, /) -> None:
-        self.data.end(self._start, True)
-        self.receiver.set_value(value)
+        self._monitor.end(self._start, True)
+        self._receiver.set_value(value)
 
     def set_error(self, error: BaseException, /) -> None:
-        self.data.end(self._start, False)
-        self.receiver.set_error(error)
+        self._monitor.end(self._start, False)
+        self._receiver.set_error(error)
 
     def set_stopped(self) -> None:
-        self.data.end(self._start, None)
-        self.receiver.set_stopped()
+        self._monitor.end(self._start, None)
+        self._receiver.set_stopped()
+
+    def get_env(self) -> Env:
+        return self._receiver.get_env()
+
+    def enter_loop(self) -> None:
+        child = self._child
+        if isinstance(child, RestartableOperation):
+            child.enter_loop()
+
+    def retire(self) -> None:
+        child = self._child
+        if isinstance(child, RestartableOperation):
+            child.retire()
 
 
 @final

@@ -30,11 +30,12 @@ from typing_extensions import TypeVar as DefaultTypeVar
 
 from .._core import (
     MISSING,
-    ForwardingOperation,
+    Env,
     FunctionSender,
     JoiningAdaptor,
     OperationState,
     Receiver,
+    RestartableOperation,
     Sender,
     SenderAdaptor,
 )
@@ -54,32 +55,56 @@ def not_a_sender(name: str, sender: object) -> NoReturn:
     )
 
 
-class _LetOp(ForwardingOperation):
-    """Shared state of the three ``let_*`` operations; the op is the first sender's receiver
-    (``_child``: the first operation; ``data``: the function).
+class _LetOp(RestartableOperation):
+    """Shared state of the three ``let_*`` operations; the op is the first sender's receiver.
 
     Each subclass overrides the channel its function handles; the others pass through.
     """
 
-    __slots__ = ("_second",)
+    __slots__ = ("_first", "_fn", "_receiver", "_second")
 
     name: ClassVar[str]
 
     def __init__(
         self, sender: Sender[Any], fn: Callable[..., Any], receiver: Receiver[Any]
     ) -> None:
+        self._receiver = receiver
+        self._fn = fn
         self._second: OperationState | None = None
-        super().__init__(sender, receiver, fn)
+        self._first = sender.connect(self)
 
     def start(self) -> None:
         self._second = None  # a restart: the previous round's second operation is done
-        self._child.start()
+        self._first.start()
+
+    # A loop restarting this operation talks to the first one (restartable when we are).
+    def enter_loop(self) -> None:
+        first = self._first
+        if isinstance(first, RestartableOperation):
+            first.enter_loop()
+
+    def retire(self) -> None:
+        first = self._first
+        if isinstance(first, RestartableOperation):
+            first.retire()
+
+    def get_env(self) -> Env:
+        return self._receiver.get_env()
+
+    def set_value(self, value: Any, /) -> None:
+        self._receiver.set_value(value)
+
+    def set_error(self, error: BaseException, /) -> None:
+        self._receiver.set_error(error)
+
+    def set_stopped(self) -> None:
+        self._receiver.set_stopped()
 
     def _continue(self, *args: Any) -> None:
         """Call the function with ``args`` and run the sender it returns to completion."""
-        receiver = self.receiver
+        receiver = self._receiver
         try:
-            sender = self.data(*args)
+            sender = self._fn(*args)
             if not isinstance(sender, Sender):
                 not_a_sender(self.name, sender)
         except Exception as exc:
