@@ -11,6 +11,8 @@ from ._algorithm import JoiningAdaptor as JoiningAdaptor
 from ._algorithm import PreservingAdaptor as PreservingAdaptor
 from ._algorithm import ReceiverSender as ReceiverSender
 from ._algorithm import ReplayReceiver as ReplayReceiver
+from ._algorithm import SenderArgumentSender as SenderArgumentSender
+from ._algorithm import WrappingOperation as WrappingOperation
 from ._checks import callable_name as callable_name
 from ._checks import check_count as check_count
 from ._checks import check_deadline as check_deadline

@@ -35,6 +35,7 @@ from ._sender import (
     MISSING,
     OperationState,
     Receiver,
+    RestartableOperation,
     Sender,
     require_callable,
     require_sender,
@@ -43,12 +44,14 @@ from ._sender import (
 __all__ = [
     "BasicSender",
     "ForwardingReceiver",
+    "WrappingOperation",
     "FunctionSender",
     "OperationFactory",
     "JoiningAdaptor",
     "PreservingAdaptor",
     "ReceiverSender",
     "ReplayReceiver",
+    "SenderArgumentSender",
 ]
 
 T = TypeVar("T")
@@ -106,6 +109,38 @@ class ReplayReceiver(ForwardingReceiver[Any]):
     def set_value(self, value: object, /) -> None:
         """The second operation succeeded: deliver the stored completion."""
         self.data.deliver(self.receiver)
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)
+class WrappingOperation(RestartableOperation):
+    """Base of an operation state that is its upstream's receiver and owns the upstream's
+    operation state, ``_child`` (set by the subclass's ``__init__``: ``upstream.connect(self)``).
+
+    ``start()`` starts the child, and a loop's :meth:`enter_loop` / :meth:`retire` reach it,
+    so the operation restarts as its upstream's does (``let_value``,
+    ``PerfMonitor.measured``). A child that is no :class:`RestartableOperation` keeps nothing
+    between rounds: the hooks then do nothing.
+    """
+
+    __slots__ = ("_child",)
+
+    _child: OperationState
+
+    def start(self) -> None:
+        """Start (or restart) the upstream's operation."""
+        self._child.start()
+
+    def enter_loop(self) -> None:
+        """Pass a loop's ``enter_loop`` on to the upstream's operation."""
+        child = self._child
+        if isinstance(child, RestartableOperation):
+            child.enter_loop()
+
+    def retire(self) -> None:
+        """Pass a loop's ``retire`` on to the upstream's operation."""
+        child = self._child
+        if isinstance(child, RestartableOperation):
+            child.retire()
 
 
 class OperationFactory(Protocol):
@@ -213,6 +248,20 @@ class FunctionSender(BasicSender):
     @classmethod
     def describe(cls, data: Any) -> str:
         return callable_name(data)
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)
+class SenderArgumentSender(BasicSender):
+    """Base of the algorithms whose argument is a sender (``finally_(cleanup)``,
+    ``stop_when(trigger)``): checked to be a sender when built (``TypeError`` naming the
+    algorithm otherwise)."""
+
+    __slots__ = ()
+
+    @classmethod
+    def check(cls, data: Any) -> Any:
+        require_sender(cls.name, data)
+        return data
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)

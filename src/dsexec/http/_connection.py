@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ..schedulers import IoScheduler
     from ._request import Request
 
-__all__ = ["DEFAULT_LIMITS", "HttpConnection"]
+__all__ = ["DEFAULT_LIMITS", "HttpConnection", "check_limits_and_scheme"]
 
 DEFAULT_LIMITS: Final = Limits()
 
@@ -89,10 +89,7 @@ class HttpConnection:
             raise TypeError(
                 f"HttpConnection: expected a dsexec.net.Socket, got {type(sock).__name__}"
             )
-        if not isinstance(limits, Limits):
-            raise TypeError(f"HttpConnection: limits must be a Limits, got {type(limits).__name__}")
-        if scheme not in ("http", "https"):
-            raise ValueError(f"HttpConnection: scheme must be 'http' or 'https', got {scheme!r}")
+        check_limits_and_scheme("HttpConnection", limits, scheme)
         self.sock = sock
         self.limits = limits
         self.scheme = scheme
@@ -163,6 +160,15 @@ class HttpConnection:
         peer = "?" if self.peer is None else _format_endpoint(self.peer)
         state = "closing" if self.closing else "open"
         return f"<HttpConnection {self.scheme} peer={peer} requests={self.requests} {state}>"
+
+
+def check_limits_and_scheme(owner: str, limits: object, scheme: object) -> None:
+    """Raise ``TypeError`` unless ``limits`` is a ``Limits`` and ``ValueError`` unless
+    ``scheme`` is ``"http"`` or ``"https"``, each message naming ``owner`` and the bad value."""
+    if not isinstance(limits, Limits):
+        raise TypeError(f"{owner}: limits must be a Limits, got {type(limits).__name__}")
+    if scheme not in ("http", "https"):
+        raise ValueError(f"{owner}: scheme must be 'http' or 'https', got {scheme!r}")
 
 
 def _endpoint(sock: Socket, *, remote: bool) -> tuple[IPAddress, int] | None:

@@ -296,15 +296,10 @@ class _ReceiveOp(SocketOperation[Any]):
     def fd_ready(self) -> None:
         if self._done:
             return
+        data = self._recv(_RECV_SIZE)
+        if data is None:
+            return
         conn = self._conn
-        try:
-            data = self._sock.raw.recv(_RECV_SIZE)
-        except BlockingIOError:
-            self._wait()
-            return
-        except OSError as exc:
-            self._fail_os(exc, "recv")
-            return
         if self._idle and data:
             # the first bytes of the next request: its header timer starts, once
             self._idle = False

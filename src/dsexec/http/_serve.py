@@ -77,7 +77,7 @@ from ..senders import (
     upon_error,
     upon_stopped,
 )
-from ._connection import DEFAULT_LIMITS, HttpConnection
+from ._connection import DEFAULT_LIMITS, HttpConnection, check_limits_and_scheme
 from ._request import Request, read_request
 from ._response import Response, write_response
 from ._serialize import error_response
@@ -190,14 +190,11 @@ class HttpServer:
         reactor_of(scheduler, "HttpServer")
         if not callable(handler):
             raise TypeError(f"HttpServer: handler must be callable, got {type(handler).__name__}")
-        if not isinstance(limits, Limits):
-            raise TypeError(f"HttpServer: limits must be a Limits, got {type(limits).__name__}")
+        check_limits_and_scheme("HttpServer", limits, scheme)
         if monitor is not None and not isinstance(monitor, PerfMonitor):
             raise TypeError(f"HttpServer: monitor must be a PerfMonitor, got {monitor!r:.60}")
         if acl is not None and not isinstance(acl, AccessControlList):
             raise TypeError(f"HttpServer: acl must be an AccessControlList, got {acl!r:.60}")
-        if scheme not in ("http", "https"):
-            raise ValueError(f"HttpServer: scheme must be 'http' or 'https', got {scheme!r}")
         self.scheduler = scheduler
         self.handler = handler
         self.limits = limits

@@ -30,13 +30,14 @@ from __future__ import annotations
 import errno
 import logging
 import os
-from typing import ClassVar, Final, final
+from typing import Final, final
 
-from .._core import BasicSender, ClosedResourceError, NetError, OperationState, Receiver, Sender
+from .._core import ClosedResourceError, NetError, Receiver, Sender
 from ..schedulers._reactor import (
     IoScheduler,
     Reactor,
     ReactorOperation,
+    ReactorSender,
     TimerHandle,
     reactor_of,
     run_on_loop,
@@ -225,19 +226,10 @@ class _AcceptOp(ReactorOperation[Socket]):
             self._attempt()
 
 
-@final
-class _AcceptSender(BasicSender):
-    """``data`` is ``(reactor, acceptor)``."""
-
-    __slots__ = ()
-    name: ClassVar[str] = "async_accept"
-
-    def connect(self, receiver: Receiver[Socket], /) -> OperationState:
-        reactor, acceptor = self.data
-        return _AcceptOp(reactor, receiver, acceptor)
-
-    def __repr__(self) -> str:
-        return f"async_accept({self.data[1]!r})"
+# ``data`` is ``(reactor, acceptor)``.
+_AcceptSender = ReactorSender.variant(
+    "async_accept", reactor_operation=_AcceptOp, describe=lambda data: repr(data[1])
+)
 
 
 def async_accept(scheduler: IoScheduler, acceptor: Acceptor, /) -> Sender[Socket]:

@@ -53,7 +53,13 @@ from .._core import ClosedResourceError, ClosingContext, NetError
 from ..schedulers._reactor import Reactor, on_loop
 from ._checks import check_int
 from ._closing import close_watched
-from ._dual_stack import NO_IPV6_ERRNOS, DualStackWarning, set_v6only, v4_counterpart
+from ._dual_stack import (
+    NO_IPV6_ERRNOS,
+    DualStackWarning,
+    set_v6only,
+    v4_counterpart,
+    warn_dual_stack,
+)
 from ._endpoint import Endpoint, IPAddress, endpoint_of_sockaddr, parse_ip
 from ._factory import get_socket_factory
 
@@ -175,11 +181,9 @@ def _fall_back_to_v4(
     if v4 is None:
         raise _listen_error(exc, ip, port) from exc
     sock = _listen_v4(v4, port, backlog, reuse_port)
-    warnings.warn(
-        DualStackWarning(
-            f"IPv6 is not available on this host ({exc.strerror}); listening on "
-            f"{_where(v4)}:{sock.getsockname()[1]} (IPv4 only) instead of {_where(ip)}"
-        ),
+    warn_dual_stack(
+        f"IPv6 is not available on this host ({exc.strerror}); listening on "
+        f"{_where(v4)}:{sock.getsockname()[1]} (IPv4 only) instead of {_where(ip)}",
         stacklevel=stacklevel,
     )
     return [sock], "ipv4-fallback"
@@ -223,11 +227,9 @@ def _open_v6(
     v4 = v4_counterpart(ip)
     actual_port: int = sock.getsockname()[1]
     if v4 is None:
-        warnings.warn(
-            DualStackWarning(
-                f"this OS refuses IPV6_V6ONLY=0 ({refused.strerror}) and {ip} has no IPv4 "
-                f"counterpart: {_where(ip)}:{actual_port} serves IPv6 clients only"
-            ),
+        warn_dual_stack(
+            f"this OS refuses IPV6_V6ONLY=0 ({refused.strerror}) and {ip} has no IPv4 "
+            f"counterpart: {_where(ip)}:{actual_port} serves IPv6 clients only",
             stacklevel=stacklevel,
         )
         return [sock], "v6only-fallback"
@@ -238,11 +240,9 @@ def _open_v6(
         if port == 0 and exc.errno == errno.EADDRINUSE:
             raise _PairPortTaken(exc) from exc
         raise
-    warnings.warn(
-        DualStackWarning(
-            f"this OS refuses IPV6_V6ONLY=0 ({refused.strerror}); port {actual_port} is served "
-            f"by two sockets, {_where(ip)} (IPv6 only) and {_where(v4)} (IPv4)"
-        ),
+    warn_dual_stack(
+        f"this OS refuses IPV6_V6ONLY=0 ({refused.strerror}); port {actual_port} is served "
+        f"by two sockets, {_where(ip)} (IPv6 only) and {_where(v4)} (IPv4)",
         stacklevel=stacklevel,
     )
     return [sock, sock4], "pair"

@@ -32,10 +32,10 @@ import math
 import os
 import socket
 from collections import deque
-from typing import Any, ClassVar, Final, final
+from typing import Any, Final, final
 
-from .._core import BasicSender, ClosedResourceError, NetError, OperationState, Receiver, Sender
-from ..schedulers._reactor import IoScheduler, Reactor, TimerHandle, reactor_of
+from .._core import ClosedResourceError, NetError, Receiver, Sender
+from ..schedulers._reactor import IoScheduler, Reactor, ReactorSender, TimerHandle, reactor_of
 from ._checks import check_int
 from ._endpoint import IPAddress, endpoint_of_sockaddr
 from ._factory import get_socket_factory
@@ -263,19 +263,10 @@ class _ConnectOp(ResolvingOp[Socket]):
         self._errors = []
 
 
-@final
-class _ConnectSender(BasicSender):
-    """``data`` is ``(reactor, host, port, happy_eyeballs_delay)``."""
-
-    __slots__ = ()
-    name: ClassVar[str] = "async_connect"
-
-    def connect(self, receiver: Receiver[Socket], /) -> OperationState:
-        reactor, host, port, delay = self.data
-        return _ConnectOp(reactor, receiver, host, port, delay)
-
-    def __repr__(self) -> str:
-        return f"async_connect({self.data[1]!r}, {self.data[2]})"
+# ``data`` is ``(reactor, host, port, happy_eyeballs_delay)``.
+_ConnectSender = ReactorSender.variant(
+    "async_connect", reactor_operation=_ConnectOp, describe=lambda data: f"{data[1]!r}, {data[2]}"
+)
 
 
 def async_connect(

@@ -26,6 +26,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import socket
+import warnings
 from typing import Final
 
 from ._endpoint import IPAddress
@@ -35,6 +36,7 @@ __all__ = [
     "DualStackWarning",
     "set_v6only",
     "v4_counterpart",
+    "warn_dual_stack",
 ]
 
 NO_IPV6_ERRNOS: Final = frozenset(
@@ -49,6 +51,12 @@ _LOOPBACK_V4: Final = ipaddress.IPv4Address("127.0.0.1")
 class DualStackWarning(RuntimeWarning):
     """Warned when a socket or acceptor cannot be dual-stack as asked and falls back: to IPv4
     only (no IPv6 on this host), to IPv6 only, or to two sockets (IPv6 + IPv4) on one port."""
+
+
+def warn_dual_stack(message: str, *, stacklevel: int) -> None:
+    """Warn ``message`` as a :class:`DualStackWarning`; ``stacklevel`` as the caller would pass
+    it to ``warnings.warn`` (this function's own frame is skipped)."""
+    warnings.warn(DualStackWarning(message), stacklevel=stacklevel + 1)
 
 
 def set_v6only(sock: socket.socket, v6only: bool) -> None:

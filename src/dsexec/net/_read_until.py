@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Final, final
 
-from .._core import BasicSender, LimitOverrunError, OperationState, Receiver, Sender
-from ..schedulers._reactor import IoScheduler, Reactor, reactor_of
+from .._core import LimitOverrunError, Receiver, Sender
+from ..schedulers._reactor import IoScheduler, Reactor, ReactorSender, reactor_of
 from ._checks import check_int
 from ._socket import Socket
 from ._socket_operation import SocketOperation
@@ -87,13 +87,8 @@ class _ReadUntilOp(SocketOperation[bytes]):
             return
         sock = self._sock
         while True:
-            try:
-                data = sock.raw.recv(_CHUNK)
-            except BlockingIOError:
-                self._wait()
-                return
-            except OSError as exc:
-                self._fail_os(exc, "recv")
+            data = self._recv(_CHUNK)
+            if data is None:
                 return
             if not data:  # EOF: what there is, without a delimiter
                 rest = sock.unread
@@ -109,20 +104,15 @@ class _ReadUntilOp(SocketOperation[bytes]):
                 return
 
 
-@final
-class _ReadUntilSender(BasicSender):
-    """``data`` is ``(reactor, sock, delimiter, max_bytes)``."""
+def _describe(data: tuple[Reactor, Socket, bytes, int]) -> str:
+    _, sock, delimiter, max_bytes = data
+    return f"{sock!r}, {delimiter!r}, {max_bytes}"
 
-    __slots__ = ()
-    name: ClassVar[str] = "async_read_until"
 
-    def connect(self, receiver: Receiver[bytes], /) -> OperationState:
-        reactor, sock, delimiter, max_bytes = self.data
-        return _ReadUntilOp(reactor, receiver, sock, delimiter, max_bytes)
-
-    def __repr__(self) -> str:
-        _, sock, delimiter, max_bytes = self.data
-        return f"async_read_until({sock!r}, {delimiter!r}, {max_bytes})"
+# ``data`` is ``(reactor, sock, delimiter, max_bytes)``.
+_ReadUntilSender = ReactorSender.variant(
+    "async_read_until", reactor_operation=_ReadUntilOp, describe=_describe
+)
 
 
 def async_read_until(

@@ -23,10 +23,16 @@ import contextlib
 import socket
 import threading
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar, final
+from typing import Any, TypeVar, final
 
-from .._core import BasicSender, NetError, OperationState, Receiver, Sender
-from ..schedulers._reactor import IoScheduler, Reactor, ReactorOperation, reactor_of
+from .._core import NetError, Receiver, Sender
+from ..schedulers._reactor import (
+    IoScheduler,
+    Reactor,
+    ReactorOperation,
+    ReactorSender,
+    reactor_of,
+)
 from ._checks import check_int
 from ._endpoint import Endpoint, endpoint_of_sockaddr, parse_ip
 from ._factory import AddrInfo, SocketFactory, get_socket_factory
@@ -219,19 +225,10 @@ class _ResolveOp(ResolvingOp[list[Endpoint]]):
         self._succeed([endpoint_of_sockaddr(sockaddr) for _family, sockaddr in addresses])
 
 
-@final
-class _ResolveSender(BasicSender):
-    """``data`` is ``(reactor, host, port)``."""
-
-    __slots__ = ()
-    name: ClassVar[str] = "async_resolve"
-
-    def connect(self, receiver: Receiver[list[Endpoint]], /) -> OperationState:
-        reactor, host, port = self.data
-        return _ResolveOp(reactor, receiver, host, port)
-
-    def __repr__(self) -> str:
-        return f"async_resolve({self.data[1]!r}, {self.data[2]})"
+# ``data`` is ``(reactor, host, port)``.
+_ResolveSender = ReactorSender.variant(
+    "async_resolve", reactor_operation=_ResolveOp, describe=lambda data: f"{data[1]!r}, {data[2]}"
+)
 
 
 def async_resolve(

@@ -22,8 +22,8 @@ import errno
 import os
 from typing import IO, Any, ClassVar, Final, final
 
-from .._core import BasicSender, ClosedResourceError, OperationState, Receiver, Sender
-from ..schedulers._reactor import IoScheduler, Reactor, reactor_of
+from .._core import ClosedResourceError, Receiver, Sender
+from ..schedulers._reactor import IoScheduler, Reactor, ReactorSender, reactor_of
 from ._checks import check_int
 from ._socket import Socket
 from ._socket_operation import SocketOperation
@@ -147,20 +147,15 @@ class _SendfileOp(SocketOperation[int]):
         super()._cancel()
 
 
-@final
-class _SendfileSender(BasicSender):
-    """``data`` is ``(reactor, sock, file_fd, offset, count)``."""
+def _describe(data: tuple[Reactor, Socket, int, int, int | None]) -> str:
+    _, sock, file_fd, offset, count = data
+    return f"{sock!r}, fd {file_fd}, offset={offset}, count={count}"
 
-    __slots__ = ()
-    name: ClassVar[str] = "async_sendfile"
 
-    def connect(self, receiver: Receiver[int], /) -> OperationState:
-        reactor, sock, file_fd, offset, count = self.data
-        return _SendfileOp(reactor, receiver, sock, file_fd, offset, count)
-
-    def __repr__(self) -> str:
-        _, sock, file_fd, offset, count = self.data
-        return f"async_sendfile({sock!r}, fd {file_fd}, offset={offset}, count={count})"
+# ``data`` is ``(reactor, sock, file_fd, offset, count)``.
+_SendfileSender = ReactorSender.variant(
+    "async_sendfile", reactor_operation=_SendfileOp, describe=_describe
+)
 
 
 def async_sendfile(

@@ -25,7 +25,6 @@ import contextlib
 import errno
 import socket
 import sys
-import warnings
 from collections.abc import Sequence
 from socket import AddressFamily
 from typing import Any, ClassVar, final
@@ -33,7 +32,7 @@ from typing import Any, ClassVar, final
 from .._core import ClosedResourceError, ClosingContext, NetError
 from ..schedulers._reactor import Reactor
 from ._closing import close_watched
-from ._dual_stack import NO_IPV6_ERRNOS, DualStackWarning, set_v6only
+from ._dual_stack import NO_IPV6_ERRNOS, set_v6only, warn_dual_stack
 from ._endpoint import Endpoint, IPAddress, address_of_sockaddr, endpoint_of_sockaddr
 from ._factory import get_socket_factory
 
@@ -218,12 +217,17 @@ class Socket(ClosingContext):
         return peer
 
     def __repr__(self) -> str:
+        kind = type(self).__name__
         if self.fd < 0:
-            return "<Socket closed>"
+            return f"<{kind} closed>"
         peer = ""
         with contextlib.suppress(Exception):
             peer = f" peer={self.get_remote_endpoint()}"
-        return f"<Socket fd={self.fd}{peer}>"
+        return f"<{kind} fd={self.fd}{peer}{self._repr_extra()}>"
+
+    def _repr_extra(self) -> str:
+        """What a subclass adds to ``repr`` after the peer (with a leading space)."""
+        return ""
 
 
 def wrap_socket(sock: socket.socket, peer: Any) -> Socket:
@@ -251,11 +255,9 @@ def create_tcp_socket(*, dual_stack: bool = True) -> Socket:
     except OSError as exc:
         if exc.errno not in NO_IPV6_ERRNOS:
             raise NetError(exc.errno, f"cannot create an IPv6 TCP socket: {exc.strerror}") from exc
-        warnings.warn(
-            DualStackWarning(
-                f"IPv6 is not available on this host ({exc.strerror}); "
-                "created an IPv4-only TCP socket"
-            ),
+        warn_dual_stack(
+            f"IPv6 is not available on this host ({exc.strerror}); "
+            "created an IPv4-only TCP socket",
             stacklevel=2,
         )
         try:
@@ -271,11 +273,9 @@ def create_tcp_socket(*, dual_stack: bool = True) -> Socket:
         if not dual_stack or exc.errno == errno.EBADF:
             raw.close()
             raise NetError(exc.errno, f"cannot set IPV6_V6ONLY: {exc.strerror}") from exc
-        warnings.warn(
-            DualStackWarning(
-                f"this OS refuses IPV6_V6ONLY=0 ({exc.strerror}); the socket is IPv6-only "
-                "(create_acceptor serves both families with two sockets instead)"
-            ),
+        warn_dual_stack(
+            f"this OS refuses IPV6_V6ONLY=0 ({exc.strerror}); the socket is IPv6-only "
+            "(create_acceptor serves both families with two sockets instead)",
             stacklevel=2,
         )
     return Socket(raw)

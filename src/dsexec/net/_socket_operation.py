@@ -62,8 +62,10 @@ class SocketOperation(ReactorOperation[T], Generic[T]):
         super().__init__(reactor, receiver)
         self._sock = sock
 
-    def _wait(self) -> None:
-        """Wait until the socket is ready in this operation's direction, then ``fd_ready()``."""
+    def _wait(self, writable: bool | None = None) -> None:
+        """Wait until the socket is ready -- in this operation's direction, else for writing
+        (``writable``) or reading -- then ``fd_ready()``; fail with ``ClosedResourceError``
+        if the socket is closed."""
         sock = self._sock
         fd = sock.fd
         if fd < 0:
@@ -71,7 +73,7 @@ class SocketOperation(ReactorOperation[T], Generic[T]):
             return
         if sock.reactor is not self._reactor:
             sock.note_reactor(self._reactor)
-        self._wait_fd(fd, self.writes)
+        self._wait_fd(fd, self.writes if writable is None else writable)
 
     def _cancel(self) -> None:
         fd = self._sock.fd
@@ -84,6 +86,18 @@ class SocketOperation(ReactorOperation[T], Generic[T]):
     def fd_closed(self, error: ClosedResourceError, /) -> None:
         """The socket was closed while waiting (``notify_closing``)."""
         self._fail(error)
+
+    def _recv(self, max_bytes: int) -> bytes | None:
+        """One ``recv`` of up to ``max_bytes`` (``b""``: end of stream); ``None`` when the
+        operation must wait for the socket (now waiting) or the call failed (the operation
+        failed with its error)."""
+        try:
+            return self._sock.raw.recv(max_bytes)
+        except BlockingIOError:
+            self._wait()
+        except OSError as exc:
+            self._fail_os(exc, "recv")
+        return None
 
     def _fail_os(self, exc: OSError, call: str) -> None:
         """Fail with the error ``exc`` from the system call ``call`` stands for."""

@@ -20,8 +20,8 @@ from typing import ClassVar, Final, final
 
 from typing_extensions import Buffer
 
-from .._core import BasicSender, ClosedResourceError, OperationState, Receiver, Sender
-from ..schedulers._reactor import IoScheduler, Reactor, on_loop, reactor_of
+from .._core import ClosedResourceError, OperationState, Receiver, Sender
+from ..schedulers._reactor import IoScheduler, Reactor, ReactorSender, on_loop, reactor_of
 from ._socket import Socket
 from ._socket_operation import SocketOperation, socket_error
 
@@ -87,15 +87,12 @@ class _WriteOp(SocketOperation[int]):
 
 
 @final
-class _WriteSender(BasicSender):
+class _WriteSender(ReactorSender):
     """``data`` is ``(reactor, sock, data, total)``."""
 
     __slots__ = ()
     name: ClassVar[str] = "async_write"
-
-    def connect(self, receiver: Receiver[int], /) -> OperationState:
-        reactor, sock, data, total = self.data
-        return _WriteOp(reactor, receiver, sock, data, total)
+    reactor_operation = _WriteOp
 
     def connect_or_complete(self, receiver: Receiver[int], /) -> OperationState | None:
         # connect(receiver).start() without an operation state for the common case -- on the

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, final
 
-from .._core import BasicSender, Env, Receiver, RestartableOperation, Sender
+from .._core import BasicSender, Env, Receiver, Sender, WrappingOperation
 
 if TYPE_CHECKING:
     from ._monitor import PerfMonitor
@@ -25,10 +25,10 @@ __all__ = ["MeasuredSender"]
 
 
 @final
-class _MeasuredOp(RestartableOperation):
+class _MeasuredOp(WrappingOperation):
     """The operation state, and the receiver the upstream completes into."""
 
-    __slots__ = ("_child", "_monitor", "_receiver", "_start")
+    __slots__ = ("_monitor", "_receiver", "_start")
 
     def __init__(
         self, upstream: Sender[Any], monitor: PerfMonitor, receiver: Receiver[Any]
@@ -56,16 +56,6 @@ class _MeasuredOp(RestartableOperation):
 
     def get_env(self) -> Env:
         return self._receiver.get_env()
-
-    def enter_loop(self) -> None:
-        child = self._child
-        if isinstance(child, RestartableOperation):
-            child.enter_loop()
-
-    def retire(self) -> None:
-        child = self._child
-        if isinstance(child, RestartableOperation):
-            child.retire()
 
 
 @final

@@ -55,6 +55,7 @@ import logging
 import math
 import socket
 import ssl
+from collections.abc import Callable
 from typing import Any, ClassVar, Final, Literal, NoReturn, final, overload
 
 from typing_extensions import Buffer
@@ -72,7 +73,7 @@ from .._core import (
 )
 from ..net import Socket
 from ..net._socket_operation import RawError, SocketOperation
-from ..schedulers._reactor import IoScheduler, Reactor, reactor_of
+from ..schedulers._reactor import IoScheduler, Reactor, ReactorSender, reactor_of
 from ..senders import timeout as timeout_after
 from ._audit import audit, audit_tls_failure
 
@@ -178,86 +179,44 @@ class _TlsChannel:
         ``BlockingIOError`` when the kernel must deliver more first."""
         plain = self._plain
         if plain:
-            data = bytes(plain[:max_bytes])
+            head = bytes(plain[:max_bytes])
             del plain[:max_bytes]
             self.ready = bool(plain) or self._finished
-            return data
+            return head
         if self._finished:
             return self._end()
-        if self._out:
-            self.flush_quietly()
-        if not self._incoming.pending:
-            # Reads drain, so an empty BIO means nothing is decryptable: ask the kernel first
-            # rather than have read() fail with SSLWantReadError (a costly exception) first.
-            self.pull()
-        obj = self.obj
-        while True:
-            try:
-                data = obj.read(max_bytes)
-                break
-            except ssl.SSLWantReadError:
-                self._pull_for_read()
-            except ssl.SSLError as exc:
-                self._finish(exc)
-                return self._end()
-        if not data:
-            self._finish(None)
+        data: bytes | None = self._decrypt(max_bytes, None)
+        if data is None:
             return self._end()
-        if self._incoming.pending or obj.pending():
-            self._drain()
-            if len(data) < max_bytes and plain:
+        if plain:  # _decrypt decrypted further records: top up from them
+            if len(data) < max_bytes:
                 wanted = max_bytes - len(data)
                 data += plain[:wanted]
                 del plain[:wanted]
             self.ready = bool(plain) or self._finished
-        else:
-            self.ready = False
-        if self._outgoing.pending:
-            self.collect()
-            self.flush_quietly()
         return data
 
     def recv_into(self, buffer: memoryview, nbytes: int) -> int:
         """``recv`` into ``buffer[:nbytes]``; the number of bytes, 0 after ``close_notify``."""
         plain = self._plain
         if plain:
-            count = min(nbytes, len(plain))
-            buffer[:count] = plain[:count]
-            del plain[:count]
+            taken = min(nbytes, len(plain))
+            buffer[:taken] = plain[:taken]
+            del plain[:taken]
             self.ready = bool(plain) or self._finished
-            return count
+            return taken
         if self._finished:
             return len(self._end())
-        if self._out:
-            self.flush_quietly()
-        if not self._incoming.pending:
-            self.pull()
-        obj = self.obj
-        while True:
-            try:
-                count = obj.read(nbytes, buffer)  # type: ignore[assignment]  # an int: typeshed
-                break
-            except ssl.SSLWantReadError:
-                self._pull_for_read()
-            except ssl.SSLError as exc:
-                self._finish(exc)
-                return len(self._end())
-        if not count:
-            self._finish(None)
+        count: int | None = self._decrypt(nbytes, buffer)
+        if count is None:
             return len(self._end())
-        if self._incoming.pending or obj.pending():
-            self._drain()
+        if plain:  # _decrypt decrypted further records: top up from them
             extra = min(nbytes - count, len(plain))
             if extra:
                 buffer[count : count + extra] = plain[:extra]
                 del plain[:extra]
                 count += extra
             self.ready = bool(plain) or self._finished
-        else:
-            self.ready = False
-        if self._outgoing.pending:
-            self.collect()
-            self.flush_quietly()
         return count
 
     def send(self, data: Buffer) -> int:
@@ -340,6 +299,42 @@ class _TlsChannel:
         """After the handshake: decrypt application data that came with its last flight."""
         self._drain()
         self.ready = bool(self._plain) or self._finished
+
+    def _decrypt(self, nbytes: int, buffer: memoryview | None) -> Any:
+        """``obj.read`` of up to ``nbytes`` (into ``buffer``: the count; else the bytes), with
+        queued output sent first and the incoming BIO filled from the kernel as it runs dry;
+        then the records left in the BIO are decrypted into ``_plain`` (setting ``ready``) and
+        what the read made the ``SSLObject`` write is sent. Called with ``_plain`` empty.
+        ``None`` once the stream has ended (an empty read or an ``SSLError``, recorded by
+        ``_finish`` for ``_end`` to answer); ``BlockingIOError`` when the kernel has nothing."""
+        if self._out:
+            self.flush_quietly()
+        if not self._incoming.pending:
+            # Reads drain, so an empty BIO means nothing is decryptable: ask the kernel first
+            # rather than have read() fail with SSLWantReadError (a costly exception) first.
+            self.pull()
+        obj = self.obj
+        while True:
+            try:
+                result = obj.read(nbytes) if buffer is None else obj.read(nbytes, buffer)
+                break
+            except ssl.SSLWantReadError:
+                self._pull_for_read()
+            except ssl.SSLError as exc:
+                self._finish(exc)
+                return None
+        if not result:
+            self._finish(None)
+            return None
+        if self._incoming.pending or obj.pending():
+            self._drain()
+            self.ready = bool(self._plain) or self._finished
+        else:
+            self.ready = False
+        if self._outgoing.pending:
+            self.collect()
+            self.flush_quietly()
+        return result
 
     def _pull_for_read(self) -> None:
         if self.eof:  # cannot happen: after write_eof the SSLObject reports an end
@@ -503,13 +498,8 @@ class SecureSocket(Socket):
         self._check_open()
         self._tls.close_notify()
 
-    def __repr__(self) -> str:
-        if self.fd < 0:
-            return "<SecureSocket closed>"
-        peer = ""
-        with contextlib.suppress(Exception):
-            peer = f" peer={self.get_remote_endpoint()}"
-        return f"<SecureSocket fd={self.fd}{peer} {self._tls.obj.version()}>"
+    def _repr_extra(self) -> str:
+        return f" {self._tls.obj.version()}"
 
 
 # -- the handshake ------------------------------------------------------------------------------
@@ -564,15 +554,8 @@ class _HandshakeOp(SocketOperation[SecureSocket]):
         channel = self._channel
         assert channel is not None
         while True:
-            if channel.has_output:
-                try:
-                    channel.flush()
-                except BlockingIOError:
-                    self._wait_for(writable=True)
-                    return
-                except OSError as exc:
-                    self._fail_os(exc, "send")
-                    return
+            if channel.has_output and not self._move(channel.flush, writable=True):
+                return
             if self._shaken:
                 channel.settle()
                 self._succeed(SecureSocket._adopt(self._sock, channel))
@@ -583,13 +566,7 @@ class _HandshakeOp(SocketOperation[SecureSocket]):
                 channel.collect()
                 if channel.has_output:
                     continue  # our flight first, then the peer's answer
-                try:
-                    channel.pull()
-                except BlockingIOError:
-                    self._wait_for(writable=False)
-                    return
-                except OSError as exc:
-                    self._fail_os(exc, "recv")
+                if not self._move(channel.pull, writable=False):
                     return
                 continue
             except ssl.SSLError as exc:
@@ -609,15 +586,19 @@ class _HandshakeOp(SocketOperation[SecureSocket]):
         error.__cause__ = exc
         self._fail(error)
 
-    def _wait_for(self, *, writable: bool) -> None:
-        sock = self._sock
-        fd = sock.fd
-        if fd < 0:
-            self._fail(ClosedResourceError(f"{_NAME}: the socket is closed"))
-            return
-        if sock.reactor is not self._reactor:
-            sock.note_reactor(self._reactor)
-        self._wait_fd(fd, writable)
+    def _move(self, transfer: Callable[[], None], *, writable: bool) -> bool:
+        """Run ``transfer`` (the channel's ``flush`` when ``writable``, else its ``pull``);
+        ``False`` when the handshake step must end here: the socket would block (now waited
+        for in that direction) or the call failed (the operation failed with its error)."""
+        try:
+            transfer()
+        except BlockingIOError:
+            self._wait(writable)
+            return False
+        except OSError as exc:
+            self._fail_os(exc, "send" if writable else "recv")
+            return False
+        return True
 
     def _cancel(self) -> None:
         fd = self._sock.fd
@@ -664,16 +645,8 @@ class _Outcome(ForwardingReceiver[SecureSocket]):
         self.receiver.set_stopped()
 
 
-@final
-class _CoreSender(BasicSender):
-    """``data`` is ``(reactor, sock, context, server_side, server_hostname)``."""
-
-    __slots__ = ()
-    name: ClassVar[str] = _NAME
-
-    def connect(self, receiver: Receiver[Any], /) -> OperationState:
-        reactor, sock, context, server_side, server_hostname = self.data
-        return _HandshakeOp(reactor, receiver, sock, context, server_side, server_hostname)
+# ``data`` is ``(reactor, sock, context, server_side, server_hostname)``.
+_CoreSender = ReactorSender.variant(_NAME, reactor_operation=_HandshakeOp)
 
 
 @final

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import (
     TYPE_CHECKING,
     Any,
-    ClassVar,
     Final,
     Literal,
     SupportsIndex,
@@ -102,25 +101,15 @@ def _arange(count: int) -> NDArray[np.intp]:
     return numpy.arange(count, dtype=numpy.intp)
 
 
-@final
-class _BulkSender(ReceiverSender):
-    __slots__ = ()
-    name: ClassVar[str] = "bulk"
-    receiver_type = _BulkReceiver
-
-    @classmethod
-    def check(cls, data: Any) -> Any:
-        return _check(data)
-
-    @classmethod
-    def describe(cls, data: Any) -> str:
-        return str(data[0])
-
-
 def _check(data: tuple[Any, Any, Any]) -> tuple[int, Callable[[Any, Any], object], bool]:
     count, fn, vectorized = data
     require_callable("bulk", fn)
     return check_count("bulk", count), fn, bool(vectorized)
+
+
+_BulkSender = ReceiverSender.variant(
+    "bulk", receiver_type=_BulkReceiver, check=_check, describe=lambda data: str(data[0])
+)
 
 
 @overload

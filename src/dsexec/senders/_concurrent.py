@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .._core import ChildStopSource, OperationState, Receiver, Sender
+from .._core import ERROR, ChildStopSource, Completion, OperationState, Receiver, Sender
 
 __all__ = ["A", "B", "C", "D", "E", "F", "ConcurrentOp", "describe_children"]
 
@@ -31,7 +31,7 @@ F = TypeVar("F")
 class ConcurrentOp:
     """Children started together under one child stop source; subclasses deliver."""
 
-    __slots__ = ("_lock", "_ops", "_receiver", "_remaining", "_source", "env")
+    __slots__ = ("_lock", "_ops", "_outcome", "_receiver", "_remaining", "_source", "env")
 
     def __init__(
         self,
@@ -40,6 +40,8 @@ class ConcurrentOp:
         child_receiver: Callable[[int], Receiver[Any]],
     ) -> None:
         self._receiver = receiver
+        # The completion that decides (when_all: the first failure; when_any: the winner).
+        self._outcome: Completion | None = None
         self._source = ChildStopSource()
         self.env = receiver.get_env().with_stop_token(self._source.token)
         self._lock = threading.Lock()
@@ -55,6 +57,18 @@ class ConcurrentOp:
             return
         for op in self._ops:
             op.start()
+
+    def _decide(self, completion: Completion, *, over_stopped: bool = False) -> None:
+        """Make ``completion`` the outcome unless one was decided already (``over_stopped``:
+        unless it was an error, so an error replaces "stopped"); if it was made, stop the
+        other children."""
+        with self._lock:
+            outcome = self._outcome
+            first = outcome is None or (over_stopped and outcome.channel != ERROR)
+            if first:
+                self._outcome = completion
+        if first:
+            self._source.request_stop()
 
     def _count_down(self) -> bool:
         """A child completed; whether it was the last (then the link is gone: deliver)."""

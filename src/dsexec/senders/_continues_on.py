@@ -18,16 +18,11 @@ from typing import Any, TypeVar, final, overload
 from .._core import (
     MISSING,
     BasicSender,
-    Completion,
-    CompletionSink,
-    Env,
-    OperationState,
     PreservingAdaptor,
-    Receiver,
-    ReplayReceiver,
     Scheduler,
     Sender,
 )
+from ._finally import ReplayAfterOp
 from ._starts_on import require_scheduler
 
 __all__ = ["continues_on"]
@@ -36,33 +31,13 @@ T = TypeVar("T")
 
 
 @final
-class _ContinuesOnOp(CompletionSink):
-    """Receiver of the upstream; stores its completion and starts the hop onto ``sch``."""
+class _ContinuesOnOp(ReplayAfterOp):
+    """``_data`` is the scheduler; the second sender is the hop onto it."""
 
-    __slots__ = ("_child", "_receiver", "_scheduler")
+    __slots__ = ()
 
-    def __init__(self, sender: Sender[Any], scheduler: Scheduler, receiver: Receiver[Any]) -> None:
-        self._receiver = receiver
-        self._scheduler = scheduler
-        # The upstream's operation state, then the hop's: what runs now is kept alive here.
-        self._child: OperationState = sender.connect(self)
-
-    def start(self) -> None:
-        self._child.start()
-
-    def receive(self, result: Completion, /) -> None:
-        """The upstream completed: hop onto the scheduler, where ``result`` is delivered
-        (ReplayReceiver); the hop's own error or stop wins."""
-        try:
-            hop = self._scheduler.schedule().connect(ReplayReceiver(self._receiver, result))
-        except Exception as exc:
-            self._receiver.set_error(exc)
-            return
-        self._child = hop
-        hop.start()
-
-    def get_env(self) -> Env:
-        return self._receiver.get_env()
+    def _second(self) -> Sender[Any]:
+        return self._data.schedule()  # type: ignore[no-any-return]
 
 
 def _check_scheduler(scheduler: Any) -> Any:

@@ -19,7 +19,6 @@ from typing import Any, TypeVar, final, overload
 
 from .._core import (
     MISSING,
-    BasicSender,
     Completion,
     CompletionSink,
     Env,
@@ -28,53 +27,66 @@ from .._core import (
     Receiver,
     ReplayReceiver,
     Sender,
-    require_sender,
+    SenderArgumentSender,
 )
 
-__all__ = ["finally_"]
+__all__ = ["ReplayAfterOp", "finally_"]
 
 T = TypeVar("T")
 
 
-@final
-class _FinallyOp(CompletionSink):
-    """The operation is the upstream's receiver; it owns both child operation states.
+class ReplayAfterOp(CompletionSink):
+    """Runs a second sender once the upstream completes, then delivers the upstream's
+    completion; the second's error or stop (or an exception connecting it) wins instead.
+    ``finally_`` (the cleanup) and ``continues_on`` (the hop) are this with their second sender
+    (``_second()``, made from ``_data``).
 
-    Slots are few because a connection's pipeline keeps one of these for its whole life:
-    ``_first`` holds the upstream's operation state, then the cleanup's; the upstream's
-    completion waits in the cleanup's ``ReplayReceiver``.
+    The operation is the upstream's receiver; it owns both child operation states. Slots are
+    few because a connection's pipeline keeps one of these for its whole life: ``_child``
+    holds the upstream's operation state, then the second's; the upstream's completion waits in
+    the second's ``ReplayReceiver``.
     """
 
-    __slots__ = ("_cleanup", "_first", "_receiver")
+    __slots__ = ("_child", "_data", "_receiver")
 
-    def __init__(self, sender: Sender[Any], cleanup: Sender[Any], receiver: Receiver[Any]) -> None:
+    def __init__(self, sender: Sender[Any], data: Any, receiver: Receiver[Any]) -> None:
         self._receiver = receiver
-        self._cleanup = cleanup
-        self._first: OperationState = sender.connect(self)
+        self._data = data
+        self._child: OperationState = sender.connect(self)
 
     def start(self) -> None:
-        self._first.start()
+        self._child.start()
 
     def get_env(self) -> Env:
         return self._receiver.get_env()
 
+    def _second(self) -> Sender[Any]:
+        """The sender to run after the upstream (called once, when it has completed)."""
+        raise NotImplementedError
+
     def receive(self, result: Completion, /) -> None:
-        """The upstream completed: run the cleanup, which replays ``result`` if it succeeds."""
+        """The upstream completed: run the second sender, which replays ``result`` if it
+        succeeds."""
         try:
-            op = self._cleanup.connect(ReplayReceiver(self._receiver, result))
+            op = self._second().connect(ReplayReceiver(self._receiver, result))
         except Exception as exc:
             self._receiver.set_error(exc)
             return
-        self._first = op  # the upstream has completed: its operation state is done with
+        self._child = op  # the upstream has completed: its operation state is done with
         op.start()
 
 
-def _check_cleanup(cleanup: Any) -> Any:
-    require_sender("finally_", cleanup)
-    return cleanup
+@final
+class _FinallyOp(ReplayAfterOp):
+    """``_data`` is the cleanup sender."""
+
+    __slots__ = ()
+
+    def _second(self) -> Sender[Any]:
+        return self._data  # type: ignore[no-any-return]
 
 
-_FinallySender = BasicSender.variant("finally_", operation=_FinallyOp, check=_check_cleanup)
+_FinallySender = SenderArgumentSender.variant("finally_", operation=_FinallyOp)
 
 
 @overload

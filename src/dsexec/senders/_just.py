@@ -16,6 +16,7 @@ from typing import Any, Never, TypeVar, final
 from .._core import (
     ERROR,
     STOPPED_COMPLETION,
+    VALUE,
     BasicSender,
     Completion,
     OperationState,
@@ -41,16 +42,10 @@ class _JustOp(RestartableOperation):
         self._completion.deliver(self._receiver)
 
 
-@final
-class _JustValueOp(RestartableOperation):
-    __slots__ = ("_receiver", "_value")
-
-    def __init__(self, _: None, value: Any, receiver: Receiver[Any]) -> None:
-        self._receiver = receiver
-        self._value = value
-
-    def start(self) -> None:
-        self._receiver.set_value(self._value)
+def _connect_value(_: None, value: Any, receiver: Receiver[Any]) -> OperationState:
+    # The Completion is built only here, when connected: connect_or_complete, the common way
+    # a just(v) runs, delivers the value without one.
+    return _JustOp(None, Completion(VALUE, value), receiver)
 
 
 @final
@@ -61,7 +56,7 @@ class _JustValueSender(BasicSender):
 
     name = "just"
     restartable = True
-    operation = _JustValueOp
+    operation = staticmethod(_connect_value)
 
     def connect_or_complete(self, receiver: Receiver[Any], /) -> OperationState | None:
         receiver.set_value(self.data)

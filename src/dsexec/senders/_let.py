@@ -36,9 +36,9 @@ from .._core import (
     JoiningAdaptor,
     OperationState,
     Receiver,
-    RestartableOperation,
     Sender,
     SenderAdaptor,
+    WrappingOperation,
 )
 
 __all__ = ["let_error", "let_stopped", "let_value", "not_a_sender"]
@@ -56,13 +56,14 @@ def not_a_sender(name: str, sender: object) -> NoReturn:
     )
 
 
-class _LetOp(RestartableOperation):
-    """Shared state of the three ``let_*`` operations; the op is the first sender's receiver.
+class _LetOp(WrappingOperation):
+    """Shared state of the three ``let_*`` operations; the op is the first sender's receiver
+    (``_child``: the first operation, which a loop restarting this one talks to).
 
     Each subclass overrides the channel its function handles; the others pass through.
     """
 
-    __slots__ = ("_first", "_fn", "_receiver", "_second")
+    __slots__ = ("_fn", "_receiver", "_second")
 
     name: ClassVar[str]
 
@@ -72,22 +73,11 @@ class _LetOp(RestartableOperation):
         self._receiver = receiver
         self._fn = fn
         self._second: OperationState | None = None
-        self._first = sender.connect(self)
+        self._child = sender.connect(self)
 
     def start(self) -> None:
         self._second = None  # a restart: the previous round's second operation is done
-        self._first.start()
-
-    # A loop restarting this operation talks to the first one (restartable when we are).
-    def enter_loop(self) -> None:
-        first = self._first
-        if isinstance(first, RestartableOperation):
-            first.enter_loop()
-
-    def retire(self) -> None:
-        first = self._first
-        if isinstance(first, RestartableOperation):
-            first.retire()
+        self._child.start()
 
     def get_env(self) -> Env:
         return self._receiver.get_env()

@@ -52,22 +52,17 @@ class _RepeatOp(RestartLoop):
     """The loop of ``repeat()``, and the base of the other two forms, which override
     ``set_value`` and ``start``; the operation is the child's receiver."""
 
-    __slots__ = ("_data", "_env", "_receiver", "_sender")
+    __slots__ = ("_data", "_env", "_sender")
 
     def __init__(self, sender: Sender[Any], data: Any, receiver: Receiver[Any]) -> None:
-        super().__init__(sender.restartable)
+        super().__init__(sender.restartable, receiver)
         self._sender: Sender[Any] | None = sender
-        self._receiver = receiver
         self._data = data
         self._env = EMPTY_ENV  # until start() reads the receiver's
 
     def start(self) -> None:
         env = self._env = self._receiver.get_env()
-        source = self._source = env.stop_token.source
-        if source is not None and source.stopped:
-            self._receiver.set_stopped()
-            return
-        self._run()
+        self._start_loop(env)
 
     def _connect_child(self) -> OperationState:
         sender = self._sender
@@ -76,12 +71,6 @@ class _RepeatOp(RestartLoop):
         if self._reuse:
             self._sender = None  # connected once: the child is restarted, never reconnected
         return child
-
-    def _fail(self, error: BaseException, /) -> None:
-        self._receiver.set_error(error)
-
-    def _stopped(self) -> None:
-        self._receiver.set_stopped()
 
     # The child's receiver interface.
 

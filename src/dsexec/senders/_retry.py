@@ -34,29 +34,18 @@ T = TypeVar("T")
 
 @final
 class _RetryOp(RestartLoop):
-    __slots__ = ("_receiver", "_remaining", "_sender")
+    __slots__ = ("_remaining", "_sender")
 
     def __init__(self, sender: Sender[Any], retries: int | None, receiver: Receiver[Any]) -> None:
-        super().__init__(reuse=False)  # a failed attempt is connected afresh
+        super().__init__(False, receiver)  # a failed attempt is connected afresh
         self._sender = sender
-        self._receiver = receiver
         self._remaining = retries
 
     def start(self) -> None:
-        source = self._source = self._receiver.get_env().stop_token.source
-        if source is not None and source.stopped:
-            self._receiver.set_stopped()
-            return
-        self._run()
+        self._start_loop(self._receiver.get_env())
 
     def _connect_child(self) -> OperationState:
         return self._sender.connect(self)
-
-    def _fail(self, error: BaseException, /) -> None:
-        self._receiver.set_error(error)
-
-    def _stopped(self) -> None:
-        self._receiver.set_stopped()
 
     # The child's receiver interface (the operation state is its own child's receiver).
 

@@ -31,7 +31,6 @@ from .._core import (
     ERROR,
     MISSING,
     STOPPED_COMPLETION,
-    BasicSender,
     ChildStopSource,
     Completion,
     CompletionSink,
@@ -40,7 +39,7 @@ from .._core import (
     PreservingAdaptor,
     Receiver,
     Sender,
-    require_sender,
+    SenderArgumentSender,
 )
 
 __all__ = ["RaceOp", "stop_when"]
@@ -187,12 +186,7 @@ class _StopWhenOp(RaceOp):
         upstream.deliver(self._receiver)
 
 
-def _check_trigger(trigger: Any) -> Any:
-    require_sender("stop_when", trigger)
-    return trigger
-
-
-_StopWhenSender = BasicSender.variant("stop_when", operation=_StopWhenOp, check=_check_trigger)
+_StopWhenSender = SenderArgumentSender.variant("stop_when", operation=_StopWhenOp)
 
 
 @overload

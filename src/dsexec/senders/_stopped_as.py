@@ -12,7 +12,7 @@ only how a stopped completion is reported. They add no operation state of their 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, TypeVar, final, overload
+from typing import Any, TypeVar, final, overload
 
 from .._core import (
     MISSING,
@@ -51,20 +51,18 @@ _StoppedAsOptionalSender = ReceiverSender.variant(
 )
 
 
-@final
-class _StoppedAsErrorSender(ReceiverSender):
-    __slots__ = ()
-    name: ClassVar[str] = "stopped_as_error"
-    receiver_type = _StoppedAsError
+def _check_error(data: Any) -> BaseException:
+    if not isinstance(data, BaseException):
+        raise TypeError(
+            f"stopped_as_error: expected an exception instance, got {type(data).__name__} "
+            f"({data!r:.60})"
+        )
+    return data
 
-    @classmethod
-    def check(cls, data: Any) -> BaseException:
-        if not isinstance(data, BaseException):
-            raise TypeError(
-                f"stopped_as_error: expected an exception instance, got {type(data).__name__} "
-                f"({data!r:.60})"
-            )
-        return data
+
+_StoppedAsErrorSender = ReceiverSender.variant(
+    "stopped_as_error", receiver_type=_StoppedAsError, check=_check_error
+)
 
 
 @overload

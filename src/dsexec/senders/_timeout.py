@@ -25,7 +25,7 @@ every :class:`~dsexec.TimedScheduler` (``IoContext``, ``VirtualTimeScheduler``,
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, TypeVar, final, overload
+from typing import Any, TypeVar, final, overload
 
 from .._core import (
     ERROR,
@@ -96,24 +96,17 @@ class _TimeoutOp(RaceOp):
         upstream.deliver(self._receiver)
 
 
-@final
-class _TimeoutSender(BasicSender):
-    """``data`` is ``(seconds, scheduler or None)``."""
+def _check(data: tuple[Any, Any]) -> tuple[float, Any]:
+    seconds, scheduler = data
+    if scheduler is not None:
+        _timed_schedule_after("timeout", scheduler)
+    return check_delay("timeout", seconds), scheduler
 
-    __slots__ = ()
-    name: ClassVar[str] = "timeout"
-    operation = _TimeoutOp
 
-    @classmethod
-    def check(cls, data: Any) -> Any:
-        seconds, scheduler = data
-        if scheduler is not None:
-            _timed_schedule_after("timeout", scheduler)
-        return check_delay("timeout", seconds), scheduler
-
-    @classmethod
-    def describe(cls, data: Any) -> str:
-        return f"{data[0]:g}"
+# ``data`` is ``(seconds, scheduler or None)``.
+_TimeoutSender = BasicSender.variant(
+    "timeout", operation=_TimeoutOp, check=_check, describe=lambda data: f"{data[0]:g}"
+)
 
 
 @overload

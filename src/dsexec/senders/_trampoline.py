@@ -49,11 +49,11 @@ connecting the child, ``retire()`` when the loop ends -- by any channel -- from
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from mypy_extensions import mypyc_attr
 
-from .._core import OperationState, RestartableOperation, StopSource
+from .._core import Env, OperationState, Receiver, RestartableOperation, StopSource
 
 __all__ = ["RestartLoop"]
 
@@ -66,29 +66,39 @@ class RestartLoop:
     """Base of operation states that start a child operation round after round, stack-safely.
 
     Subclasses implement ``_connect_child()`` (connect the next child, usually to ``self``),
-    ``_fail(exc)`` (complete downstream with ``exc`` when connecting raises) and
-    ``_stopped()`` (complete downstream with ``set_stopped``), set ``_source`` (the downstream's
-    stop source, or ``None``) before the first round, call ``_restart()`` from a child
-    completion that wants another round, and ``_drop_child()`` from one that ends the loop.
+    begin with ``_start_loop(env)`` (the downstream ``receiver``'s environment), call
+    ``_restart()`` from a child completion that wants another round, and ``_drop_child()`` from
+    one that ends the loop. An exception connecting a child goes to ``receiver.set_error``
+    (``_fail``), a stop ends the loop with ``receiver.set_stopped()`` (``_stopped``).
     With ``reuse`` (a restartable child sender) the child is connected once and restarted every
     round; otherwise each round connects a new one.
     """
 
-    __slots__ = ("_child", "_reuse", "_source")
+    __slots__ = ("_child", "_receiver", "_reuse", "_source")
 
-    def __init__(self, reuse: bool) -> None:
+    def __init__(self, reuse: bool, receiver: Receiver[Any]) -> None:
         self._child: OperationState | None = None
         self._reuse = reuse
+        self._receiver = receiver
         self._source: StopSource | None = None
 
     def _connect_child(self) -> OperationState:
         raise NotImplementedError
 
     def _fail(self, error: BaseException, /) -> None:
-        raise NotImplementedError
+        self._receiver.set_error(error)
 
     def _stopped(self) -> None:
-        raise NotImplementedError
+        self._receiver.set_stopped()
+
+    def _start_loop(self, env: Env) -> None:
+        """Run the first round under ``env``'s stop source; if stop was requested already,
+        complete with ``set_stopped`` instead."""
+        source = self._source = env.stop_token.source
+        if source is not None and source.stopped:
+            self._receiver.set_stopped()
+            return
+        self._run()
 
     def _run(self) -> None:
         rounds = _ROUNDS

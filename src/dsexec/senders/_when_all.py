@@ -75,13 +75,13 @@ class _WhenAllReceiver(Generic[T]):
 
 @final
 class _WhenAllOp(ConcurrentOp):
-    __slots__ = ("_failure", "_values")
+    __slots__ = ("_values",)
 
     def __init__(
         self, _: None, senders: tuple[Sender[Any], ...], receiver: Receiver[tuple[Any, ...]]
     ) -> None:
-        # None while every child succeeds; the first error (or, before any error, stopped).
-        self._failure: Completion | None = None
+        # _outcome is None while every child succeeds; the first error (or, before any error,
+        # stopped).
         self._values: list[Any] = [None] * len(senders)
         super().__init__(senders, receiver, lambda index: _WhenAllReceiver(self, index))
 
@@ -94,29 +94,18 @@ class _WhenAllOp(ConcurrentOp):
 
     def child_error(self, error: BaseException) -> None:
         """A child failed: the first error wins; stop the siblings."""
-        with self._lock:
-            failure = self._failure
-            first = failure is None or failure.channel != ERROR
-            if first:
-                self._failure = Completion(ERROR, error)
-        if first:
-            self._source.request_stop()
+        self._decide(Completion(ERROR, error), over_stopped=True)
         self._arrive()
 
     def child_stopped(self) -> None:
         """A child was stopped: unless something failed already, stop the siblings."""
-        with self._lock:
-            first = self._failure is None
-            if first:
-                self._failure = STOPPED_COMPLETION
-        if first:
-            self._source.request_stop()
+        self._decide(STOPPED_COMPLETION)
         self._arrive()
 
     def _arrive(self) -> None:
         if not self._count_down():
             return
-        failure = self._failure
+        failure = self._outcome
         if failure is None:
             self._receiver.set_value(tuple(self._values))
         else:

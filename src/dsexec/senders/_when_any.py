@@ -34,10 +34,9 @@ __all__ = ["when_any"]
 class _WhenAnyOp(ConcurrentOp, CompletionSink):
     """The receiver of every child: no per-child objects."""
 
-    __slots__ = ("_winner",)
+    __slots__ = ()
 
     def __init__(self, _: None, senders: tuple[Sender[Any], ...], receiver: Receiver[Any]) -> None:
-        self._winner: Completion | None = None
         super().__init__(senders, receiver, self._child_receiver)
 
     def _child_receiver(self, _index: int) -> Receiver[Any]:
@@ -48,14 +47,9 @@ class _WhenAnyOp(ConcurrentOp, CompletionSink):
 
     def receive(self, completion: Completion, /) -> None:
         """A child completed: the first completion wins; stop the others; the last delivers."""
-        with self._lock:
-            won = self._winner is None
-            if won:
-                self._winner = completion
-        if won:
-            self._source.request_stop()
+        self._decide(completion)
         if self._count_down():
-            winner = self._winner
+            winner = self._outcome
             assert winner is not None
             winner.deliver(self._receiver)
 

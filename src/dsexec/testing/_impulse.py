@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any, ClassVar, Generic, Literal, TypeVar, final
+from typing import Any, Generic, Literal, TypeVar, final
 
 from .._core import BasicSender, OperationState, Receiver, Sender, StopCallback
 
@@ -102,16 +102,10 @@ class _HeldOp:
             callback.unregister()
 
 
-@final
-class _HeldSender(BasicSender):
-    """``data`` is the ``_Waiting`` its operations join."""
-
-    __slots__ = ()
-    name: ClassVar[str] = "schedule"
-    operation = _HeldOp
-
-    def __repr__(self) -> str:
-        return "schedule(<ImpulseScheduler>)"
+# ``data`` is the ``_Waiting`` its operations join.
+_HeldSender = BasicSender.variant(
+    "schedule", operation=_HeldOp, describe=lambda _: "<ImpulseScheduler>"
+)
 
 
 @final

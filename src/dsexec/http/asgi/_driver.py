@@ -71,6 +71,10 @@ class _Start:
 
 START: Final = _Start()
 """What a coroutine that has not run yet "yielded": start it with ``send(None)``."""
+# What _step answers once the coroutine has ended: by returning or raising, or by raising the
+# very exception thrown into it (a cancellation it let through: its task should end too).
+_ENDED: Final = object()
+_ENDED_BY_THROWN: Final = object()
 _MAX_IDLE_RUNNERS: Final = 64
 # The loop -> current task table behind asyncio.current_task (one dict lookup; the function
 # itself is pure Python on 3.11).
@@ -165,25 +169,37 @@ class Continue:
                     raise
                 except BaseException as exc:  # cancellation (or an interrupt): the app decides
                     error = exc
-            job.stepping = True
-            try:
-                yielded = run(coro.send, value) if error is None else run(coro.throw, error)
-            except StopIteration:
-                job.stepping = False
-                job.flush()
-                job.app_done(None)
-                return False
-            except BaseException as exc:
-                job.stepping = False
-                job.flush()
-                job.app_done(exc)
-                if _must_propagate(exc):
-                    raise
-                return exc is error
-            job.stepping = False
-            job.flush()
+            yielded = _step(job, value, error)
+            if yielded is _ENDED or yielded is _ENDED_BY_THROWN:
+                return yielded is _ENDED_BY_THROWN
             value = None
             error = None
+
+
+def _step(job: Job, value: object, error: BaseException | None) -> object:
+    """Resume ``job``'s coroutine -- send ``value`` in, or throw ``error`` -- and flush what it
+    wrote; what it yielded, or :data:`_ENDED` / :data:`_ENDED_BY_THROWN` once it has ended
+    (``app_done`` told). An interrupt it raises (``KeyboardInterrupt``, ``SystemExit``)
+    propagates once ``app_done`` has it."""
+    coro = job.coro
+    job.stepping = True
+    try:
+        yielded = job.ctx.run(coro.send, value) if error is None else job.ctx.run(coro.throw, error)
+    except StopIteration:
+        job.stepping = False
+        job.flush()
+        job.app_done(None)
+        return _ENDED
+    except BaseException as exc:
+        job.stepping = False
+        job.flush()
+        job.app_done(exc)
+        if _must_propagate(exc):
+            raise
+        return _ENDED_BY_THROWN if exc is error else _ENDED
+    job.stepping = False
+    job.flush()
+    return yielded
 
 
 @final
@@ -235,16 +251,14 @@ class _Runner:
                 return
 
 
-@final
-class AsyncioDriver:
-    """Inline first step under a parked runner task; the runner continues if it waits."""
+class _AnyioDriver:
+    """What the drivers on an anyio loop share: its reactor is both ``anyio`` (whose waiters
+    receive/send use) and ``loop`` (the reactor the server runs on)."""
 
-    __slots__ = ("_anyio", "_idle", "asyncio_loop")
+    __slots__ = ("_anyio",)
 
     def __init__(self, reactor: AnyioReactor) -> None:
         self._anyio = reactor
-        self.asyncio_loop = asyncio.get_running_loop()
-        self._idle: list[_Runner] = []
 
     @property
     def anyio(self) -> AnyioReactor:
@@ -253,6 +267,18 @@ class AsyncioDriver:
     @property
     def loop(self) -> Reactor:
         return self._anyio
+
+
+@final
+class AsyncioDriver(_AnyioDriver):
+    """Inline first step under a parked runner task; the runner continues if it waits."""
+
+    __slots__ = ("_idle", "asyncio_loop")
+
+    def __init__(self, reactor: AnyioReactor) -> None:
+        super().__init__(reactor)
+        self.asyncio_loop = asyncio.get_running_loop()
+        self._idle: list[_Runner] = []
 
     def start(self, job: Job, /) -> None:
         idle = self._idle
@@ -312,21 +338,10 @@ class AsyncioDriver:
 
 
 @final
-class TaskDriver:
+class TaskDriver(_AnyioDriver):
     """Each app in a task of its own from the start (trio; asyncio without the task hook)."""
 
-    __slots__ = ("_anyio",)
-
-    def __init__(self, reactor: AnyioReactor) -> None:
-        self._anyio = reactor
-
-    @property
-    def anyio(self) -> AnyioReactor:
-        return self._anyio
-
-    @property
-    def loop(self) -> Reactor:
-        return self._anyio
+    __slots__ = ()
 
     def start(self, job: Job, /) -> None:
         async def drive() -> None:
@@ -365,27 +380,11 @@ class InlineDriver:
 def resume_inline(job: Job, value: object) -> None:
     """Run ``job``'s coroutine inline, sending ``value`` in, until it ends or parks on a wait
     of ``receive``/``send`` (which calls this again when it is over)."""
-    coro = job.coro
-    run = job.ctx.run
     error: BaseException | None = None
     while True:
-        job.stepping = True
-        try:
-            yielded = run(coro.send, value) if error is None else run(coro.throw, error)
-        except StopIteration:
-            job.stepping = False
-            job.flush()
-            job.app_done(None)
+        yielded = _step(job, value, error)
+        if yielded is _ENDED or yielded is _ENDED_BY_THROWN:
             return
-        except BaseException as exc:
-            job.stepping = False
-            job.flush()
-            job.app_done(exc)
-            if _must_propagate(exc):
-                raise
-            return
-        job.stepping = False
-        job.flush()
         value = None
         error = None
         park = getattr(yielded, "park", None)

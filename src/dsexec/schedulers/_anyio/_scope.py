@@ -109,20 +109,29 @@ class ScopeReactor:
         self._add()
 
     def remove_reader(self, fd: int, waiter: FdWaiter, /) -> None:
-        tracked = self._readers.get(fd)
-        if tracked is not None and tracked.waiter is waiter:
-            del self._readers[fd]
-            tracked.waiter = None
+        tracked = self._take_waiter(self._readers, fd, waiter)
+        if tracked is not None:
             self._base.remove_reader(fd, tracked)
             self.untrack()
 
     def remove_writer(self, fd: int, waiter: FdWaiter, /) -> None:
-        tracked = self._writers.get(fd)
-        if tracked is not None and tracked.waiter is waiter:
-            del self._writers[fd]
-            tracked.waiter = None
+        tracked = self._take_waiter(self._writers, fd, waiter)
+        if tracked is not None:
             self._base.remove_writer(fd, tracked)
             self.untrack()
+
+    @staticmethod
+    def _take_waiter(
+        table: dict[int, _TrackedWaiter], fd: int, waiter: FdWaiter
+    ) -> _TrackedWaiter | None:
+        """Forget ``fd``'s entry of ``table`` if ``waiter`` is the one waiting; the wrapper
+        (to withdraw from the base reactor), else ``None``."""
+        tracked = table.get(fd)
+        if tracked is None or tracked.waiter is not waiter:
+            return None
+        del table[fd]
+        tracked.waiter = None
+        return tracked
 
     def notify_closing(self, fd: int, /) -> None:
         # The base reactor calls fd_closed on the wrappers, which forward and count down.

@@ -120,72 +120,81 @@ class AsyncioReactor:
 
     def add_reader(self, fd: int, waiter: FdWaiter, /) -> None:
         """Call ``waiter.fd_ready()`` once ``fd`` is readable (one reader per fd)."""
-        readers = self._readers
-        if fd in readers:
-            raise BusyResourceError(f"another operation is already waiting to read fd {fd}")
-        if fd not in self._reading:
-            self._loop.add_reader(fd, self._on_readable, fd)
-            self._reading.add(fd)
-        readers[fd] = waiter
+        self._watch(fd, waiter, writable=False)
 
     def add_writer(self, fd: int, waiter: FdWaiter, /) -> None:
         """Call ``waiter.fd_ready()`` once ``fd`` is writable (one writer per fd)."""
-        writers = self._writers
-        if fd in writers:
-            raise BusyResourceError(f"another operation is already waiting to write fd {fd}")
-        if fd not in self._writing:
-            self._loop.add_writer(fd, self._on_writable, fd)
-            self._writing.add(fd)
-        writers[fd] = waiter
+        self._watch(fd, waiter, writable=True)
+
+    def _watch(self, fd: int, waiter: FdWaiter, *, writable: bool) -> None:
+        """Make ``waiter`` the one waiting on ``fd``'s read (``writable``: write) side and
+        install the loop's reader (writer) unless it is; ``BusyResourceError`` if another
+        operation waits there already."""
+        waiters = self._writers if writable else self._readers
+        if fd in waiters:
+            verb = "write" if writable else "read"
+            raise BusyResourceError(f"another operation is already waiting to {verb} fd {fd}")
+        watching = self._writing if writable else self._reading
+        if fd not in watching:
+            if writable:
+                self._loop.add_writer(fd, self._on_writable, fd)
+            else:
+                self._loop.add_reader(fd, self._on_readable, fd)
+            watching.add(fd)
+        waiters[fd] = waiter
 
     def remove_reader(self, fd: int, waiter: FdWaiter, /) -> None:
         """Withdraw ``waiter`` from ``fd``'s read side if it is the one waiting."""
         if self._readers.get(fd) is waiter:
             del self._readers[fd]
-            self._reading.discard(fd)
-            self._loop.remove_reader(fd)
+            self._unwatch(fd, writable=False)
 
     def remove_writer(self, fd: int, waiter: FdWaiter, /) -> None:
         """Withdraw ``waiter`` from ``fd``'s write side if it is the one waiting."""
         if self._writers.get(fd) is waiter:
             del self._writers[fd]
-            self._writing.discard(fd)
-            self._loop.remove_writer(fd)
+            self._unwatch(fd, writable=True)
 
     def notify_closing(self, fd: int, /) -> None:
         """Unregister ``fd`` and wake its waiters with ``ClosedResourceError`` (soon)."""
-        loop = self._loop
         if fd in self._reading:
-            self._reading.discard(fd)
-            loop.remove_reader(fd)
+            self._unwatch(fd, writable=False)
         if fd in self._writing:
-            self._writing.discard(fd)
-            loop.remove_writer(fd)
+            self._unwatch(fd, writable=True)
+        loop = self._loop
         for table in (self._readers, self._writers):
             waiter = table.pop(fd, None)
             if waiter is not None:
                 error = ClosedResourceError(f"fd {fd} was closed while an operation waited on it")
                 loop.call_soon(waiter.fd_closed, error)
 
+    def _unwatch(self, fd: int, *, writable: bool) -> None:
+        """Uninstall the loop's reader (``writable``: writer) of ``fd``."""
+        if writable:
+            self._writing.discard(fd)
+            self._loop.remove_writer(fd)
+        else:
+            self._reading.discard(fd)
+            self._loop.remove_reader(fd)
+
     def _on_readable(self, fd: int) -> None:
-        waiter = self._readers.pop(fd, None)
-        try:
-            if waiter is not None:
-                waiter.fd_ready()
-        finally:
-            if fd not in self._readers and fd in self._reading:  # not waited on again
-                self._reading.discard(fd)
-                self._loop.remove_reader(fd)
+        self._fire(self._readers, self._reading, fd, writable=False)
 
     def _on_writable(self, fd: int) -> None:
-        waiter = self._writers.pop(fd, None)
+        self._fire(self._writers, self._writing, fd, writable=True)
+
+    def _fire(
+        self, waiters: dict[int, FdWaiter], watching: set[int], fd: int, *, writable: bool
+    ) -> None:
+        """``fd`` is ready in one direction: wake its waiter, then uninstall the loop's reader
+        (writer) unless the waiter waits again."""
+        waiter = waiters.pop(fd, None)
         try:
             if waiter is not None:
                 waiter.fd_ready()
         finally:
-            if fd not in self._writers and fd in self._writing:  # not waited on again
-                self._writing.discard(fd)
-                self._loop.remove_writer(fd)
+            if fd not in waiters and fd in watching:  # not waited on again
+                self._unwatch(fd, writable=writable)
 
     # -- tasks (from_coroutine) ---------------------------------------------------------------
 

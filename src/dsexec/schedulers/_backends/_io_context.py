@@ -426,27 +426,26 @@ class IoContext(ClosingContext):
 
     def add_reader(self, fd: int, waiter: FdWaiter, /) -> None:
         """Call ``waiter.fd_ready()`` once ``fd`` is readable (one reader per fd)."""
-        state = self._fds.get(fd)
-        if state is None:
-            state = self._new_fd_state(fd, _IN)
-        elif state.reader is not None:
-            raise BusyResourceError(f"another operation is already waiting to read fd {fd}")
-        elif not state.mask & _IN:
-            self._update_registration(state, state.mask | _IN)
-        state.reader = waiter
+        self._watch(fd, _IN).reader = waiter
         self._readers += 1
 
     def add_writer(self, fd: int, waiter: FdWaiter, /) -> None:
         """Call ``waiter.fd_ready()`` once ``fd`` is writable (one writer per fd)."""
+        self._watch(fd, _OUT).writer = waiter
+        self._writers += 1
+
+    def _watch(self, fd: int, event: int) -> _FdState:
+        """``fd``'s state, registered for ``event`` (``_IN`` or ``_OUT``);
+        ``BusyResourceError`` if an operation already waits on that direction."""
         state = self._fds.get(fd)
         if state is None:
-            state = self._new_fd_state(fd, _OUT)
-        elif state.writer is not None:
-            raise BusyResourceError(f"another operation is already waiting to write fd {fd}")
-        elif not state.mask & _OUT:
-            self._update_registration(state, state.mask | _OUT)
-        state.writer = waiter
-        self._writers += 1
+            return self._new_fd_state(fd, event)
+        if (state.reader if event == _IN else state.writer) is not None:
+            verb = "read" if event == _IN else "write"
+            raise BusyResourceError(f"another operation is already waiting to {verb} fd {fd}")
+        if not state.mask & event:
+            self._update_registration(state, state.mask | event)
+        return state
 
     def remove_reader(self, fd: int, waiter: FdWaiter, /) -> None:
         """Withdraw ``waiter`` from ``fd``'s read side (registration is dropped lazily)."""

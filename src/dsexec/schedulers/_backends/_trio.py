@@ -106,6 +106,15 @@ class _FdWait:
         self.scope = trio.CancelScope()
 
 
+def _withdraw(table: dict[int, _FdWait], fd: int, waiter: FdWaiter) -> None:
+    """Forget ``fd``'s wait in ``table`` and cancel it, if ``waiter`` is the one waiting."""
+    wait = table.get(fd)
+    if wait is not None and wait.waiter is waiter:
+        del table[fd]
+        wait.waiter = None
+        wait.scope.cancel()
+
+
 @final
 class TrioReactor:
     """The reactor interface on one trio run (see the module docstring)."""
@@ -255,19 +264,11 @@ class TrioReactor:
 
     def remove_reader(self, fd: int, waiter: FdWaiter, /) -> None:
         """Withdraw ``waiter`` from ``fd``'s read side if it is the one waiting."""
-        wait = self._readers.get(fd)
-        if wait is not None and wait.waiter is waiter:
-            del self._readers[fd]
-            wait.waiter = None
-            wait.scope.cancel()
+        _withdraw(self._readers, fd, waiter)
 
     def remove_writer(self, fd: int, waiter: FdWaiter, /) -> None:
         """Withdraw ``waiter`` from ``fd``'s write side if it is the one waiting."""
-        wait = self._writers.get(fd)
-        if wait is not None and wait.waiter is waiter:
-            del self._writers[fd]
-            wait.waiter = None
-            wait.scope.cancel()
+        _withdraw(self._writers, fd, waiter)
 
     def notify_closing(self, fd: int, /) -> None:
         """Wake ``fd``'s waiters with ``ClosedResourceError`` (soon) and forget them."""

@@ -36,7 +36,7 @@ import logging
 import queue
 import threading
 import weakref
-from typing import ClassVar, Final, final
+from typing import Final, final
 
 from ..._core import BasicSender, ClosingContext, Receiver, Sender, StopCallback
 
@@ -240,13 +240,7 @@ class _PoolOp:
             receiver.set_value(None)
 
 
-@final
-class _PoolSender(BasicSender):
-    """``data`` is the pool's work queue."""
-
-    __slots__ = ()
-    name: ClassVar[str] = "schedule"
-    operation = _PoolOp
-
-    def __repr__(self) -> str:
-        return "schedule(<ThreadPool>)"
+# ``data`` is the pool's work queue.
+_PoolSender = BasicSender.variant(
+    "schedule", operation=_PoolOp, describe=lambda _: "<ThreadPool>"
+)

@@ -8,6 +8,7 @@ from ._interface import TimerHandle as TimerHandle
 from ._interface import on_loop as on_loop
 from ._interface import run_on_loop as run_on_loop
 from ._operation import ReactorOperation as ReactorOperation
+from ._operation import ReactorSender as ReactorSender
 from ._running_loop import running_loop as running_loop
 from ._scheduler import IoScheduler as IoScheduler
 from ._scheduler import reactor_of as reactor_of

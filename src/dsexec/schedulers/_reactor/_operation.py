@@ -29,14 +29,15 @@ Theory of operation
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable
+from typing import Any, ClassVar, Generic, TypeVar
 
 from mypy_extensions import mypyc_attr
 
-from ..._core import Receiver, RestartableOperation, StopSource
-from ._interface import Reactor, on_loop
+from ..._core import BasicSender, OperationState, Receiver, RestartableOperation, StopSource
+from ._interface import Reactor, on_loop, run_on_loop
 
-__all__ = ["ReactorOperation"]
+__all__ = ["ReactorOperation", "ReactorSender"]
 
 T = TypeVar("T")
 
@@ -110,10 +111,7 @@ class ReactorOperation(RestartableOperation, Generic[T]):
 
     def on_stop_requested(self) -> None:
         """The stop callback (any thread): complete with ``set_stopped`` on the loop."""
-        if on_loop(self._reactor):
-            self._stop_on_loop()
-        else:
-            self._reactor.post(self._stop_on_loop)
+        run_on_loop(self._reactor, self._stop_on_loop)
 
     def _stop_on_loop(self) -> None:
         if self._done:
@@ -152,3 +150,23 @@ class ReactorOperation(RestartableOperation, Generic[T]):
         """The loop is over: withdraw the registration kept between rounds."""
         self._looping = False
         self._release_stop_callback()
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)
+class ReactorSender(BasicSender):
+    """Base of the senders of one reactor operation (a timer, an fd wait, a socket operation):
+    ``data`` is ``(reactor, *arguments)`` and ``connect`` builds
+    ``reactor_operation(reactor, receiver, *arguments)``.
+
+    An algorithm's sender is ``ReactorSender.variant(name, reactor_operation=Op,
+    describe=...)``; ``describe`` gets the whole ``data`` (reactor first). Building the
+    operation raises nothing the arguments were not checked for when the sender was built.
+    """
+
+    __slots__ = ()
+
+    reactor_operation: ClassVar[Callable[..., OperationState]]
+
+    def connect(self, receiver: Receiver[Any], /) -> OperationState:
+        reactor, *arguments = self.data
+        return self.reactor_operation(reactor, receiver, *arguments)

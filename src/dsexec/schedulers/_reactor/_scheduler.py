@@ -9,12 +9,11 @@ Each is written once against the :class:`Reactor` interface, so they behave the 
 
 from __future__ import annotations
 
-from typing import ClassVar, final
+from typing import final
 
 from ..._core import (
     BasicSender,
     ClosedResourceError,
-    OperationState,
     Receiver,
     RestartableOperation,
     Sender,
@@ -22,7 +21,7 @@ from ..._core import (
     check_delay,
 )
 from ._interface import Reactor, TimerHandle
-from ._operation import ReactorOperation
+from ._operation import ReactorOperation, ReactorSender
 
 __all__ = ["IoScheduler", "reactor_of"]
 
@@ -63,12 +62,14 @@ class IoScheduler:
         ``math.inf`` never completes (a stop request still does). A stop request withdraws the
         timer and completes with ``set_stopped`` at once.
         """
-        return _TimerSender(None, (self.reactor, check_delay("schedule_after", seconds), True))
+        seconds = check_delay("schedule_after", seconds)
+        return _ScheduleAfterSender(None, (self.reactor, seconds, True))
 
     def schedule_at(self, deadline: float, /) -> Sender[None]:
         """A sender completing on the loop once ``now() >= deadline``; stops like
         ``schedule_after``. A deadline in the past is due at once; NaN is a ``ValueError``."""
-        return _TimerSender(None, (self.reactor, check_deadline("schedule_at", deadline), False))
+        deadline = check_deadline("schedule_at", deadline)
+        return _ScheduleAtSender(None, (self.reactor, deadline, False))
 
     def wait_readable(self, fd: int, /) -> Sender[None]:
         """Complete once ``fd`` is readable.
@@ -82,11 +83,11 @@ class IoScheduler:
         asyncio, with ``remove_reader``): a file that later gets the same fd number may
         otherwise never be reported ready. dsexec's own sockets do this in ``close()``.
         """
-        return _FdWaitSender(None, (self.reactor, fd, False))
+        return _WaitReadableSender(None, (self.reactor, fd, False))
 
     def wait_writable(self, fd: int, /) -> Sender[None]:
         """Complete once ``fd`` is writable; errors and stop as :meth:`wait_readable`."""
-        return _FdWaitSender(None, (self.reactor, fd, True))
+        return _WaitWritableSender(None, (self.reactor, fd, True))
 
     def notify_closing(self, fd: int, /) -> None:
         """Wake the waiters of ``fd`` with ``ClosedResourceError``; call before closing ``fd``.
@@ -138,17 +139,10 @@ class _ScheduleOp(RestartableOperation):
             receiver.set_value(None)
 
 
-@final
-class _ScheduleSender(BasicSender):
-    """``data`` is the reactor."""
-
-    __slots__ = ()
-    name: ClassVar[str] = "schedule"
-    restartable = True
-    operation = _ScheduleOp
-
-    def __repr__(self) -> str:
-        return "schedule()"
+# ``data`` is the reactor (not shown: ``schedule()``).
+_ScheduleSender = BasicSender.variant(
+    "schedule", operation=_ScheduleOp, restartable=True, describe=lambda _: ""
+)
 
 
 # -- schedule_after() / schedule_at() -------------------------------------------------------------
@@ -183,21 +177,17 @@ class _TimerOp(ReactorOperation[None]):
             handle.cancel()
 
 
-@final
-class _TimerSender(BasicSender):
-    """``data`` is ``(reactor, seconds or deadline, relative)``."""
+def _describe_timer(data: tuple[Reactor, float, bool]) -> str:
+    return f"{data[1]:g}"
 
-    __slots__ = ()
-    name: ClassVar[str] = "schedule_after"
-    restartable = True
 
-    def connect(self, receiver: Receiver[None], /) -> OperationState:
-        reactor, when, relative = self.data
-        return _TimerOp(reactor, receiver, when, relative)
-
-    def __repr__(self) -> str:
-        _, when, relative = self.data
-        return f"schedule_after({when:g})" if relative else f"schedule_at({when:g})"
+# ``data`` is ``(reactor, seconds or deadline, relative)``.
+_ScheduleAfterSender = ReactorSender.variant(
+    "schedule_after", reactor_operation=_TimerOp, restartable=True, describe=_describe_timer
+)
+_ScheduleAtSender = ReactorSender.variant(
+    "schedule_at", reactor_operation=_TimerOp, restartable=True, describe=_describe_timer
+)
 
 
 # -- wait_readable() / wait_writable() ----------------------------------------------------------
@@ -228,18 +218,14 @@ class _FdWaitOp(ReactorOperation[None]):
         self._fail(error)
 
 
-@final
-class _FdWaitSender(BasicSender):
-    """``data`` is ``(reactor, fd, writable)``."""
+def _describe_fd_wait(data: tuple[Reactor, int, bool]) -> str:
+    return str(data[1])
 
-    __slots__ = ()
-    name: ClassVar[str] = "wait_readable"
-    restartable = True
 
-    def connect(self, receiver: Receiver[None], /) -> OperationState:
-        reactor, fd, writable = self.data
-        return _FdWaitOp(reactor, receiver, fd, writable)
-
-    def __repr__(self) -> str:
-        _, fd, writable = self.data
-        return f"wait_{'writable' if writable else 'readable'}({fd})"
+# ``data`` is ``(reactor, fd, writable)``.
+_WaitReadableSender = ReactorSender.variant(
+    "wait_readable", reactor_operation=_FdWaitOp, restartable=True, describe=_describe_fd_wait
+)
+_WaitWritableSender = ReactorSender.variant(
+    "wait_writable", reactor_operation=_FdWaitOp, restartable=True, describe=_describe_fd_wait
+)

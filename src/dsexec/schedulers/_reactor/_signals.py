@@ -28,11 +28,11 @@ import socket
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import Any, ClassVar, final
+from typing import Any, final
 
-from ..._core import BasicSender, ClosedResourceError, OperationState, Receiver, Sender
+from ..._core import ClosedResourceError, Receiver, Sender
 from ._interface import Reactor
-from ._operation import ReactorOperation
+from ._operation import ReactorOperation, ReactorSender
 from ._scheduler import IoScheduler, reactor_of
 
 __all__ = ["on_signals"]
@@ -148,19 +148,10 @@ class _SignalOp(ReactorOperation[int]):
         self._fail(error)
 
 
-@final
-class _SignalSender(BasicSender):
-    """``data`` is ``(reactor, signums)``."""
-
-    __slots__ = ()
-    name: ClassVar[str] = "on_signals"
-
-    def connect(self, receiver: Receiver[int], /) -> OperationState:
-        reactor, signums = self.data
-        return _SignalOp(reactor, receiver, signums)
-
-    def __repr__(self) -> str:
-        return f"on_signals({', '.join(map(_name, self.data[1]))})"
+# ``data`` is ``(reactor, signums)``.
+_SignalSender = ReactorSender.variant(
+    "on_signals", reactor_operation=_SignalOp, describe=lambda data: ", ".join(map(_name, data[1]))
+)
 
 
 def _name(signum: int) -> str:
