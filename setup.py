@@ -51,7 +51,9 @@ MEDUSA = {
 COMPILED = [
     "dsexec/_compiled.py",
     # _core: the sender/receiver protocol and its machinery
-    "dsexec/_core/_sender.py",
+    # not _core/_sender.py: Sender and RestartableOperation are what users subclass, and
+    # mypyc 2.4 corrupts memory freeing a weakly referenced Python subclass (no __slots__) of
+    # a compiled class with attributes (tests/test_compiled.py)
     "dsexec/_core/_algorithm.py",
     "dsexec/_core/_resource.py",
     "dsexec/_core/_stop_token.py",

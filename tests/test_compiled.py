@@ -5,6 +5,8 @@ one an install gets (the compiled build itself is tested by running this whole s
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 from types import ModuleType
@@ -93,3 +95,44 @@ def test_without_a_compiler_an_install_falls_back_to_pure_python_and_says_so(
     monkeypatch.setattr(setup, "compiler_problem", lambda: "no working C compiler (test)")
     assert setup.extensions({"bdist_wheel"}) == []
     assert capsys.readouterr().err == "dsexec: pure-Python build (no working C compiler (test))\n"
+
+
+_SUBCLASS_AND_FREE = """
+import gc, weakref
+import dsexec as ex
+from dsexec._core import BasicSender, ClosingContext, ForwardingReceiver
+
+# What users subclass, as users do (no __slots__: instances take weak references).
+for base in (ex.Sender, ex.RestartableOperation, ClosingContext):
+    for _ in range(5):
+        subclass = type("Mine", (base,), {})
+        instance = subclass.__new__(subclass)
+        ref = weakref.ref(instance)
+        del instance
+        gc.collect()
+        assert ref() is None, base
+        del ref
+# The internal bases, as dsexec's own modules subclass them (with __slots__).
+for base in (BasicSender, ForwardingReceiver):
+    for _ in range(5):
+        subclass = type("Mine", (base,), {"__slots__": ()})
+        instance = subclass.__new__(subclass)
+        del instance, subclass
+        gc.collect()
+print("freed")
+"""
+
+
+def test_python_subclasses_of_the_extension_points_are_freed_cleanly() -> None:
+    # In a process of its own, where a crash is a failure, not the end of the run: mypyc 2.4
+    # corrupts memory freeing a weakly referenced Python subclass (one without __slots__) of a
+    # compiled class that has attributes, so the classes users subclass stay Python.
+    done = subprocess.run(
+        [sys.executable, "-c", _SUBCLASS_AND_FREE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "freed"
