@@ -40,6 +40,7 @@ from dsexec.http.asgi import ASGIApp, Lifespan, LifespanFailed, asgi_handler, im
 from dsexec.security import audit, enable_audit_log
 
 from ._config import ConfigError, ServerConfig, load_config
+from ._console import say
 from ._server import Listener, MedusaServ, StartupError, _version
 
 __all__ = ["check_features", "load_app", "load_tls_context", "main", "open_listeners", "serve"]
@@ -51,7 +52,7 @@ _ANYIO_BACKENDS: Final = {"asyncio": "asyncio", "uvloop": "asyncio", "trio": "tr
 
 
 def _error(message: str) -> None:
-    print(f"{_PROG}: {message}", file=sys.stderr, flush=True)
+    say(f"{_PROG}: {message}", stream=sys.stderr)
 
 
 def check_features(config: ServerConfig) -> None:
@@ -149,22 +150,19 @@ def _urls(listener: Listener) -> list[str]:
 def print_banner(config: ServerConfig, listeners: Sequence[Listener]) -> None:
     """The startup lines: one ``listening on`` line per port, then the URLs to open."""
     workers = f", {config.workers} workers" if config.workers > 1 else ""
-    print(
-        f"MedusaServ ({_version()}) serving {config.root} on the {config.backend} backend{workers}",
-        flush=False,
-    )
+    say(f"MedusaServ ({_version()}) serving {config.root} on the {config.backend} backend{workers}")
     for listener in listeners:
         kinds = ["dual-stack"] if listener.dual_stack else []
         if listener.tls:
             kinds.append("TLS")
         note = f" ({', '.join(kinds)})" if kinds else ""
-        print(f"listening on {listener.acceptor.local_endpoint}{note}")
-    print("open:")
+        say(f"listening on {listener.acceptor.local_endpoint}{note}")
+    say("open:")
     for listener in listeners:
-        print("  " + "  ".join(_urls(listener)))
+        say("  " + "  ".join(_urls(listener)))
     first = _urls(listeners[0])[0]
-    print(f"status page: {first}_medusa/status (also /_medusa/metrics and /_medusa/health)")
-    print("SIGINT (Ctrl-C) or SIGTERM drains and stops; a second one exits at once.", flush=True)
+    say(f"status page: {first}_medusa/status (also /_medusa/metrics and /_medusa/health)")
+    say("SIGINT (Ctrl-C) or SIGTERM drains and stops; a second one exits at once.")
 
 
 def _configure_logging(config: ServerConfig) -> None:

@@ -46,6 +46,7 @@ from dsexec.perf import PerfMonitor
 from dsexec.security import AccessControlList
 
 from ._config import PortConfig, ServerConfig
+from ._console import say
 from ._status import (
     HEALTH_CONTENT_TYPE,
     METRICS_CONTENT_TYPE,
@@ -233,17 +234,16 @@ class MedusaServ:
             listener.acceptor.close()
         self.http.drain()
         name = signal.Signals(signum).name
-        print(
+        say(
             f"{name}: not accepting any more; draining {self.http.open_connections} "
             f"connection(s) for up to {self.config.drain_timeout:g} s; "
-            f"another SIGINT or SIGTERM exits at once",
-            flush=True,
+            f"another SIGINT or SIGTERM exits at once"
         )
         scope.spawn(self.http.join() | ex.then(lambda _: self._drained()))
 
     def _drained(self) -> None:
         assert self._scope is not None
-        print("drained: every connection is closed", flush=True)
+        say("drained: every connection is closed")
         self._scope.request_stop()
 
     def sample(self) -> None:
@@ -335,6 +335,6 @@ def _port_closed(_error: BaseException) -> None:
 
 def _exit_now(signum: int) -> None:
     """A second SIGINT/SIGTERM during the drain: leave now."""
-    print(f"{signal.Signals(signum).name} again: exiting at once", flush=True)
+    say(f"{signal.Signals(signum).name} again: exiting at once")
     sys.stderr.flush()
     os._exit(128 + signum)
