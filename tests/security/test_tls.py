@@ -477,6 +477,173 @@ def test_a_large_write_arrives_whole_through_partial_sends(
     assert peer.result() == hashlib.sha256(payload).hexdigest()
 
 
+# Both: TLS 1.3 servers send session tickets after the handshake, which wake a waiting read.
+TLS_VERSIONS = pytest.mark.parametrize(
+    "version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3], ids=["tls1.2", "tls1.3"]
+)
+
+
+def stalled_writer(
+    pair: Callable[[], tuple[socket.socket, socket.socket]],
+) -> tuple[socket.socket, socket.socket, bytes]:
+    """Two sockets with small buffers and a payload far larger than they hold: writing it
+    while the peer does not read leaves ciphertext queued in the channel."""
+    ours, theirs = pair()
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+    theirs.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    return ours, theirs, os.urandom(8 * 1024 * 1024)
+
+
+def write_until_stalled(sch: IoScheduler, secure: SecureSocket, payload: bytes) -> ex.Sender[Any]:
+    """A write of ``payload`` that cannot finish (the peer does not read yet), stopped once the
+    kernel's buffers are surely full: its last ciphertext stays queued in the channel."""
+    return (
+        async_write(sch, secure, memoryview(payload))
+        | ex.stop_when(sch.schedule_after(0.05))
+        | ex.stopped_as_optional()
+    )
+
+
+@TLS_VERSIONS
+def test_a_read_sends_the_queued_close_notify_before_it_waits(
+    pair: Callable[[], tuple[socket.socket, socket.socket]],
+    server_ctx: ssl.SSLContext,
+    client_ctx: ssl.SSLContext,
+    version: ssl.TLSVersion,
+) -> None:
+    client_ctx.maximum_version = version
+    # shutdown_write() queues close_notify behind ciphertext the kernel would not take. The
+    # peer reads everything and waits for that close_notify before it answers with its own: a
+    # read waiting for readability would wait for the peer as the peer waits for it.
+    ours, theirs, payload = stalled_writer(pair)
+    go = threading.Event()
+
+    def receive() -> bytes:
+        with server_ctx.wrap_socket(theirs, server_side=True) as tls:
+            assert go.wait(PEER_TIMEOUT)
+            received = recv_all(tls)
+            tls.unwrap()
+            return received
+
+    peer = Peer(receive)
+    with ex.IoContext() as context:
+        sch = context.get_scheduler()
+        secure = ex.sync_wait(client_handshake(sch, Socket(ours), client_ctx), context=context)
+        with secure:
+            assert ex.sync_wait(write_until_stalled(sch, secure, payload), context=context) is None
+            secure.shutdown_write()
+            # The read starts (and parks) first; only then does the peer begin to read.
+            start_peer = sch.schedule() | then(lambda _: go.set())
+            reading = when_all(async_read(sch, secure, 100), start_peer)
+            try:
+                end, _ = ex.sync_wait(reading, context=context)
+            except Exception:
+                peer.result()  # the peer's own failure, if it had one, is the cause: show it
+                raise
+            assert end == b""
+    received = peer.result()
+    assert 0 < len(received) < len(payload)
+    assert received == payload[: len(received)]
+
+
+@TLS_VERSIONS
+def test_a_write_takes_over_from_a_read_waiting_to_send(
+    pair: Callable[[], tuple[socket.socket, socket.socket]],
+    server_ctx: ssl.SSLContext,
+    client_ctx: ssl.SSLContext,
+    version: ssl.TLSVersion,
+) -> None:
+    client_ctx.maximum_version = version
+    # A read parked for writability (queued ciphertext to send) must not keep a write from
+    # waiting there too: the write sends the queued bytes first, the read waits to read.
+    ours, theirs, payload = stalled_writer(pair)
+    marker = os.urandom(64)
+    go = threading.Event()
+
+    def answer() -> bytes:
+        with server_ctx.wrap_socket(theirs, server_side=True) as tls:
+            assert go.wait(PEER_TIMEOUT)
+            received = b""
+            while not received.endswith(marker):
+                chunk = tls.recv(1 << 16)
+                assert chunk, "the stream ended before the marker"
+                received += chunk
+            tls.sendall(b"reply")
+            assert recv_all(tls) == b""
+            tls.unwrap()
+            return received
+
+    peer = Peer(answer)
+    with ex.IoContext() as context:
+        sch = context.get_scheduler()
+        secure = ex.sync_wait(client_handshake(sch, Socket(ours), client_ctx), context=context)
+        with secure:
+            assert ex.sync_wait(write_until_stalled(sch, secure, payload), context=context) is None
+            both = when_all(
+                async_read(sch, secure, 100),  # parks first, to send the queued ciphertext
+                async_write(sch, secure, marker),
+                sch.schedule() | then(lambda _: go.set()),
+            )
+            try:
+                reply, written, _ = ex.sync_wait(both, context=context)
+            except Exception:
+                peer.result()
+                raise
+            assert (reply, written) == (b"reply", len(marker))
+            secure.shutdown_write()
+            assert ex.sync_wait(async_read(sch, secure, 100), context=context) == b""
+    received = peer.result()
+    head = received[: -len(marker)]
+    assert received.endswith(marker)
+    assert 0 < len(head) < len(payload)
+    assert head == payload[: len(head)]
+
+
+
+@TLS_VERSIONS
+def test_a_read_waiting_to_send_can_be_stopped(
+    pair: Callable[[], tuple[socket.socket, socket.socket]],
+    server_ctx: ssl.SSLContext,
+    client_ctx: ssl.SSLContext,
+    version: ssl.TLSVersion,
+) -> None:
+    # Stopping a read parked for writability withdraws that wait: a later write has the
+    # writable side to itself and is not handed a stale waiter.
+    client_ctx.maximum_version = version
+    ours, theirs, payload = stalled_writer(pair)
+    marker = os.urandom(64)
+    go = threading.Event()
+
+    def receive() -> bytes:
+        with server_ctx.wrap_socket(theirs, server_side=True) as tls:
+            assert go.wait(PEER_TIMEOUT)
+            received = recv_all(tls)
+            tls.unwrap()
+            return received
+
+    peer = Peer(receive)
+    with ex.IoContext() as context:
+        sch = context.get_scheduler()
+        secure = ex.sync_wait(client_handshake(sch, Socket(ours), client_ctx), context=context)
+        with secure:
+            assert ex.sync_wait(write_until_stalled(sch, secure, payload), context=context) is None
+            parked = (
+                async_read(sch, secure, 100)
+                | ex.stop_when(sch.schedule_after(0.01))
+                | ex.stopped_as_optional()
+            )
+            assert ex.sync_wait(parked, context=context) is None
+            go.set()
+            assert ex.sync_wait(async_write(sch, secure, marker), context=context) == len(marker)
+            secure.shutdown_write()
+            try:
+                assert ex.sync_wait(async_read(sch, secure, 100), context=context) == b""
+            except Exception:
+                peer.result()
+                raise
+            assert context.statistics().writers == 0
+    assert peer.result().endswith(marker)
+
 def test_a_large_transfer_both_ways_at_once(
     pair: Callable[[], tuple[socket.socket, socket.socket]],
     server_ctx: ssl.SSLContext,

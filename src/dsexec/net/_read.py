@@ -27,7 +27,7 @@ from ..schedulers._reactor import IoScheduler, Reactor, reactor_of
 from ._buffer_pool import BufferPool
 from ._checks import check_int
 from ._socket import Socket
-from ._socket_operation import SocketOperation
+from ._socket_operation import SocketOperation, WantWrite
 
 __all__ = ["async_read"]
 
@@ -71,6 +71,10 @@ class _ReadOp(_Reading[bytes]):
                 data = sock.take_unread(self._max_bytes)
             else:
                 data = sock.raw.recv(self._max_bytes)
+        except WantWrite:
+            sock.more = False
+            self._wait_for_output()
+            return
         except BlockingIOError:
             sock.more = False
             self._wait()
@@ -113,6 +117,11 @@ class _PooledReadOp(_Reading[memoryview]):
                 view[:count] = data
             else:
                 count = sock.raw.recv_into(view, limit)
+        except WantWrite:
+            pool.release(block)
+            sock.more = False
+            self._wait_for_output()
+            return
         except BlockingIOError:
             pool.release(block)
             sock.more = False

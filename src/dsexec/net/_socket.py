@@ -5,13 +5,15 @@ A ``Socket`` is what ``async_accept`` and ``async_connect`` deliver and what ``a
 ``async_write`` and ``async_sendfile`` take. It remembers the reactors its operations waited on,
 so ``close()`` can wake them (``notify_closing``) before the fd number is freed; see
 ``_closing.py``. Reads and writes are the senders' job; this class holds addresses, the
-lifetime, and the state the operations share: ``fd``, ``raw``, ``more`` and ``unread``, with
+lifetime, and the state the operations share: ``fd``, ``raw``, ``more``, ``unread`` and
+``output_wait`` (a read waiting for writability, see ``_socket_operation``), with
 plain names because they are the package's internal contract (an underscore means "this class
 only").
 
 A subclass may put another byte stream over the fd (``dsexec.security.SecureSocket``: TLS).
 Its ``raw`` is then an object with the socket's ``recv``/``recv_into``/``send`` contract --
-data, ``BlockingIOError`` when it needs the fd to become ready, ``b""`` at a clean end,
+data, ``BlockingIOError`` when it needs the fd to become ready (``WantWrite``, from a read:
+writable), ``b""`` at a clean end,
 ``OSError`` otherwise (``RawError`` for an error to report as it is) -- plus the ``family``,
 ``getsockname``, ``getpeername`` and ``close`` this class calls (``shutdown_write`` is the
 subclass's own). ``buffered`` (and ``more``) say when it holds received bytes that no readiness
@@ -27,7 +29,7 @@ import socket
 import sys
 from collections.abc import Sequence
 from socket import AddressFamily
-from typing import Any, ClassVar, final
+from typing import TYPE_CHECKING, Any, ClassVar, final
 
 from .._core import ClosedResourceError, ClosingContext, NetError
 from ..schedulers._reactor import Reactor
@@ -35,6 +37,9 @@ from ._closing import close_watched
 from ._dual_stack import NO_IPV6_ERRNOS, set_v6only, warn_dual_stack
 from ._endpoint import Endpoint, IPAddress, address_of_sockaddr, endpoint_of_sockaddr
 from ._factory import get_socket_factory
+
+if TYPE_CHECKING:
+    from ._socket_operation import OutputWait
 
 __all__ = ["Socket", "create_tcp_socket", "wrap_socket"]
 
@@ -56,7 +61,7 @@ class Socket(ClosingContext):
     pending operations with ``ClosedResourceError``; a ``Socket`` is a context manager.
     """
 
-    __slots__ = ("__weakref__", "_peer", "fd", "more", "raw", "reactor", "unread")
+    __slots__ = ("__weakref__", "_peer", "fd", "more", "output_wait", "raw", "reactor", "unread")
 
     # The package-internal contract of dsexec.net's operations (plain names, see the module
     # docstring): they read and update these directly.
@@ -88,6 +93,7 @@ class Socket(ClosingContext):
         self.reactor = None
         self.more = False
         self.unread = b""
+        self.output_wait: OutputWait | None = None
 
     @property
     def socket(self) -> socket.socket:

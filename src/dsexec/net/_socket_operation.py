@@ -3,23 +3,24 @@ read, write, sendfile and read-until operations.
 
 It adds what those share: waiting for the socket's readability or writability (a closed socket
 fails with ``ClosedResourceError``; the socket learns the reactor, so ``close()`` can wake the
-wait), withdrawing that wait, and turning an ``OSError`` of a system call into the error the
-operation reports (``ClosedResourceError`` if the socket was closed meanwhile, else a
-``NetError`` naming the call and the fd; a :class:`RawError` from a socket's non-kernel ``raw``
--- TLS -- carries its own error).
+wait; a read whose raw holds output the peer must get first waits for writability, see
+:class:`WantWrite`), withdrawing that wait, and turning an ``OSError`` of a system call into
+the error the operation reports (``ClosedResourceError`` if the socket was closed meanwhile,
+else a ``NetError`` naming the call and the fd; a :class:`RawError` from a socket's
+non-kernel ``raw`` -- TLS -- carries its own error).
 """
 
 from __future__ import annotations
 
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, final
 
 from mypy_extensions import mypyc_attr
 
-from .._core import ClosedResourceError, NetError, Receiver
+from .._core import BusyResourceError, ClosedResourceError, NetError, Receiver
 from ..schedulers._reactor import Reactor, ReactorOperation
 from ._socket import Socket
 
-__all__ = ["RawError", "SocketOperation", "socket_error"]
+__all__ = ["RawError", "SocketOperation", "WantWrite", "socket_error"]
 
 T = TypeVar("T")
 
@@ -32,6 +33,14 @@ class RawError(OSError):
     def __init__(self, error: Exception) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+@mypyc_attr(native_class=False)  # compiled: an OSError subclass stays a Python class
+class WantWrite(BlockingIOError):
+    """Raised by a socket's ``raw`` that is no kernel socket (TLS) when a *read* must wait for
+    writability: the raw holds output the peer has to get before it can answer (a
+    ``close_notify`` or a key update the kernel would not take), and nothing is readable yet.
+    Waiting for readability instead would leave both ends waiting for each other."""
 
 
 def socket_error(sock: Socket, exc: OSError, name: str, call: str) -> Exception:
@@ -65,7 +74,8 @@ class SocketOperation(ReactorOperation[T], Generic[T]):
     def _wait(self, writable: bool | None = None) -> None:
         """Wait until the socket is ready -- in this operation's direction, else for writing
         (``writable``) or reading -- then ``fd_ready()``; fail with ``ClosedResourceError``
-        if the socket is closed."""
+        if the socket is closed. A write takes the writable side from a read parked there
+        (an :class:`OutputWait`): its ``send`` flushes the output that read waited to send."""
         sock = self._sock
         fd = sock.fd
         if fd < 0:
@@ -73,15 +83,46 @@ class SocketOperation(ReactorOperation[T], Generic[T]):
             return
         if sock.reactor is not self._reactor:
             sock.note_reactor(self._reactor)
-        self._wait_fd(fd, self.writes if writable is None else writable)
+        direction = self.writes if writable is None else writable
+        if direction and sock.output_wait is not None:
+            sock.output_wait.hand_over()
+        self._wait_fd(fd, direction)
+
+    def _wait_for_output(self) -> None:
+        """A read's wait after :class:`WantWrite`: for writability, through an
+        :class:`OutputWait` (so that a write can take the writable side over) -- unless
+        another operation already waits there (a write, whose ``send`` flushes that output
+        first): then for readability as usual."""
+        sock = self._sock
+        fd = sock.fd
+        if fd >= 0 and not self.writes:
+            if sock.reactor is not self._reactor:
+                sock.note_reactor(self._reactor)
+            wait = OutputWait(self, self._reactor, sock)
+            try:
+                self._reactor.add_writer(fd, wait)
+            except BusyResourceError:
+                pass
+            else:
+                sock.output_wait = wait
+                return
+        self._wait()
 
     def _cancel(self) -> None:
         fd = self._sock.fd
-        if fd >= 0:
-            if self.writes:
-                self._reactor.remove_writer(fd, self)  # type: ignore[arg-type]
-            else:
-                self._reactor.remove_reader(fd, self)  # type: ignore[arg-type]
+        if fd < 0:
+            return
+        if self.writes:
+            self._reactor.remove_writer(fd, self)
+            return
+        self._reactor.remove_reader(fd, self)
+        wait = self._sock.output_wait
+        if wait is not None and wait.operation is self:
+            wait.withdraw()
+
+    def fd_ready(self) -> None:
+        """The socket became ready: the operation's next step (each subclass's own)."""
+        raise NotImplementedError
 
     def fd_closed(self, error: ClosedResourceError, /) -> None:
         """The socket was closed while waiting (``notify_closing``)."""
@@ -93,6 +134,8 @@ class SocketOperation(ReactorOperation[T], Generic[T]):
         failed with its error)."""
         try:
             return self._sock.raw.recv(max_bytes)
+        except WantWrite:
+            self._wait_for_output()
         except BlockingIOError:
             self._wait()
         except OSError as exc:
@@ -102,3 +145,42 @@ class SocketOperation(ReactorOperation[T], Generic[T]):
     def _fail_os(self, exc: OSError, call: str) -> None:
         """Fail with the error ``exc`` from the system call ``call`` stands for."""
         self._fail(socket_error(self._sock, exc, self.name, call))
+
+
+@final
+class OutputWait:
+    """A read's wait for writability (see ``SocketOperation._wait_for_output``), registered
+    with the reactor in the operation's stead and noted as the socket's ``output_wait``, so
+    that a write or a cancellation can find and withdraw it. Loop thread only."""
+
+    __slots__ = ("operation", "reactor", "sock")
+
+    def __init__(self, operation: SocketOperation[Any], reactor: Reactor, sock: Socket) -> None:
+        self.operation = operation
+        self.reactor = reactor
+        self.sock = sock
+
+    def fd_ready(self) -> None:
+        """Writable: the read retries (and flushes) now."""
+        self._forget()
+        self.operation.fd_ready()
+
+    def fd_closed(self, error: ClosedResourceError, /) -> None:
+        """The socket was closed while waiting: the read fails with ``error``."""
+        self._forget()
+        self.operation.fd_closed(error)
+
+    def withdraw(self) -> None:
+        """The read was cancelled: stop waiting."""
+        self._forget()
+        self.reactor.remove_writer(self.sock.fd, self)
+
+    def hand_over(self) -> None:
+        """A write wants the writable side: it sends the queued output before its own, so
+        the read waits for readability instead."""
+        self.withdraw()
+        self.reactor.add_reader(self.sock.fd, self.operation)
+
+    def _forget(self) -> None:
+        if self.sock.output_wait is self:
+            self.sock.output_wait = None

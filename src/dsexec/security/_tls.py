@@ -32,8 +32,11 @@ Nothing but ``recv``, ``send`` and readiness waits touches the fd, so TLS runs o
   byte is on its way, and never leaves ciphertext behind that nobody would send. A ``send`` of
   anything but the rest of the same buffer (the write that owed them was stopped) is another
   write: the owed bytes are forgotten, and went out with the stopped write's last chunk.
-* **Ciphertext from reads** (TLS 1.3 session tickets, key updates, alerts) is sent
-  opportunistically by the read that produced it and by every later call.
+* **Ciphertext from reads** (TLS 1.3 session tickets, key updates, alerts) and the
+  ``close_notify`` of ``shutdown_write`` are sent opportunistically by the call that produced
+  them and by every later one. A read that finds nothing to decrypt while such output is still
+  queued raises ``WantWrite``: its operation waits for writability, not readability, because
+  the peer may be waiting for that output (our ``close_notify``) before it sends anything.
 * **Closing** sends ``close_notify`` (best effort, non-blocking) before the fd closes. The
   channel's ``close()`` runs where ``Socket.close()`` closes the fd: on the loop thread, after
   the pending operations were woken, so the ``SSLObject`` is never used from two threads.
@@ -72,7 +75,7 @@ from .._core import (
     check_delay,
 )
 from ..net import Socket
-from ..net._socket_operation import RawError, SocketOperation
+from ..net._socket_operation import RawError, SocketOperation, WantWrite
 from ..schedulers._reactor import IoScheduler, Reactor, ReactorSender, reactor_of
 from ..senders import timeout as timeout_after
 from ._audit import audit, audit_tls_failure
@@ -312,13 +315,16 @@ class _TlsChannel:
         if not self._incoming.pending:
             # Reads drain, so an empty BIO means nothing is decryptable: ask the kernel first
             # rather than have read() fail with SSLWantReadError (a costly exception) first.
-            self.pull()
+            self._pull_for_read()
         obj = self.obj
         while True:
             try:
                 result = obj.read(nbytes) if buffer is None else obj.read(nbytes, buffer)
                 break
             except ssl.SSLWantReadError:
+                if self.eof:  # cannot happen: after write_eof the SSLObject reports an end
+                    self._finish(None)
+                    self._end()
                 self._pull_for_read()
             except ssl.SSLError as exc:
                 self._finish(exc)
@@ -337,10 +343,16 @@ class _TlsChannel:
         return result
 
     def _pull_for_read(self) -> None:
-        if self.eof:  # cannot happen: after write_eof the SSLObject reports an end
-            self._finish(None)
-            self._end()
-        self.pull()
+        """``pull()`` for a read; ``WantWrite`` instead of ``BlockingIOError`` while output the
+        kernel would not take is queued: the peer may be waiting for it (our ``close_notify``
+        after ``shutdown_write``) before it sends anything, so the read waits for writability
+        and flushes on its retry."""
+        try:
+            self.pull()
+        except BlockingIOError:
+            if self._out:
+                raise WantWrite(errno.EAGAIN, "queued TLS output must go out first") from None
+            raise
 
     def _drain(self) -> None:
         """Decrypt every complete record in the BIO into ``_plain`` (no system call)."""
@@ -430,17 +442,21 @@ class SecureSocket(Socket):
         secure._peer = sock._peer
         secure.reactor = sock.reactor
         secure.unread = b""
+        secure.output_wait = None
         secure._more = False
         sock.fd = -1
         sock.reactor = None
         return secure
 
     # The plain Socket keeps ``more`` in a slot; here a buffered record counts too, so a read
-    # never waits for readability while decrypted bytes are already here.
+    # never waits for readability while decrypted bytes are already here, and so does queued
+    # output, which the read must send (or wait for writability to send) before it waits.
     @property
     def more(self) -> bool:
-        """The next read should try at once: the last one filled its buffer, or bytes wait."""
-        return self._more or self._tls.ready
+        """The next read should try at once: the last one filled its buffer, bytes wait, or
+        output waits to be sent."""
+        tls = self._tls
+        return self._more or tls.ready or tls.has_output
 
     @more.setter
     def more(self, value: bool) -> None:
@@ -601,10 +617,11 @@ class _HandshakeOp(SocketOperation[SecureSocket]):
         return True
 
     def _cancel(self) -> None:
-        fd = self._sock.fd
+        fd = self._sock.fd  # the handshake waits in either direction
         if fd >= 0:
             self._reactor.remove_reader(fd, self)
             self._reactor.remove_writer(fd, self)
+
 
 
 def _describe(sock: Socket) -> str:

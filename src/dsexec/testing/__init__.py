@@ -11,6 +11,7 @@ from ._receivers import ContractViolation as ContractViolation
 from ._receivers import ExpectErrorReceiver as ExpectErrorReceiver
 from ._receivers import ExpectStoppedReceiver as ExpectStoppedReceiver
 from ._receivers import ExpectValueReceiver as ExpectValueReceiver
+from ._receivers import ReceiverOptions as ReceiverOptions
 from ._receivers import RecordingReceiver as RecordingReceiver
 from ._receivers import collect_contract_violations as collect_contract_violations
 from ._schedulers import RunnerKind as RunnerKind

@@ -25,7 +25,7 @@ import os
 import re
 import sys
 import threading
-from typing import Any, Generic, Literal, Self
+from typing import Any, Generic, Literal, Self, TypedDict, Unpack
 
 from typing_extensions import TypeVar
 
@@ -36,6 +36,7 @@ __all__ = [
     "ExpectErrorReceiver",
     "ExpectStoppedReceiver",
     "ExpectValueReceiver",
+    "ReceiverOptions",
     "RecordingReceiver",
     "collect_contract_violations",
 ]
@@ -86,6 +87,14 @@ def _creation_site() -> str:
         frame = frame.f_back
     code = frame.f_code
     return f"{os.path.basename(code.co_filename)}:{frame.f_lineno} in {code.co_name}"
+
+
+class ReceiverOptions(TypedDict, total=False):
+    """The keyword arguments every test receiver takes: its environment, or the parts of one."""
+
+    env: Env | None
+    stop_token: StopToken | None
+    scheduler: Scheduler | None
 
 
 class RecordingReceiver(Generic[T]):
@@ -149,14 +158,8 @@ class RecordingReceiver(Generic[T]):
 class _ExpectingReceiver(RecordingReceiver[T]):
     expected_completion: Completion
 
-    def __init__(
-        self,
-        *,
-        env: Env | None = None,
-        stop_token: StopToken | None = None,
-        scheduler: Scheduler | None = None,
-    ) -> None:
-        super().__init__(env=env, stop_token=stop_token, scheduler=scheduler)
+    def __init__(self, **options: Unpack[ReceiverOptions]) -> None:
+        super().__init__(**options)
         self._may_not_complete = False
         self._created_at = _creation_site()
         with _lock:
@@ -205,12 +208,9 @@ class ExpectValueReceiver(_ExpectingReceiver[T]):
     def __init__(
         self,
         expected: T | Any = MISSING,
-        *,
-        env: Env | None = None,
-        stop_token: StopToken | None = None,
-        scheduler: Scheduler | None = None,
+        **options: Unpack[ReceiverOptions],
     ) -> None:
-        super().__init__(env=env, stop_token=stop_token, scheduler=scheduler)
+        super().__init__(**options)
         self.expected = expected
 
     def _expectation(self) -> str:
@@ -233,11 +233,9 @@ class ExpectErrorReceiver(_ExpectingReceiver[Any]):
         expected: type[BaseException] = BaseException,
         *,
         match: str | None = None,
-        env: Env | None = None,
-        stop_token: StopToken | None = None,
-        scheduler: Scheduler | None = None,
+        **options: Unpack[ReceiverOptions],
     ) -> None:
-        super().__init__(env=env, stop_token=stop_token, scheduler=scheduler)
+        super().__init__(**options)
         self.expected = expected
         self.match = match
 

@@ -43,6 +43,25 @@ async def app(scope, receive, send):
         await send({"type": "lifespan.startup.failed", "message": "no database here"})
 """,
     "broken_module": "raise ZeroDivisionError('broken at import')\n",
+    # Startup announces itself, then waits for the test to create the file ``go``.
+    "slow_start_app": """
+import os
+import sys
+
+import anyio
+
+async def app(scope, receive, send):
+    if scope["type"] != "lifespan":
+        return
+    await receive()
+    print("starting up", file=sys.stderr, flush=True)
+    while not os.path.exists(os.path.join(os.path.dirname(__file__), "go")):
+        await anyio.sleep(0.01)
+    await send({"type": "lifespan.startup.complete"})
+    await receive()
+    print("shut down", file=sys.stderr, flush=True)
+    await send({"type": "lifespan.shutdown.complete"})
+""",
 }
 
 
@@ -170,6 +189,19 @@ def test_serves_every_port_and_exits_0_on_a_signal(app_dir: Path, signum: int) -
         running.signal(signum)
         assert running.wait() == 0
         assert b"shutting down" in running.err
+
+
+def test_a_signal_during_the_apps_startup_drains_once_it_is_done(app_dir: Path) -> None:
+    # The handlers are in before the server answers anyone: a signal in that window is no
+    # KeyboardInterrupt somewhere in the startup, but a drain once the startup is done.
+    with server(app_dir, "slow_start_app:app", "--port", "0", "--host", "127.0.0.1") as running:
+        running.read_until(rb"starting up", stream="err")
+        running.signal(signal.SIGINT)
+        (app_dir / "go").touch()
+        assert running.wait() == 0
+        assert b"shutting down" in running.err
+        assert b"shut down" in running.err
+        assert b"Traceback" not in running.err
 
 
 @pytest.mark.ipv6

@@ -277,23 +277,24 @@ async def _serve_until_signal(
     source = StopSource()
     first = _FirstSignal(source)
     async with anyio.create_task_group() as serving:
-        await serving.start(
-            lambda task_status: serve_asgi(
-                app,
-                *acceptors,
-                lifespan=args.lifespan,
-                root_path=args.root_path,
-                limits=_limits(args),
-                drain_timeout=args.drain_timeout,
-                access_log=args.access_log,
-                task_status=task_status,
-            )
-        )
-        # The handlers go in before anything is announced: a SIGINT right after the
-        # "listening on" lines drains like any other.
+        # The handlers go in before the first client can be answered: a SIGINT from a client
+        # that saw a response (or the "listening on" lines) drains like any other. One that
+        # comes during the app's startup drains as soon as the startup is done.
         watching = on_signals(AnyioScheduler(), signal.SIGINT, signal.SIGTERM).connect(first)
         watching.start()
         try:
+            await serving.start(
+                lambda task_status: serve_asgi(
+                    app,
+                    *acceptors,
+                    lifespan=args.lifespan,
+                    root_path=args.root_path,
+                    limits=_limits(args),
+                    drain_timeout=args.drain_timeout,
+                    access_log=args.access_log,
+                    task_status=task_status,
+                )
+            )
             ready()
             await first.event.wait()
         finally:

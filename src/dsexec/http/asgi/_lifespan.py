@@ -19,7 +19,6 @@ startup and shutdown, as uvicorn's "auto" does) and a :class:`LifespanFailed` in
 from __future__ import annotations
 
 import logging
-from types import TracebackType
 from typing import Any, Final, final
 
 import anyio
@@ -133,12 +132,7 @@ class Lifespan:
         )
         return None
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         """Shut the app down (shielded from cancellation), then end its task."""
         tasks = self._tasks
         if tasks is None:
