@@ -168,5 +168,5 @@ class ReactorSender(BasicSender):
     reactor_operation: ClassVar[Callable[..., OperationState]]
 
     def connect(self, receiver: Receiver[Any], /) -> OperationState:
-        reactor, *arguments = self.data
-        return self.reactor_operation(reactor, receiver, *arguments)
+        data = self.data  # indexed, not ``reactor, *rest = data``: no list per connect
+        return self.reactor_operation(data[0], receiver, *data[1:])
