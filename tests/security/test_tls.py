@@ -6,6 +6,7 @@ counted. Certificates come from ``trustme``."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import math
@@ -15,7 +16,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import pytest
 import trustme
@@ -477,172 +478,157 @@ def test_a_large_write_arrives_whole_through_partial_sends(
     assert peer.result() == hashlib.sha256(payload).hexdigest()
 
 
-# Both: TLS 1.3 servers send session tickets after the handshake, which wake a waiting read.
-TLS_VERSIONS = pytest.mark.parametrize(
-    "version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3], ids=["tls1.2", "tls1.3"]
-)
 
 
-def stalled_writer(
-    pair: Callable[[], tuple[socket.socket, socket.socket]],
-) -> tuple[socket.socket, socket.socket, bytes]:
-    """Two sockets with small buffers and a payload far larger than they hold: writing it
-    while the peer does not read leaves ciphertext queued in the channel."""
-    ours, theirs = pair()
-    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
-    theirs.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-    return ours, theirs, os.urandom(8 * 1024 * 1024)
+class Stalled(NamedTuple):
+    """A client session whose write stalled: ciphertext waits in the channel, the peer has not
+    read yet; setting ``go`` lets the peer's ``serve`` run."""
+
+    context: ex.IoContext
+    sch: IoScheduler
+    secure: SecureSocket
+    payload: bytes
+    go: threading.Event
+
+    def run(self, sender: ex.Sender[T], peer: Peer[Any]) -> T:
+        """``sync_wait(sender)``; on failure the peer's own error, if it had one, first."""
+        try:
+            return ex.sync_wait(sender, context=self.context)
+        except Exception:
+            peer.result()
+            raise
 
 
-def write_until_stalled(sch: IoScheduler, secure: SecureSocket, payload: bytes) -> ex.Sender[Any]:
-    """A write of ``payload`` that cannot finish (the peer does not read yet), stopped once the
-    kernel's buffers are surely full: its last ciphertext stays queued in the channel."""
-    return (
-        async_write(sch, secure, memoryview(payload))
-        | ex.stop_when(sch.schedule_after(0.05))
-        | ex.stopped_as_optional()
-    )
-
-
-@TLS_VERSIONS
-def test_a_read_sends_the_queued_close_notify_before_it_waits(
+# Both versions: TLS 1.3 servers send session tickets after the handshake, which wake a read.
+@pytest.fixture(params=[ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3], ids=["tls1.2", "tls1.3"])
+def stalled(
+    request: pytest.FixtureRequest,
     pair: Callable[[], tuple[socket.socket, socket.socket]],
     server_ctx: ssl.SSLContext,
     client_ctx: ssl.SSLContext,
-    version: ssl.TLSVersion,
-) -> None:
-    client_ctx.maximum_version = version
-    # shutdown_write() queues close_notify behind ciphertext the kernel would not take. The
-    # peer reads everything and waits for that close_notify before it answers with its own: a
-    # read waiting for readability would wait for the peer as the peer waits for it.
-    ours, theirs, payload = stalled_writer(pair)
+) -> Callable[[Callable[[ssl.SSLSocket], Any]], contextlib.AbstractContextManager[Any]]:
+    """``with stalled(serve) as (session, peer):`` a :func:`stalled_session` on each version."""
+    client_ctx.maximum_version = request.param
+    return functools.partial(stalled_session, pair, server_ctx, client_ctx)
+
+
+@contextlib.contextmanager
+def stalled_session(
+    pair: Callable[[], tuple[socket.socket, socket.socket]],
+    server_ctx: ssl.SSLContext,
+    client_ctx: ssl.SSLContext,
+    serve: Callable[[ssl.SSLSocket], T],
+) -> Iterator[tuple[Stalled, Peer[T]]]:
+    """Small buffers and a payload far larger than they hold: the client's write of it, while
+    the peer does not read, is stopped once the kernel's buffers are surely full, so its last
+    ciphertext stays queued in the channel. The peer runs ``serve(tls)`` once ``go`` is set."""
+    ours, theirs = pair()
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+    theirs.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    payload = os.urandom(8 * 1024 * 1024)
     go = threading.Event()
 
-    def receive() -> bytes:
+    def peer_side() -> T:
         with server_ctx.wrap_socket(theirs, server_side=True) as tls:
             assert go.wait(PEER_TIMEOUT)
-            received = recv_all(tls)
-            tls.unwrap()
-            return received
+            return serve(tls)
 
-    peer = Peer(receive)
+    peer = Peer(peer_side)
     with ex.IoContext() as context:
         sch = context.get_scheduler()
         secure = ex.sync_wait(client_handshake(sch, Socket(ours), client_ctx), context=context)
         with secure:
-            assert ex.sync_wait(write_until_stalled(sch, secure, payload), context=context) is None
-            secure.shutdown_write()
-            # The read starts (and parks) first; only then does the peer begin to read.
-            start_peer = sch.schedule() | then(lambda _: go.set())
-            reading = when_all(async_read(sch, secure, 100), start_peer)
-            try:
-                end, _ = ex.sync_wait(reading, context=context)
-            except Exception:
-                peer.result()  # the peer's own failure, if it had one, is the cause: show it
-                raise
-            assert end == b""
-    received = peer.result()
+            stalled = (
+                async_write(sch, secure, memoryview(payload))
+                | ex.stop_when(sch.schedule_after(0.05))
+                | ex.stopped_as_optional()
+            )
+            assert ex.sync_wait(stalled, context=context) is None
+            yield Stalled(context, sch, secure, payload, go), peer
+
+
+def receive_to_the_end(tls: ssl.SSLSocket) -> bytes:
+    received = recv_all(tls)
+    tls.unwrap()
+    return received
+
+
+def assert_a_prefix(received: bytes, payload: bytes) -> None:
     assert 0 < len(received) < len(payload)
     assert received == payload[: len(received)]
 
 
-@TLS_VERSIONS
-def test_a_write_takes_over_from_a_read_waiting_to_send(
-    pair: Callable[[], tuple[socket.socket, socket.socket]],
-    server_ctx: ssl.SSLContext,
-    client_ctx: ssl.SSLContext,
-    version: ssl.TLSVersion,
+def test_a_read_sends_the_queued_close_notify_before_it_waits(
+    stalled: Callable[[Callable[[ssl.SSLSocket], Any]], contextlib.AbstractContextManager[Any]],
 ) -> None:
-    client_ctx.maximum_version = version
+    # shutdown_write() queues close_notify behind ciphertext the kernel would not take. The
+    # peer reads everything and waits for that close_notify before it answers with its own: a
+    # read waiting for readability would wait for the peer as the peer waits for it.
+    with stalled(receive_to_the_end) as (session, peer):
+        session.secure.shutdown_write()
+        # The read starts (and parks) first; only then does the peer begin to read.
+        sch, secure = session.sch, session.secure
+        start_peer = sch.schedule() | then(lambda _: session.go.set())
+        end, _ = session.run(when_all(async_read(sch, secure, 100), start_peer), peer)
+        assert end == b""
+    assert_a_prefix(peer.result(), session.payload)
+
+
+def test_a_write_takes_over_from_a_read_waiting_to_send(
+    stalled: Callable[[Callable[[ssl.SSLSocket], Any]], contextlib.AbstractContextManager[Any]],
+) -> None:
     # A read parked for writability (queued ciphertext to send) must not keep a write from
     # waiting there too: the write sends the queued bytes first, the read waits to read.
-    ours, theirs, payload = stalled_writer(pair)
     marker = os.urandom(64)
-    go = threading.Event()
 
-    def answer() -> bytes:
-        with server_ctx.wrap_socket(theirs, server_side=True) as tls:
-            assert go.wait(PEER_TIMEOUT)
-            received = b""
-            while not received.endswith(marker):
-                chunk = tls.recv(1 << 16)
-                assert chunk, "the stream ended before the marker"
-                received += chunk
-            tls.sendall(b"reply")
-            assert recv_all(tls) == b""
-            tls.unwrap()
-            return received
+    def answer(tls: ssl.SSLSocket) -> bytes:
+        received = b""
+        while not received.endswith(marker):
+            chunk = tls.recv(1 << 16)
+            assert chunk, "the stream ended before the marker"
+            received += chunk
+        tls.sendall(b"reply")
+        assert recv_all(tls) == b""
+        tls.unwrap()
+        return received
 
-    peer = Peer(answer)
-    with ex.IoContext() as context:
-        sch = context.get_scheduler()
-        secure = ex.sync_wait(client_handshake(sch, Socket(ours), client_ctx), context=context)
-        with secure:
-            assert ex.sync_wait(write_until_stalled(sch, secure, payload), context=context) is None
-            both = when_all(
-                async_read(sch, secure, 100),  # parks first, to send the queued ciphertext
-                async_write(sch, secure, marker),
-                sch.schedule() | then(lambda _: go.set()),
-            )
-            try:
-                reply, written, _ = ex.sync_wait(both, context=context)
-            except Exception:
-                peer.result()
-                raise
-            assert (reply, written) == (b"reply", len(marker))
-            secure.shutdown_write()
-            assert ex.sync_wait(async_read(sch, secure, 100), context=context) == b""
+    with stalled(answer) as (session, peer):
+        sch, secure = session.sch, session.secure
+        both = when_all(
+            async_read(sch, secure, 100),  # parks first, to send the queued ciphertext
+            async_write(sch, secure, marker),
+            sch.schedule() | then(lambda _: session.go.set()),
+        )
+        reply, written, _ = session.run(both, peer)
+        assert (reply, written) == (b"reply", len(marker))
+        secure.shutdown_write()
+        assert session.run(async_read(sch, secure, 100), peer) == b""
     received = peer.result()
-    head = received[: -len(marker)]
     assert received.endswith(marker)
-    assert 0 < len(head) < len(payload)
-    assert head == payload[: len(head)]
+    assert_a_prefix(received[: -len(marker)], session.payload)
 
 
-
-@TLS_VERSIONS
 def test_a_read_waiting_to_send_can_be_stopped(
-    pair: Callable[[], tuple[socket.socket, socket.socket]],
-    server_ctx: ssl.SSLContext,
-    client_ctx: ssl.SSLContext,
-    version: ssl.TLSVersion,
+    stalled: Callable[[Callable[[ssl.SSLSocket], Any]], contextlib.AbstractContextManager[Any]],
 ) -> None:
     # Stopping a read parked for writability withdraws that wait: a later write has the
     # writable side to itself and is not handed a stale waiter.
-    client_ctx.maximum_version = version
-    ours, theirs, payload = stalled_writer(pair)
     marker = os.urandom(64)
-    go = threading.Event()
-
-    def receive() -> bytes:
-        with server_ctx.wrap_socket(theirs, server_side=True) as tls:
-            assert go.wait(PEER_TIMEOUT)
-            received = recv_all(tls)
-            tls.unwrap()
-            return received
-
-    peer = Peer(receive)
-    with ex.IoContext() as context:
-        sch = context.get_scheduler()
-        secure = ex.sync_wait(client_handshake(sch, Socket(ours), client_ctx), context=context)
-        with secure:
-            assert ex.sync_wait(write_until_stalled(sch, secure, payload), context=context) is None
-            parked = (
-                async_read(sch, secure, 100)
-                | ex.stop_when(sch.schedule_after(0.01))
-                | ex.stopped_as_optional()
-            )
-            assert ex.sync_wait(parked, context=context) is None
-            go.set()
-            assert ex.sync_wait(async_write(sch, secure, marker), context=context) == len(marker)
-            secure.shutdown_write()
-            try:
-                assert ex.sync_wait(async_read(sch, secure, 100), context=context) == b""
-            except Exception:
-                peer.result()
-                raise
-            assert context.statistics().writers == 0
+    with stalled(receive_to_the_end) as (session, peer):
+        sch, secure = session.sch, session.secure
+        parked = (
+            async_read(sch, secure, 100)
+            | ex.stop_when(sch.schedule_after(0.01))
+            | ex.stopped_as_optional()
+        )
+        assert session.run(parked, peer) is None
+        session.go.set()
+        assert session.run(async_write(sch, secure, marker), peer) == len(marker)
+        secure.shutdown_write()
+        assert session.run(async_read(sch, secure, 100), peer) == b""
+        assert session.context.statistics().writers == 0
     assert peer.result().endswith(marker)
+
 
 def test_a_large_transfer_both_ways_at_once(
     pair: Callable[[], tuple[socket.socket, socket.socket]],
