@@ -184,10 +184,12 @@ async def test_schedule_after_completes_in_deadline_order() -> None:
     def record(delay: float) -> ex.Sender[None]:
         return sch.schedule_after(delay) | ex.then(lambda _: order.append(delay))
 
-    for delay, receiver in zip((0.003, 0.001, 0.002), receivers, strict=True):
+    # Each delay counts from its own start: 10 ms apart, a stall of the machine between two
+    # starts would have to last 10 ms to swap them (1 ms apart, that happened under load).
+    for delay, receiver in zip((0.03, 0.01, 0.02), receivers, strict=True):
         start(record(delay), receiver)
-    await sch.schedule_after(0.004)
-    assert order == [0.001, 0.002, 0.003]
+    await sch.schedule_after(0.04)
+    assert order == [0.01, 0.02, 0.03]
 
 
 async def test_schedule_after_waits_at_least_the_delay_on_the_loop_clock() -> None:

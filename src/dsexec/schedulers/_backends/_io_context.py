@@ -428,7 +428,12 @@ class IoContext(ClosingContext):
 
     def add_reader(self, fd: int, waiter: FdWaiter, /) -> None:
         """Call ``waiter.fd_ready()`` once ``fd`` is readable (one reader per fd)."""
-        self._watch(fd, _IN).reader = waiter
+        state = self._fds.get(fd)
+        # A keep-alive connection's next read finds its fd registered for reading already
+        # (registrations are dropped lazily): nothing to check but that nobody reads it.
+        if state is None or state.reader is not None or not state.mask & _IN:
+            state = self._watch(fd, _IN)
+        state.reader = waiter
         self._readers += 1
 
     def add_writer(self, fd: int, waiter: FdWaiter, /) -> None:
