@@ -519,13 +519,26 @@ def stalled_session(
     client_ctx: ssl.SSLContext,
     serve: Callable[[ssl.SSLSocket], T],
 ) -> Iterator[tuple[Stalled, Peer[T]]]:
-    """Small buffers and a payload far larger than they hold: the client's write of it, while
-    the peer does not read, is stopped once the kernel's buffers are surely full, so its last
-    ciphertext stays queued in the channel. The peer runs ``serve(tls)`` once ``go`` is set."""
+    """A session on IoContext whose write stalled (see :func:`stalled_peer`)."""
+    ours, payload, go, peer = stalled_peer(pair, server_ctx, serve)
+    with ex.IoContext() as context:
+        sch = context.get_scheduler()
+        secure = ex.sync_wait(client_handshake(sch, Socket(ours), client_ctx), context=context)
+        with secure:
+            assert ex.sync_wait(stalled_write(sch, secure, payload), context=context) is None
+            yield Stalled(context, sch, secure, payload, go), peer
+
+
+def stalled_peer(
+    pair: Callable[[], tuple[socket.socket, socket.socket]],
+    server_ctx: ssl.SSLContext,
+    serve: Callable[[ssl.SSLSocket], T],
+) -> tuple[socket.socket, bytes, threading.Event, Peer[T]]:
+    """Our socket, a payload far larger than the small buffers of the pair hold, and ``go``:
+    the peer runs ``serve(tls)`` once it is set (it does not read before)."""
     ours, theirs = pair()
     ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
     theirs.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-    payload = os.urandom(8 * 1024 * 1024)
     go = threading.Event()
 
     def peer_side() -> T:
@@ -533,18 +546,19 @@ def stalled_session(
             assert go.wait(PEER_TIMEOUT)
             return serve(tls)
 
-    peer = Peer(peer_side)
-    with ex.IoContext() as context:
-        sch = context.get_scheduler()
-        secure = ex.sync_wait(client_handshake(sch, Socket(ours), client_ctx), context=context)
-        with secure:
-            stalled = (
-                async_write(sch, secure, memoryview(payload))
-                | ex.stop_when(sch.schedule_after(0.05))
-                | ex.stopped_as_optional()
-            )
-            assert ex.sync_wait(stalled, context=context) is None
-            yield Stalled(context, sch, secure, payload, go), peer
+    return ours, os.urandom(8 * 1024 * 1024), go, Peer(peer_side)
+
+
+def stalled_write(
+    sch: IoScheduler, secure: SecureSocket, payload: bytes
+) -> ex.Sender[int | None]:
+    """The write of ``payload`` while the peer does not read, stopped once the kernel's buffers
+    are surely full (``None``: stopped, as it must be): its last ciphertext stays queued."""
+    return (
+        async_write(sch, secure, memoryview(payload))
+        | ex.stop_when(sch.schedule_after(0.05))
+        | ex.stopped_as_optional()
+    )
 
 
 def receive_to_the_end(tls: ssl.SSLSocket) -> bytes:
@@ -628,6 +642,42 @@ def test_a_read_waiting_to_send_can_be_stopped(
         assert session.run(async_read(sch, secure, 100), peer) == b""
         assert session.context.statistics().writers == 0
     assert peer.result().endswith(marker)
+
+
+
+def test_queued_close_notify_goes_out_on_every_real_loop(
+    real_time_scheduler_runner: SchedulerRunner,
+    pair: Callable[[], tuple[socket.socket, socket.socket]],
+    server_ctx: ssl.SSLContext,
+    client_ctx: ssl.SSLContext,
+    cleanup: contextlib.ExitStack,
+) -> None:
+    # The first stalled-session scenario as one pipeline, on each reactor: the read parks for
+    # writability through that reactor's add_writer and sends the queued close_notify.
+    ours, payload, go, peer = stalled_peer(pair, server_ctx, receive_to_the_end)
+
+    def build(sch: IoScheduler) -> ex.Sender[bytes]:
+        sock = cleanup.enter_context(Socket(ours))
+
+        def session(secure: SecureSocket) -> ex.Sender[bytes]:
+            cleanup.enter_context(secure)
+
+            def read_to_the_end(written: int | None) -> ex.Sender[bytes]:
+                assert written is None  # stopped: the write could not finish
+                secure.shutdown_write()
+                start_peer = sch.schedule() | then(lambda _: go.set())
+                return when_all(async_read(sch, secure, 100), start_peer) | then(lambda r: r[0])
+
+            return stalled_write(sch, secure, payload) | let_value(read_to_the_end)
+
+        return client_handshake(sch, sock, client_ctx) | let_value(session)
+
+    try:
+        assert real_time_scheduler_runner.run(build) == b""
+    except Exception:
+        peer.result()
+        raise
+    assert_a_prefix(peer.result(), payload)
 
 
 def test_a_large_transfer_both_ways_at_once(

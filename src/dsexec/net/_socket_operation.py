@@ -103,10 +103,17 @@ class SocketOperation(ReactorOperation[T], Generic[T]):
                 self._reactor.add_writer(fd, wait)
             except BusyResourceError:
                 pass
+            except Exception as exc:  # as _wait_fd: a reactor that cannot wait fails the read
+                self._fail(exc)
+                return
             else:
                 sock.output_wait = wait
                 return
         self._wait()
+
+    def wait_to_read(self) -> None:
+        """Wait for readability: a read whose :class:`OutputWait` a write has taken over."""
+        self._wait(False)
 
     def _cancel(self) -> None:
         fd = self._sock.fd
@@ -179,7 +186,7 @@ class OutputWait:
         """A write wants the writable side: it sends the queued output before its own, so
         the read waits for readability instead."""
         self.withdraw()
-        self.reactor.add_reader(self.sock.fd, self.operation)
+        self.operation.wait_to_read()
 
     def _forget(self) -> None:
         if self.sock.output_wait is self:
