@@ -1,0 +1,34 @@
+"""``benchmarks/http_hello/calls.py``: calls per request, counted (not timed) on a real server."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from benchmarks.http_hello import calls
+from benchmarks.http_hello import run as hello
+
+
+def test_the_count_of_a_request_is_the_same_run_after_run() -> None:
+    target = calls.Target("dsexec", hello.DSEXEC_SERVER)
+    first = calls.per_request(target, 40, sys.executable, top=60)
+    second = calls.per_request(target, 40, sys.executable, top=60)
+    # The same count every time: start-up and shutdown cancel out between the N and 2N runs,
+    # so the server's own functions (Python in both builds) count exactly once per request.
+    # (Compiled, calls made from compiled code are invisible to cProfile: fewer in all.)
+    assert 3 < first.per_request < 200
+    assert first.per_request == pytest.approx(second.per_request, abs=0.5)
+    each = {name.rpartition("(")[2]: count for count, name in first.top if "dsexec_server" in name}
+    assert each == {"__call__)": pytest.approx(1.0), "closed)": pytest.approx(1.0)}
+
+
+def test_an_unknown_server_is_refused() -> None:
+    with pytest.raises(hello.BenchError, match="unknown nginx"):
+        calls.targets(calls.parse_args(["--servers", "dsexec,nginx"]))
+
+
+def test_main_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert calls.main(["--requests", "20", "--top", "3", "--servers", "serve_http"]) == 0
+    out = capsys.readouterr().out
+    assert "serve_http:" in out
+    assert "calls per request" in out
