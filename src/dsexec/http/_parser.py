@@ -287,7 +287,8 @@ class RequestParser:
     # -- feeding llhttp ------------------------------------------------------------------
 
     def _pump(self) -> None:
-        """Feed buffered bytes to llhttp, one request part at a time, until events appear."""
+        """Feed buffered bytes to llhttp, one request part at a time, until the request ends
+        (or fails) or the buffer is used up; never past the end of a request."""
         buf = self._buf
         size = len(buf)
         if (
@@ -310,10 +311,9 @@ class RequestParser:
             return
         pos = 0
         end = 0
-        events = self._events
         feed = self._parser.feed_data
         try:
-            while pos < size and not events and self._state == _RECV:
+            while pos < size and self._state == _RECV:
                 phase = self._phase
                 if phase == _HEAD:
                     part = self._head_part
