@@ -722,6 +722,27 @@ def _verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("PASS" if ok else "FAIL")
 
 
+def _ratio_target(
+    out: IO[str], num: float | None, den: float | None, *, target: float, peer: str, conns: int
+) -> None:
+    """One target line: ``num / den`` (req/s) against ``target`` times ``peer`` at ``conns``."""
+    ratio = _ratio(num, den)
+    shown = "-" if ratio is None else f"{ratio:.2f}x"
+    ok = None if ratio is None else ratio >= target
+    verdict = _verdict(ok)
+    print(f"  req/s >= {target:.1f}x {peer:<8} at -c{conns:<4} {shown:>7}  {verdict}", file=out)
+
+
+def _timeouts_target(out: IO[str], res: WrkResult | None) -> None:
+    """The target line "zero wrk timeouts" for the best result at the timeout point."""
+    ok = None if res is None else res.timeouts == 0
+    shown = "-" if res is None else str(res.timeouts)
+    print(
+        f"  zero wrk timeouts at -c{TARGET_TIMEOUT_CONNECTIONS}{'':<9}{shown:>7}  {_verdict(ok)}",
+        file=out,
+    )
+
+
 def print_report(results: Results, out: IO[str]) -> None:
     cfg = results.config
     names = results.servers
@@ -795,22 +816,10 @@ def print_report(results: Results, out: IO[str]) -> None:
         print(f"\ntargets for {name}", file=out)
         for conns in cfg.connections:
             for peer, target in (("asyncio", TARGET_VS_ASYNCIO), ("nginx", TARGET_VS_NGINX)):
-                ratio = _ratio(rate(name, conns), rate(peer, conns))
-                shown = "-" if ratio is None else f"{ratio:.2f}x"
-                ok = None if ratio is None else ratio >= target
-                print(
-                    f"  req/s >= {target:.1f}x {peer:<8} at -c{conns:<4} {shown:>7}  "
-                    f"{_verdict(ok)}",
-                    file=out,
+                _ratio_target(
+                    out, rate(name, conns), rate(peer, conns), target=target, peer=peer, conns=conns
                 )
-        res = results.best(name, TARGET_TIMEOUT_CONNECTIONS)
-        timeouts_ok = None if res is None else res.timeouts == 0
-        shown = "-" if res is None else str(res.timeouts)
-        print(
-            f"  zero wrk timeouts at -c{TARGET_TIMEOUT_CONNECTIONS}{'':<9}{shown:>7}  "
-            f"{_verdict(timeouts_ok)}",
-            file=out,
-        )
+        _timeouts_target(out, results.best(name, TARGET_TIMEOUT_CONNECTIONS))
         rss = results.rss.get(name)
         kb = None if rss is None else rss.kb_per_connection
         kb_ok = (
@@ -836,14 +845,8 @@ def print_report(results: Results, out: IO[str]) -> None:
                 ("nginx", TARGET_COMPILED_VS_NGINX),
                 ("uvloop", TARGET_COMPILED_VS_UVLOOP),
             ):
-                ratio = _ratio(rate("dsexec-compiled", conns), rate(peer, conns))
-                shown = "-" if ratio is None else f"{ratio:.2f}x"
-                ok = None if ratio is None else ratio >= target
-                print(
-                    f"  req/s >= {target:.1f}x {peer:<8} at -c{conns:<4} {shown:>7}  "
-                    f"{_verdict(ok)}",
-                    file=out,
-                )
+                ours = rate("dsexec-compiled", conns)
+                _ratio_target(out, ours, rate(peer, conns), target=target, peer=peer, conns=conns)
             res = results.best("dsexec-compiled", conns)
             user = None if res is None else res.user_us_per_request
             ok = None if user is None else user <= TARGET_COMPILED_USER_US
@@ -872,22 +875,15 @@ def print_report(results: Results, out: IO[str]) -> None:
     if "serve_http" in names:
         print("\ntargets for serve_http", file=out)
         for conns in cfg.connections:
-            ratio = _ratio(rate("serve_http", conns), rate("dsexec", conns))
-            shown = "-" if ratio is None else f"{ratio:.2f}x"
-            ok = None if ratio is None else ratio >= TARGET_SERVE_HTTP_VS_DSEXEC
-            print(
-                f"  req/s >= {TARGET_SERVE_HTTP_VS_DSEXEC:.1f}x dsexec   at -c{conns:<4} "
-                f"{shown:>7}  {_verdict(ok)}",
-                file=out,
+            _ratio_target(
+                out,
+                rate("serve_http", conns),
+                rate("dsexec", conns),
+                target=TARGET_SERVE_HTTP_VS_DSEXEC,
+                peer="dsexec",
+                conns=conns,
             )
-        res = results.best("serve_http", TARGET_TIMEOUT_CONNECTIONS)
-        timeouts_ok = None if res is None else res.timeouts == 0
-        shown = "-" if res is None else str(res.timeouts)
-        print(
-            f"  zero wrk timeouts at -c{TARGET_TIMEOUT_CONNECTIONS}{'':<9}{shown:>7}  "
-            f"{_verdict(timeouts_ok)}",
-            file=out,
-        )
+        _timeouts_target(out, results.best("serve_http", TARGET_TIMEOUT_CONNECTIONS))
 
     if results.shutdowns:
         print("\nshutdown (how each server process stopped)", file=out)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from benchmarks.http_hello.run import BenchError, Config, compiled_python, on_python
+from tests._helpers.bench import hello_config
 
 import dsexec
 
@@ -17,19 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _config() -> Config:
-    return Config(
-        duration=1,
-        warmup=0,
-        rounds=1,
-        connections=(50,),
-        idle_connections=0,
-        server_cpu=0,
-        wrk_cpu=1,
-        wrk="wrk",
-        wrk_timeout=2.0,
-        nginx=None,
-        python="/pure/python",
-    )
+    return hello_config(python="/pure/python")
 
 
 def test_a_server_command_runs_on_the_interpreter_it_is_given() -> None:

@@ -17,6 +17,7 @@ from benchmarks.http_hello.run import (
     process_cpu_seconds,
     with_cpu,
 )
+from tests._helpers.bench import hello_config
 
 
 def _no_command(port: int, workdir: Path, cfg: Config) -> list[str]:
@@ -24,19 +25,7 @@ def _no_command(port: int, workdir: Path, cfg: Config) -> list[str]:
 
 
 def _config(rounds: int, connections: tuple[int, ...]) -> Config:
-    return Config(
-        duration=1,
-        warmup=0,
-        rounds=rounds,
-        connections=connections,
-        idle_connections=0,
-        server_cpu=0,
-        wrk_cpu=1,
-        wrk="wrk",
-        wrk_timeout=2.0,
-        nginx=None,
-        python="python3",
-    )
+    return hello_config(rounds=rounds, connections=connections)
 
 
 def test_each_round_starts_with_the_next_server() -> None:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from benchmarks.http_hello import dsexec_server as tuned
 from benchmarks.http_hello.run import (
-    Config,
     Results,
     WrkResult,
     check_responses,
@@ -23,6 +22,7 @@ from benchmarks.http_hello.run import (
     read_response,
     without_date,
 )
+from tests._helpers.bench import hello_config
 
 SERVER = Path(__file__).resolve().parents[2] / "benchmarks" / "http_hello" / "serve_http_server.py"
 GET = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
@@ -58,19 +58,7 @@ def test_the_server_answers_the_tuned_servers_bytes_plus_a_date_and_exits_on_sig
 
 
 def _results() -> Results:
-    cfg = Config(
-        duration=1,
-        warmup=0,
-        rounds=1,
-        connections=(50,),
-        idle_connections=0,
-        server_cpu=0,
-        wrk_cpu=1,
-        wrk="wrk",
-        wrk_timeout=2.0,
-        nginx=None,
-        python=sys.executable,
-    )
+    cfg = hello_config(python=sys.executable)
     return Results(cfg, ["dsexec", "serve_http", "asyncio"])
 
 

@@ -484,7 +484,7 @@ class Stalled(NamedTuple):
     """A client session whose write stalled: ciphertext waits in the channel, the peer has not
     read yet; setting ``go`` lets the peer's ``serve`` run."""
 
-    context: ex.IoContext
+    context: ex.VirtualTimeScheduler
     sch: IoScheduler
     secure: SecureSocket
     payload: bytes
@@ -519,11 +519,14 @@ def stalled_session(
     client_ctx: ssl.SSLContext,
     serve: Callable[[ssl.SSLSocket], T],
 ) -> Iterator[tuple[Stalled, Peer[T]]]:
-    """A session on IoContext whose write stalled (see :func:`stalled_peer`)."""
+    """A session whose write stalled (see :func:`stalled_peer`), on virtual time: the stop
+    comes as soon as the loop has nothing to do but wait for the peer."""
     ours, payload, go, peer = stalled_peer(pair, server_ctx, serve)
-    with ex.IoContext() as context:
-        sch = context.get_scheduler()
-        secure = ex.sync_wait(client_handshake(sch, Socket(ours), client_ctx), context=context)
+    with ex.VirtualTimeScheduler() as context:
+        sch = context
+        # No handshake timer: on virtual time it would fire before the real peer answers.
+        handshake = client_handshake(sch, Socket(ours), client_ctx, timeout=math.inf)
+        secure = ex.sync_wait(handshake, context=context)
         with secure:
             assert ex.sync_wait(stalled_write(sch, secure, payload), context=context) is None
             yield Stalled(context, sch, secure, payload, go), peer
