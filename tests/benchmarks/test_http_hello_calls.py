@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 from benchmarks.http_hello import calls
@@ -32,3 +33,15 @@ def test_main_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "serve_http:" in out
     assert "calls per request" in out
+
+
+@pytest.mark.parametrize("requests", ["0", "-3", "many"])
+def test_a_bad_request_count_is_refused(requests: str) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        calls.parse_args(["--requests", requests])
+    assert exit_info.value.code == 2
+
+
+def test_a_compare_checkout_without_the_script_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(hello.BenchError, match="does not exist"):
+        calls.targets(calls.parse_args(["--compare", f"old={tmp_path}"]))
