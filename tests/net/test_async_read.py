@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
 import socket
 import struct
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -249,10 +251,55 @@ def test_read_stopped_after_its_wake_up_was_queued_consumes_nothing(
 # -- async_read | let_value(f): one set of operation states, restarted by repeat ----------------
 
 
+ReadFactory = Callable[[ex.IoScheduler, Socket, int], ex.Sender[bytes]]
+
+
+class _Plain(ex.Sender[bytes]):
+    """``inner`` as it is, minus its ``fuse``: ``| let_value(f)`` then connects the plain pair
+    (``let_value``'s own operation over the read's), which the fused operation must match."""
+
+    def __init__(self, inner: ex.Sender[bytes]) -> None:
+        self.inner = inner
+        self.restartable = inner.restartable  # type: ignore[misc]
+
+    def connect(self, receiver: ex.Receiver[bytes], /) -> ex.OperationState:
+        return self.inner.connect(receiver)
+
+
+@pytest.fixture(params=["fused", "plain"])
+def read(request: pytest.FixtureRequest) -> ReadFactory:
+    """``async_read`` as it is (``| let_value(f)`` fuses into one operation state), or hidden
+    behind ``_Plain`` (it does not): every scenario below runs both."""
+    if request.param == "fused":
+        return async_read
+
+    def plain(sch: ex.IoScheduler, sock: Socket, max_bytes: int) -> ex.Sender[bytes]:
+        return _Plain(async_read(sch, sock, max_bytes))
+
+    return plain
+
+
 def _echo_rounds(
-    sch: ex.IoScheduler, server: Socket, answer: Callable[[bytes], ex.Sender[int]]
+    read: ReadFactory,
+    sch: ex.IoScheduler,
+    server: Socket,
+    answer: Callable[[bytes], ex.Sender[int]],
 ) -> ex.Sender[int]:
-    return async_read(sch, server, 64) | ex.let_value(answer) | ex.repeat_until(lambda n: n < 0)
+    return read(sch, server, 64) | ex.let_value(answer) | ex.repeat_until(lambda n: n < 0)
+
+
+def test_async_read_fuses_with_let_value_unless_it_reads_into_a_pool(
+    ctx: ex.IoContext, tcp_pair: Pair
+) -> None:
+    server, _client = tcp_pair
+    sch = ctx.get_scheduler()
+    receiver = RecordingReceiver[Any]()
+    fused = ex.connect(async_read(sch, server, 64) | ex.let_value(ex.just), receiver)
+    assert type(fused).__name__ == "_ReadLetValueOp"
+    pooled = async_read(sch, server, 64, pool=MemoryPool(64, 1))
+    plain = ex.connect(pooled | ex.let_value(ex.just), receiver)
+    assert type(plain).__name__ == "_LetValueOp"
+    assert receiver.completion is None  # connected, never started
 
 
 def test_a_read_is_restartable_without_a_pool_and_so_is_a_let_value_over_it(
@@ -266,36 +313,36 @@ def test_a_read_is_restartable_without_a_pool_and_so_is_a_let_value_over_it(
     assert not pooled.restartable  # each round hands out a block: connected afresh
 
 
-class _CountingConnects(ex.Sender[bytes]):
+class _CountingConnects(ex.Sender[int]):
     """``inner`` as it is, counting its ``connect`` calls (a wrapper, not a patch of the read's
     class: in the compiled build a native class's methods cannot be patched)."""
 
     restartable = True
 
-    def __init__(self, inner: ex.Sender[bytes]) -> None:
+    def __init__(self, inner: ex.Sender[int]) -> None:
         assert inner.restartable
         self.inner = inner
         self.connects = 0
 
-    def connect(self, receiver: ex.Receiver[bytes], /) -> ex.OperationState:
+    def connect(self, receiver: ex.Receiver[int], /) -> ex.OperationState:
         self.connects += 1
         return self.inner.connect(receiver)
 
 
 def test_a_read_answer_loop_serves_many_requests_with_one_operation_state(
-    ctx: ex.IoContext, tcp_pair: Pair
+    ctx: ex.IoContext, tcp_pair: Pair, read: ReadFactory
 ) -> None:
     server, client = tcp_pair
     sch = ctx.get_scheduler()
     seen: list[bytes] = []
-    read = _CountingConnects(async_read(sch, server, 64))
 
     def answer(data: bytes) -> ex.Sender[int]:
         seen.append(data)
         return async_write(sch, server, data.upper()) if data else ex.just(-1)
 
+    round_sender = _CountingConnects(read(sch, server, 64) | ex.let_value(answer))
     receiver = ExpectValueReceiver(-1)
-    start(read | ex.let_value(answer) | ex.repeat_until(lambda n: n < 0), receiver)
+    start(round_sender | ex.repeat_until(lambda n: n < 0), receiver)
     for count, word in enumerate((b"one", b"two", b"three"), start=1):
         client.socket.sendall(word)
         while len(seen) < count:
@@ -305,7 +352,7 @@ def test_a_read_answer_loop_serves_many_requests_with_one_operation_state(
     ctx.run()
     assert receiver.completed
     assert seen == [b"one", b"two", b"three", b""]
-    assert read.connects == 1  # one operation state, restarted for every request
+    assert round_sender.connects == 1  # one operation state, restarted for every request
 
 
 @pytest.mark.parametrize(
@@ -318,18 +365,24 @@ def test_a_read_answer_loop_serves_many_requests_with_one_operation_state(
     ids=["fn-raises", "non-sender", "second-fails"],
 )
 def test_read_and_let_value_report_errors_of_the_function_and_the_second_sender(
-    ctx: ex.IoContext, tcp_pair: Pair, answer: Any, error: type[Exception], match: str | None
+    ctx: ex.IoContext,
+    tcp_pair: Pair,
+    read: ReadFactory,
+    *,
+    answer: Any,
+    error: type[Exception],
+    match: str | None,
 ) -> None:
     server, client = tcp_pair
     client.socket.sendall(b"x")
     receiver = ExpectErrorReceiver(error, match=match)
-    start(async_read(ctx.get_scheduler(), server, 64) | ex.let_value(answer), receiver)
+    start(read(ctx.get_scheduler(), server, 64) | ex.let_value(answer), receiver)
     ctx.run()
     assert receiver.completed
 
 
 def test_read_errors_pass_let_value_without_calling_fn(
-    ctx: ex.IoContext, tcp_pair: Pair
+    ctx: ex.IoContext, tcp_pair: Pair, read: ReadFactory
 ) -> None:
     server, _client = tcp_pair
     calls: list[bytes] = []
@@ -339,7 +392,7 @@ def test_read_errors_pass_let_value_without_calling_fn(
         return ex.just(data)
 
     receiver = ExpectErrorReceiver(ex.ClosedResourceError)
-    start(async_read(ctx.get_scheduler(), server, 64) | ex.let_value(answer), receiver)
+    start(read(ctx.get_scheduler(), server, 64) | ex.let_value(answer), receiver)
     server.close()
     ctx.run()
     assert receiver.completed
@@ -347,19 +400,19 @@ def test_read_errors_pass_let_value_without_calling_fn(
 
 
 def test_stop_reaches_the_read_and_then_the_second_operation(
-    ctx: ex.IoContext, tcp_pair: Pair
+    ctx: ex.IoContext, tcp_pair: Pair, read: ReadFactory
 ) -> None:
     server, client = tcp_pair
     sch = ctx.get_scheduler()
     waiting = ex.StopSource()  # stopped while the read waits
     receiver = ExpectStoppedReceiver(stop_token=waiting.token)
-    start(async_read(sch, server, 64) | ex.let_value(ex.just), receiver)
+    start(read(sch, server, 64) | ex.let_value(ex.just), receiver)
     waiting.request_stop()
     assert receiver.completed
     assert ctx.statistics().readers == 0
     answering = ex.StopSource()  # stopped while the second sender (a long timer) runs
     second = ExpectStoppedReceiver(stop_token=answering.token)
-    start(async_read(sch, server, 64) | ex.let_value(lambda _: sch.schedule_after(3600)), second)
+    start(read(sch, server, 64) | ex.let_value(lambda _: sch.schedule_after(3600)), second)
     client.socket.sendall(b"x")
     while ctx.statistics().timers == 0:
         ctx.run_one()
@@ -369,7 +422,7 @@ def test_stop_reaches_the_read_and_then_the_second_operation(
 
 
 def test_a_restarted_read_keeps_answering_after_a_full_buffer(
-    ctx: ex.IoContext, tcp_pair: Pair
+    ctx: ex.IoContext, tcp_pair: Pair, read: ReadFactory
 ) -> None:
     # 10 bytes through 4-byte reads: the read restarts inline (the last one filled its buffer)
     # and falls back to waiting on EAGAIN, round after round.
@@ -381,9 +434,12 @@ def test_a_restarted_read_keeps_answering_after_a_full_buffer(
         return ex.just(len(data) if b"!" not in data else -1)
 
     receiver = ExpectValueReceiver(-1)
-    start(async_read(ctx.get_scheduler(), server, 4) | ex.let_value(keep) | ex.repeat_until(
-        lambda n: n < 0
-    ), receiver)
+    start(
+        read(ctx.get_scheduler(), server, 4)
+        | ex.let_value(keep)
+        | ex.repeat_until(lambda n: n < 0),
+        receiver,
+    )
     client.socket.sendall(b"abcdefghi!")
     ctx.run()
     assert b"".join(got) == b"abcdefghi!"
@@ -402,7 +458,7 @@ def _requests(client: Socket, ctx: ex.IoContext, seen: list[bytes], words: list[
 
 @pytest.mark.parametrize("end", ["eof", "error", "stop-waiting", "stop-between-rounds"])
 def test_a_read_loop_registers_for_stop_once_and_leaves_nothing_behind(
-    end: str, ctx: ex.IoContext, tcp_pair: Pair
+    end: str, ctx: ex.IoContext, tcp_pair: Pair, read: ReadFactory
 ) -> None:
     server, client = tcp_pair
     sch = ctx.get_scheduler()
@@ -429,7 +485,7 @@ def test_a_read_loop_registers_for_stop_once_and_leaves_nothing_behind(
         "stop-between-rounds": lambda: ExpectStoppedReceiver(stop_token=source.token),
     }
     expected = receivers[end]()
-    start(_echo_rounds(sch, server, answer), expected)
+    start(_echo_rounds(read, sch, server, answer), expected)
     _requests(client, ctx, seen, [b"a", b"b", b"c"])
     # The read registered once, in round 1, and kept it (the loop owns it): one entry.
     assert registrations == [1, 1, 1]
@@ -452,7 +508,7 @@ def test_a_read_loop_registers_for_stop_once_and_leaves_nothing_behind(
 
 @pytest.mark.parametrize("case", ["fits", "partial", "stopped", "send-fails", "other-loop"])
 def test_a_read_answered_with_a_write_in_every_case(
-    case: str, ctx: ex.IoContext, faulty_pair: Pair, faults: FaultySocketFactory
+    case: str, ctx: ex.IoContext, faulty_pair: Pair, faults: FaultySocketFactory, read: ReadFactory
 ) -> None:
     server, client = faulty_pair
     source = ex.StopSource()
@@ -474,7 +530,7 @@ def test_a_read_answered_with_a_write_in_every_case(
             receiver = ExpectErrorReceiver(ex.NetError, stop_token=source.token)
         else:
             receiver = ExpectValueReceiver(len(payload), stop_token=source.token)
-        start(async_read(ctx.get_scheduler(), server, 64) | ex.let_value(answer), receiver)
+        start(read(ctx.get_scheduler(), server, 64) | ex.let_value(answer), receiver)
         client.socket.sendall(b"request")
         received = bytearray()
         while not receiver.completed:  # the client drains while the loop makes progress
@@ -486,3 +542,46 @@ def test_a_read_answered_with_a_write_in_every_case(
                 received += chunk
     expected = b"" if case in ("stopped", "send-fails") else payload
     assert bytes(received) == expected
+
+
+class _Parked(ex.Sender[int]):
+    """A sender whose operation only a weak reference knows of: it completes when the test
+    calls ``finish()``, if something else kept it alive meanwhile."""
+
+    def __init__(self) -> None:
+        self.pending: weakref.WeakSet[_ParkedOp] = weakref.WeakSet()
+
+    def connect(self, receiver: ex.Receiver[int], /) -> ex.OperationState:
+        op = _ParkedOp(receiver)
+        self.pending.add(op)
+        return op
+
+    def finish(self) -> None:
+        for op in list(self.pending):
+            op.receiver.set_value(7)
+
+
+class _ParkedOp:
+    def __init__(self, receiver: ex.Receiver[int]) -> None:
+        self.receiver = receiver
+
+    def start(self) -> None:
+        pass
+
+
+def test_the_second_operation_lives_as_long_as_the_pipeline_runs(
+    ctx: ex.IoContext, tcp_pair: Pair, read: ReadFactory
+) -> None:
+    server, client = tcp_pair
+    parked = _Parked()
+    receiver = ExpectValueReceiver(7)
+    op = ex.connect(
+        read(ctx.get_scheduler(), server, 64) | ex.let_value(lambda _: parked), receiver
+    )
+    op.start()
+    client.socket.sendall(b"x")
+    ctx.run()
+    gc.collect()
+    parked.finish()  # reaches the second operation only if the pipeline's op holds it
+    assert receiver.completed
+    del op

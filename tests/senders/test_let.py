@@ -315,3 +315,51 @@ def test_restarting_a_let_operation_drops_the_previous_second_operation() -> Non
     assert receiver.completed
 
 
+
+
+class _Fusing(ex.Sender[int]):
+    """``just(value)`` that asks to fuse with whatever is applied to it: it records what
+    ``fuse`` was offered, and fuses (one operation completing with ``fn(value)``'s value
+    doubled, visibly different from the plain pair) only when ``accept`` is set."""
+
+    def __init__(self, value: int, *, accept: bool) -> None:
+        self.value = value
+        self.accept = accept
+        self.offers: list[tuple[ex.Sender[Any], ex.Receiver[Any]]] = []
+
+    def connect(self, receiver: ex.Receiver[int], /) -> ex.OperationState:
+        return ex.just(self.value).connect(receiver)
+
+    def fuse(
+        self, algorithm: ex.Sender[Any], receiver: ex.Receiver[Any], /
+    ) -> ex.OperationState | None:
+        self.offers.append((algorithm, receiver))
+        if not self.accept:
+            return None
+        fn: Callable[[int], ex.Sender[int]] = algorithm.data  # type: ignore[attr-defined]
+        return (fn(self.value) | ex.then(lambda v: 2 * v)).connect(receiver)
+
+
+@pytest.mark.parametrize("accept", [True, False], ids=["fused", "declined"])
+def test_let_value_offers_its_upstream_to_fuse_at_connect(accept: bool) -> None:
+    upstream = _Fusing(5, accept=accept)
+    pipeline = upstream | let_value(lambda x: ex.just(x + 1))
+    receiver = ExpectValueReceiver(12 if accept else 6)
+    ex.connect(pipeline, receiver).start()
+    assert receiver.completed
+    [(algorithm, offered_to)] = upstream.offers
+    assert algorithm is pipeline
+    assert offered_to is receiver
+
+
+def test_let_error_and_let_stopped_do_not_offer_fusion() -> None:
+    upstream = _Fusing(5, accept=True)
+    assert ex.sync_wait(upstream | let_error(lambda _: ex.just(0))) == 5
+    assert ex.sync_wait(upstream | let_stopped(lambda: ex.just(0))) == 5
+    assert upstream.offers == []
+
+
+def test_a_sender_declines_fusion_by_default() -> None:
+    receiver = ExpectValueReceiver(1)
+    assert ex.just(1).fuse(ex.just(1) | let_value(ex.just), receiver) is None
+    receiver.allow_missing_completion()

@@ -103,11 +103,12 @@ class Sender(Generic[T_co]):
     ``adaptor(sender)``. ``await sender`` runs it from an anyio task (asyncio or trio) via
     ``as_awaitable``.
 
-    Two optional protocols, with defaults here, let algorithms do less work per operation (see
+    Three optional protocols, with defaults here, let algorithms do less work per operation (see
     ``docs/concepts.md``, "Writing your own sender"):
 
     * :attr:`restartable`: a promise about ``connect``'s operation states;
-    * :meth:`connect_or_complete`: ``connect`` for a caller that starts at once.
+    * :meth:`connect_or_complete`: ``connect`` for a caller that starts at once;
+    * :meth:`fuse`: one operation state for this sender and the algorithm applied to it.
     """
 
     __slots__ = ()
@@ -139,6 +140,21 @@ class Sender(Generic[T_co]):
         except Exception as exc:
             receiver.set_error(exc)
             return None
+
+    def fuse(self, algorithm: Sender[Any], receiver: Receiver[Any], /) -> OperationState | None:
+        """Fusion, the customisation point of stdexec's ``transform_sender`` asked at connect.
+
+        ``algorithm`` is an algorithm's sender applied to this one (``self | algorithm``),
+        about to be connected to ``receiver``. This sender may return one operation state
+        that does both steps -- with exactly the algorithm's semantics: its channels, its
+        errors, its behaviour on stop and on restart -- or ``None`` (the default) to be
+        connected the plain way. It recognises the algorithm by its class and reads its
+        arguments from it; exceptions propagate as from ``connect``.
+
+        Consulted by ``let_value`` (``async_read(...) | let_value(f)`` is then one operation
+        state that reads and calls ``f``, one hop shorter per round).
+        """
+        return None
 
     def __or__(self, adaptor: Callable[[Self], R], /) -> R:
         candidate: object = adaptor

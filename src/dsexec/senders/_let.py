@@ -24,7 +24,7 @@ operation drops the previous round's second operation and starts the first one a
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar, NoReturn, TypeVar, final, overload
+from typing import Any, ClassVar, TypeVar, final, overload
 
 from mypy_extensions import mypyc_attr
 from typing_extensions import TypeVar as DefaultTypeVar
@@ -39,28 +39,25 @@ from .._core import (
     Sender,
     SenderAdaptor,
     WrappingOperation,
+    connect_continuation,
+    not_a_sender,
 )
 
-__all__ = ["let_error", "let_stopped", "let_value", "not_a_sender"]
+__all__ = ["LetValueSender", "let_error", "let_stopped", "let_value", "not_a_sender"]
 
 T = TypeVar("T")
 U = TypeVar("U")
 TA = DefaultTypeVar("TA", default=Any)
 
 
-def not_a_sender(name: str, sender: object) -> NoReturn:
-    """Raise the ``TypeError`` of a ``let_*`` function that returned ``sender``, no Sender."""
-    raise TypeError(
-        f"{name}: the function must return a Sender, got {type(sender).__name__} "
-        f"({sender!r:.60})"
-    )
-
-
 class _LetOp(WrappingOperation):
     """Shared state of the three ``let_*`` operations; the op is the first sender's receiver
     (``_child``: the first operation, which a loop restarting this one talks to).
 
-    Each subclass overrides the channel its function handles; the others pass through.
+    Each subclass overrides the channel its function handles -- the second step,
+    ``connect_continuation``, whose operation state is stored before it starts (a completion
+    inside ``start()`` may restart this operation, which drops it) -- and the others pass
+    through.
     """
 
     __slots__ = ("_fn", "_receiver", "_second")
@@ -91,20 +88,6 @@ class _LetOp(WrappingOperation):
     def set_stopped(self) -> None:
         self._receiver.set_stopped()
 
-    def _continue(self, *args: Any) -> None:
-        """Call the function with ``args`` and run the sender it returns to completion."""
-        receiver = self._receiver
-        try:
-            sender = self._fn(*args)
-            if not isinstance(sender, Sender):
-                not_a_sender(self.name, sender)
-        except Exception as exc:
-            receiver.set_error(exc)
-            return
-        op = sender.connect_or_complete(receiver)  # errors from connect went to the receiver
-        if op is not None:  # else it completed already (see Sender.connect_or_complete)
-            self._second = op
-            op.start()
 
 
 @final
@@ -113,7 +96,9 @@ class _LetValueOp(_LetOp):
     name: ClassVar[str] = "let_value"
 
     def set_value(self, value: Any, /) -> None:
-        self._continue(value)
+        op = self._second = connect_continuation(self.name, self._fn, (value,), self._receiver)
+        if op is not None:
+            op.start()
 
 
 @final
@@ -122,7 +107,9 @@ class _LetErrorOp(_LetOp):
     name: ClassVar[str] = "let_error"
 
     def set_error(self, error: BaseException, /) -> None:
-        self._continue(error)
+        op = self._second = connect_continuation(self.name, self._fn, (error,), self._receiver)
+        if op is not None:
+            op.start()
 
 
 @final
@@ -131,7 +118,9 @@ class _LetStoppedOp(_LetOp):
     name: ClassVar[str] = "let_stopped"
 
     def set_stopped(self) -> None:
-        self._continue()
+        op = self._second = connect_continuation(self.name, self._fn, (), self._receiver)
+        if op is not None:
+            op.start()
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # for variant()
@@ -143,7 +132,24 @@ class _LetSender(FunctionSender):
     restartable_with_upstream: ClassVar[bool] = True
 
 
-_LetValueSender = _LetSender.variant("let_value", operation=_LetValueOp)
+@final
+class LetValueSender(_LetSender):
+    """The class of ``let_value``'s senders (``data``: the function), which a sender's
+    ``fuse`` recognises: the upstream may fuse with it, else the operation is a
+    ``_LetValueOp``."""
+
+    __slots__ = ()
+    name: ClassVar[str] = "let_value"
+
+    def connect(self, receiver: Receiver[Any], /) -> OperationState:
+        upstream = self.upstream
+        assert upstream is not None
+        fused = upstream.fuse(self, receiver)
+        if fused is not None:
+            return fused
+        return _LetValueOp(upstream, self.data, receiver)
+
+
 _LetErrorSender = _LetSender.variant("let_error", operation=_LetErrorOp)
 _LetStoppedSender = _LetSender.variant("let_stopped", operation=_LetStoppedOp)
 
@@ -159,7 +165,7 @@ def let_value(first: Any, fn: Any = MISSING, /) -> Any:
     through without calling ``f``; if ``f`` raises or returns a non-sender, the exception goes
     down the error channel. ``TypeError`` when built if ``f`` is not callable.
     """
-    return _LetValueSender.call(first, fn)
+    return LetValueSender.call(first, fn)
 
 
 @overload
