@@ -55,6 +55,7 @@ COMPILED = [
     # mypyc 2.4 corrupts memory freeing a weakly referenced Python subclass (no __slots__) of
     # a compiled class with attributes (tests/test_compiled.py)
     "dsexec/_core/_algorithm.py",
+    "dsexec/_core/_continuation.py",
     "dsexec/_core/_resource.py",
     "dsexec/_core/_stop_token.py",
     # senders: the algorithms of pipelines and servers

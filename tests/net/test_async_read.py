@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from tests._helpers.fusion import LET_VALUE_FAILURES
 
 import dsexec as ex
 from dsexec import timeout
@@ -288,29 +289,19 @@ def _echo_rounds(
     return read(sch, server, 64) | ex.let_value(answer) | ex.repeat_until(lambda n: n < 0)
 
 
-def test_async_read_fuses_with_let_value_unless_it_reads_into_a_pool(
+def test_async_read_fuses_with_let_value_into_its_own_operation_state(
     ctx: ex.IoContext, tcp_pair: Pair
 ) -> None:
     server, _client = tcp_pair
     sch = ctx.get_scheduler()
     receiver = RecordingReceiver[Any]()
     fused = ex.connect(async_read(sch, server, 64) | ex.let_value(ex.just), receiver)
-    assert type(fused).__name__ == "_ReadLetValueOp"
+    assert type(fused).__name__ == "_ReadOp"
     pooled = async_read(sch, server, 64, pool=MemoryPool(64, 1))
-    plain = ex.connect(pooled | ex.let_value(ex.just), receiver)
+    assert type(ex.connect(pooled | ex.let_value(ex.just), receiver)).__name__ == "_PooledReadOp"
+    plain = ex.connect(_Plain(async_read(sch, server, 64)) | ex.let_value(ex.just), receiver)
     assert type(plain).__name__ == "_LetValueOp"
     assert receiver.completion is None  # connected, never started
-
-
-def test_a_read_is_restartable_without_a_pool_and_so_is_a_let_value_over_it(
-    ctx: ex.IoContext, tcp_pair: Pair
-) -> None:
-    server, _client = tcp_pair
-    read = async_read(ctx.get_scheduler(), server, 64)
-    assert read.restartable
-    assert (read | ex.let_value(ex.just)).restartable
-    pooled = async_read(ctx.get_scheduler(), server, 64, pool=MemoryPool(64, 1))
-    assert not pooled.restartable  # each round hands out a block: connected afresh
 
 
 class _CountingConnects(ex.Sender[int]):
@@ -355,28 +346,20 @@ def test_a_read_answer_loop_serves_many_requests_with_one_operation_state(
     assert round_sender.connects == 1  # one operation state, restarted for every request
 
 
-@pytest.mark.parametrize(
-    ("answer", "error", "match"),
-    [
-        (lambda _: 1 // 0, ZeroDivisionError, None),
-        (lambda _: "not a sender", TypeError, "^let_value: the function must return a Sender"),
-        (lambda _: ex.just_error(KeyError("second")), KeyError, "second"),
-    ],
-    ids=["fn-raises", "non-sender", "second-fails"],
-)
+@LET_VALUE_FAILURES
 def test_read_and_let_value_report_errors_of_the_function_and_the_second_sender(
     ctx: ex.IoContext,
     tcp_pair: Pair,
     read: ReadFactory,
     *,
-    answer: Any,
+    fn: Any,
     error: type[Exception],
     match: str | None,
 ) -> None:
     server, client = tcp_pair
     client.socket.sendall(b"x")
     receiver = ExpectErrorReceiver(error, match=match)
-    start(read(ctx.get_scheduler(), server, 64) | ex.let_value(answer), receiver)
+    start(read(ctx.get_scheduler(), server, 64) | ex.let_value(fn), receiver)
     ctx.run()
     assert receiver.completed
 
@@ -585,3 +568,27 @@ def test_the_second_operation_lives_as_long_as_the_pipeline_runs(
     parked.finish()  # reaches the second operation only if the pipeline's op holds it
     assert receiver.completed
     del op
+
+
+def test_a_finished_rounds_second_operation_is_released_when_the_next_round_starts(
+    ctx: ex.IoContext, tcp_pair: Pair, read: ReadFactory
+) -> None:
+    server, client = tcp_pair
+    parked = _Parked()
+    receiver = ExpectValueReceiver(-1)
+
+    def answer(data: bytes) -> ex.Sender[int]:
+        return parked if data else ex.just(-1)
+
+    pipeline = read(ctx.get_scheduler(), server, 64) | ex.let_value(answer)
+    op = ex.connect(pipeline | ex.repeat_until(lambda n: n < 0), receiver)
+    op.start()
+    client.socket.sendall(b"x")
+    ctx.run()
+    [first_round] = [weakref.ref(second) for second in parked.pending]
+    parked.finish()  # round 1 ends; round 2 waits for the next read
+    gc.collect()
+    assert first_round() is None  # not kept while the connection idles
+    client.shutdown_write()
+    ctx.run()
+    assert receiver.completed

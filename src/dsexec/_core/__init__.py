@@ -24,6 +24,7 @@ from ._completion import VALUE as VALUE
 from ._completion import Completion as Completion
 from ._completion import CompletionSink as CompletionSink
 from ._completion import StoringReceiver as StoringReceiver
+from ._continuation import LetValueSender as LetValueSender
 from ._continuation import connect_continuation as connect_continuation
 from ._continuation import not_a_sender as not_a_sender
 from ._env import EMPTY_ENV as EMPTY_ENV

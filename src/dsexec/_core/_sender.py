@@ -151,8 +151,10 @@ class Sender(Generic[T_co]):
         connected the plain way. It recognises the algorithm by its class and reads its
         arguments from it; exceptions propagate as from ``connect``.
 
-        Consulted by ``let_value`` (``async_read(...) | let_value(f)`` is then one operation
-        state that reads and calls ``f``, one hop shorter per round).
+        Consulted by ``let_value`` (:class:`~dsexec._core._continuation.LetValueSender`).
+        Every reactor operation's sender fuses with it (``ReactorSender.fuse``): a keep-alive
+        connection's ``async_read(...) | let_value(answer)`` is then one operation state that
+        reads and answers, one hop shorter per request.
         """
         return None
 

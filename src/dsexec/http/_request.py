@@ -37,11 +37,11 @@ import contextlib
 from typing import Any, ClassVar, Final, final
 from urllib.parse import unquote_to_bytes
 
-from .._core import BasicSender, HttpError, OperationState, Receiver, Sender
+from .._core import HttpError, OperationState, Receiver, Sender
 from ..net import IPAddress
 from ..net._socket_operation import SocketOperation
 from ..schedulers import IoScheduler, Reactor
-from ..schedulers._reactor import reactor_of
+from ..schedulers._reactor import ReactorSender, reactor_of
 from ._connection import HttpConnection
 from ._events import (
     NEED_DATA,
@@ -318,8 +318,9 @@ class _ReceiveOp(SocketOperation[Any]):
 
 
 @final
-class _ReceiveSender(BasicSender):
-    """``data`` is ``(reactor, connection, mode)``."""
+class _ReceiveSender(ReactorSender):
+    """``data`` is ``(reactor, connection, mode)``; fuses with ``let_value`` (the handler's, in
+    ``serve_http``: ``ReactorSender.fuse``)."""
 
     __slots__ = ()
     name: ClassVar[str] = "read_request"

@@ -20,12 +20,10 @@ were consumed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar, final, overload
 
-from .._core import BasicSender, Env, OperationState, Receiver, Sender, connect_continuation
-from ..schedulers._reactor import IoScheduler, Reactor, reactor_of
-from ..senders._let import LetValueSender
+from .._core import OperationState, Receiver, Sender
+from ..schedulers._reactor import IoScheduler, Reactor, ReactorSender, reactor_of
 from ._buffer_pool import BufferPool
 from ._checks import check_int
 from ._socket import Socket
@@ -58,6 +56,7 @@ class _Reading(SocketOperation[T]):
         raise NotImplementedError
 
 
+@final
 class _ReadOp(_Reading[bytes]):
     """One ``recv`` (see the module docstring); restartable, so a keep-alive loop reuses it."""
 
@@ -86,48 +85,6 @@ class _ReadOp(_Reading[bytes]):
             return
         sock.more = len(data) == self._max_bytes or bool(sock.unread)
         self._succeed(data)
-
-
-@final
-class _ReadLetValueOp(_ReadOp):
-    """``async_read(...) | let_value(fn)`` as one operation state (``_ReadSender.fuse``).
-
-    The read is its own receiver: its value goes straight to ``let_value``'s second step
-    (``connect_continuation``, the same as ``let_value``'s own operation takes), its error and
-    stop straight downstream, and a keep-alive loop restarts this one object. The semantics are
-    the pair's -- channels, errors, stop while reading or while the second sender runs, restart
-    (which drops the previous round's second operation) -- and ``tests/net/test_read_fusion.py``
-    runs the fused and the plain pair through the same scenarios.
-    """
-
-    __slots__ = ("_downstream", "_fn", "_second")
-
-    def __init__(
-        self,
-        reactor: Reactor,
-        receiver: Receiver[Any],
-        sock: Socket,
-        max_bytes: int,
-        fn: Callable[[bytes], Sender[Any]],
-    ) -> None:
-        self._downstream = receiver
-        self._fn = fn
-        self._second: OperationState | None = None
-        super().__init__(reactor, self, sock, max_bytes)
-
-    def get_env(self) -> Env:
-        return self._downstream.get_env()
-
-    def set_value(self, value: bytes, /) -> None:
-        op = self._second = connect_continuation("let_value", self._fn, (value,), self._downstream)
-        if op is not None:  # stored first, as let_value's: start() may restart this
-            op.start()
-
-    def set_error(self, error: BaseException, /) -> None:
-        self._downstream.set_error(error)
-
-    def set_stopped(self) -> None:
-        self._downstream.set_stopped()
 
 
 @final
@@ -183,8 +140,9 @@ class _PooledReadOp(_Reading[memoryview]):
 
 
 @final
-class _ReadSender(BasicSender):
-    """``data`` is ``(reactor, sock, max_bytes, pool)``; restartable without a pool."""
+class _ReadSender(ReactorSender):
+    """``data`` is ``(reactor, sock, max_bytes, pool)``; restartable without a pool; fuses
+    with ``let_value`` (``ReactorSender.fuse``)."""
 
     __slots__ = ()
     name: ClassVar[str] = "async_read"
@@ -198,13 +156,6 @@ class _ReadSender(BasicSender):
         if pool is None:
             return _ReadOp(reactor, receiver, sock, max_bytes)
         return _PooledReadOp(reactor, receiver, sock, max_bytes, pool)
-
-    def fuse(self, algorithm: Sender[Any], receiver: Receiver[Any], /) -> OperationState | None:
-        """``| let_value(fn)`` without a pool: one operation state reads and continues."""
-        reactor, sock, max_bytes, pool = self.data
-        if pool is None and isinstance(algorithm, LetValueSender):
-            return _ReadLetValueOp(reactor, receiver, sock, max_bytes, algorithm.data)
-        return None
 
     def __repr__(self) -> str:
         _, sock, max_bytes, pool = self.data

@@ -34,6 +34,7 @@ from .._core import (
     Env,
     FunctionSender,
     JoiningAdaptor,
+    LetValueSender,
     OperationState,
     Receiver,
     Sender,
@@ -43,7 +44,7 @@ from .._core import (
     not_a_sender,
 )
 
-__all__ = ["LetValueSender", "let_error", "let_stopped", "let_value", "not_a_sender"]
+__all__ = ["let_error", "let_stopped", "let_value", "not_a_sender"]
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -132,24 +133,7 @@ class _LetSender(FunctionSender):
     restartable_with_upstream: ClassVar[bool] = True
 
 
-@final
-class LetValueSender(_LetSender):
-    """The class of ``let_value``'s senders (``data``: the function), which a sender's
-    ``fuse`` recognises: the upstream may fuse with it, else the operation is a
-    ``_LetValueOp``."""
-
-    __slots__ = ()
-    name: ClassVar[str] = "let_value"
-
-    def connect(self, receiver: Receiver[Any], /) -> OperationState:
-        upstream = self.upstream
-        assert upstream is not None
-        fused = upstream.fuse(self, receiver)
-        if fused is not None:
-            return fused
-        return _LetValueOp(upstream, self.data, receiver)
-
-
+_LetValueSender = LetValueSender.variant("let_value", operation=_LetValueOp)
 _LetErrorSender = _LetSender.variant("let_error", operation=_LetErrorOp)
 _LetStoppedSender = _LetSender.variant("let_stopped", operation=_LetStoppedOp)
 
@@ -165,7 +149,7 @@ def let_value(first: Any, fn: Any = MISSING, /) -> Any:
     through without calling ``f``; if ``f`` raises or returns a non-sender, the exception goes
     down the error channel. ``TypeError`` when built if ``f`` is not callable.
     """
-    return LetValueSender.call(first, fn)
+    return _LetValueSender.call(first, fn)
 
 
 @overload

@@ -19,6 +19,13 @@ Theory of operation
   only one; a wake-up the reactor had queued before a stop finds ``_done`` and does nothing.
 * **Nothing dangles.** Before completing, an operation withdraws its stop registration (unless
   a loop owns it, below) and its wait, so nothing refers to it afterwards.
+* **Fused with ``let_value``.** ``ReactorSender.fuse`` answers ``sender | let_value(fn)`` with
+  the sender's own operation state, given ``fn`` (:meth:`ReactorOperation.continue_with`): its
+  value goes straight to ``let_value``'s second step (``connect_continuation``: ``fn``'s sender,
+  connected to the downstream receiver and kept until the next round), its error and stop
+  straight downstream -- ``let_value``'s semantics, one hop and one operation state fewer, for
+  a keep-alive connection's ``async_read | let_value(answer)`` and every other reactor
+  operation alike.
 * **Restartable.** Every reactor operation may be started again once completed
   (:class:`~dsexec.RestartableOperation`): each start reads the stop source afresh and resets
   ``_done``. Owned by a loop (``enter_loop()``), a successful round keeps the stop
@@ -34,7 +41,16 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from mypy_extensions import mypyc_attr
 
-from ..._core import BasicSender, OperationState, Receiver, RestartableOperation, StopSource
+from ..._core import (
+    BasicSender,
+    LetValueSender,
+    OperationState,
+    Receiver,
+    RestartableOperation,
+    Sender,
+    StopSource,
+    connect_continuation,
+)
 from ._interface import Reactor, on_loop, run_on_loop
 
 __all__ = ["ReactorOperation", "ReactorSender"]
@@ -46,7 +62,16 @@ T = TypeVar("T")
 class ReactorOperation(RestartableOperation, Generic[T]):
     """Start-on-loop, stop-from-anywhere, complete-once logic of a reactor operation."""
 
-    __slots__ = ("_done", "_looping", "_reactor", "_receiver", "_source", "_watching")
+    __slots__ = (
+        "_continuation",
+        "_done",
+        "_looping",
+        "_reactor",
+        "_receiver",
+        "_second",
+        "_source",
+        "_watching",
+    )
 
     def __init__(self, reactor: Reactor, receiver: Receiver[T]) -> None:
         self._reactor = reactor
@@ -55,6 +80,13 @@ class ReactorOperation(RestartableOperation, Generic[T]):
         self._source: StopSource | None = None
         self._watching = False
         self._looping = False
+        self._continuation: Callable[[Any], Sender[Any]] | None = None
+        self._second: OperationState | None = None
+
+    def continue_with(self, fn: Callable[[Any], Sender[Any]]) -> None:
+        """Fuse ``let_value(fn)`` into this operation (before it starts): on its value, run
+        the sender ``fn(value)`` returns into the receiver, as ``let_value`` would."""
+        self._continuation = fn
 
     # -- what a subclass implements --------------------------------------------------------------
 
@@ -85,6 +117,7 @@ class ReactorOperation(RestartableOperation, Generic[T]):
             return
         self._source = source
         self._done = False
+        self._second = None  # a restart: the previous round's second operation is done
         try:
             self._begin()
         except Exception as exc:  # a bug or an unexpected OS error: never out of start()
@@ -133,7 +166,15 @@ class ReactorOperation(RestartableOperation, Generic[T]):
         self._done = True
         if not self._looping:
             self._release_stop_callback()
-        self._receiver.set_value(value)
+        fn = self._continuation
+        if fn is None:
+            self._receiver.set_value(value)
+            return
+        # Fused with let_value: its second step. The operation is stored before it starts,
+        # as let_value's own does (a completion inside start() may restart this one).
+        op = self._second = connect_continuation("let_value", fn, (value,), self._receiver)
+        if op is not None:
+            op.start()
 
     def _fail(self, error: BaseException) -> None:
         if self._done:
@@ -156,7 +197,9 @@ class ReactorOperation(RestartableOperation, Generic[T]):
 class ReactorSender(BasicSender):
     """Base of the senders of one reactor operation (a timer, an fd wait, a socket operation):
     ``data`` is ``(reactor, *arguments)`` and ``connect`` builds
-    ``reactor_operation(reactor, receiver, *arguments)``.
+    ``reactor_operation(reactor, receiver, *arguments)`` (a subclass may override ``connect``;
+    it still returns a :class:`ReactorOperation`). ``| let_value(fn)`` fuses into that
+    operation (``fuse``).
 
     An algorithm's sender is ``ReactorSender.variant(name, reactor_operation=Op,
     describe=...)``; ``describe`` gets the whole ``data`` (reactor first). Building the
@@ -170,3 +213,13 @@ class ReactorSender(BasicSender):
     def connect(self, receiver: Receiver[Any], /) -> OperationState:
         data = self.data  # indexed, not ``reactor, *rest = data``: no list per connect
         return self.reactor_operation(data[0], receiver, *data[1:])
+
+    def fuse(self, algorithm: Sender[Any], receiver: Receiver[Any], /) -> OperationState | None:
+        """``| let_value(fn)``: this sender's operation state, continuing with ``fn``
+        (:meth:`ReactorOperation.continue_with`); any other algorithm is declined."""
+        if not isinstance(algorithm, LetValueSender):
+            return None
+        op = self.connect(receiver)
+        assert isinstance(op, ReactorOperation)  # what a reactor sender's connect builds
+        op.continue_with(algorithm.data)
+        return op
