@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -124,6 +125,9 @@ def test_sendfile_stops_early_when_the_file_is_shorter(
     with path.open("rb") as file:
         receiver = ExpectValueReceiver(10)
         start(async_sendfile(ctx.get_scheduler(), server, file, 0, 1000), receiver)
+        # 10 of the 1000 bytes offered read as a full socket buffer: the end of the file shows
+        # once the socket is writable again, a turn of the loop later
+        ctx.run()
         assert receiver.completed
     assert client.socket.recv(100) == b"0123456789"
 
@@ -168,3 +172,45 @@ def test_async_sendfile_rejects_bad_arguments(
         async_sendfile(sch, server, data_file, -1)
     with pytest.raises(ValueError, match="count must be >= 0"):
         async_sendfile(sch, server, data_file, 0, -5)
+
+
+def test_a_partial_sendfile_waits_for_writability_without_a_call_that_meets_eagain(
+    ctx: ex.IoContext,
+    tcp_pair: Pair,
+    data_file: IO[bytes],
+    payload: bytes,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server, client = tcp_pair
+    real_sendfile = os.sendfile
+    results: list[int | str] = []
+
+    def recording(out_fd: int, in_fd: int, offset: int | None, count: int) -> int:
+        try:
+            sent = real_sendfile(out_fd, in_fd, offset, count)
+        except BlockingIOError:
+            results.append("EAGAIN")
+            raise
+        results.append(sent)
+        return sent
+
+    monkeypatch.setattr(os, "sendfile", recording)
+    # Small buffers, so that the payload cannot fit in them whatever this machine's defaults.
+    server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 16)
+    client.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)
+    receiver = ExpectValueReceiver(len(payload))
+    start(async_sendfile(ctx.get_scheduler(), server, data_file), receiver)
+    # The client reads nothing yet: one call filled the socket buffer, and the operation waits.
+    assert len(results) == 1
+    assert isinstance(results[0], int)
+    assert 0 < results[0] < len(payload)
+    assert ctx.statistics().writers == 1
+    received = bytearray()
+    while not receiver.completed:
+        ctx.poll()
+        with contextlib.suppress(BlockingIOError):
+            received += client.socket.recv(1 << 20)
+    client.socket.setblocking(True)
+    while len(received) < len(payload):
+        received += client.socket.recv(1 << 20)
+    assert bytes(received) == payload

@@ -238,10 +238,16 @@ def _file_response(  # noqa: PLR0917
         if owned:
             os.close(fileno)
         raise
-    written = async_write(scheduler, conn.sock, head)
+    sock = conn.sock
+    written = async_write(scheduler, sock, head)
     if send_body and count:
-        written = written | let_value(
-            lambda _: async_sendfile(scheduler, conn.sock, fileno, body.offset, count)
+        # Corked from the head to the body's end, on every path (see Socket.cork): the
+        # difference between 0.6x and 0.9x nginx on 1 MiB files (benchmarks/http_medusa).
+        sock.cork(True)
+        written = (
+            written
+            | let_value(lambda _: async_sendfile(scheduler, sock, fileno, body.offset, count))
+            | finally_(just(False) | then(sock.cork))
         )
     if owned:
         written = written | finally_(just(fileno) | then(os.close))

@@ -1,11 +1,12 @@
 """``async_sendfile(sch, sock, file, offset=0, count=None)``: send (part of) a file, zero-copy.
 
 The file's bytes go from the page cache to the socket with ``os.sendfile`` -- no copy through
-Python -- in a loop that sends until the socket buffer is full (``EAGAIN``), waits for
-writability, and goes on. Where ``os.sendfile`` is missing (Windows) or refuses this pair of
-fds (``EINVAL``, ``ENOSYS``, ``ENOTSOCK``, ``EOPNOTSUPP`` on the very first call), it falls back
-to ``pread`` + ``send`` through one 64 KiB buffer, sent as ``memoryview`` slices. A socket
-whose bytes must pass through Python (``zero_copy`` false: TLS) always takes that path.
+Python -- in a loop that sends until the socket buffer is full (the socket took less than
+offered, or ``EAGAIN``), waits for writability, and goes on. Where ``os.sendfile`` is missing
+(Windows) or refuses this pair of fds (``EINVAL``, ``ENOSYS``, ``ENOTSOCK``, ``EOPNOTSUPP`` on
+the very first call), it falls back to ``pread`` + ``send`` through one 64 KiB buffer, sent as
+``memoryview`` slices. A socket whose bytes must pass through Python (``zero_copy`` false: TLS)
+always takes that path.
 
 The value is the number of bytes sent: ``count``, or up to the end of the file when ``count``
 is ``None`` (the size is read with ``fstat`` at start); fewer if the file turns out shorter.
@@ -100,13 +101,14 @@ class _SendfileOp(SocketOperation[int]):
             self._fail(ClosedResourceError(f"{self.name}: the socket is closed"))
             return
         while self._remaining > 0:
+            full = False  # the socket took less than offered: its buffer is full
             try:
                 if self._zero_copy:
-                    sent = os.sendfile(
-                        out_fd, self._file_fd, self._offset, min(self._remaining, _CHUNK)
-                    )
+                    offered = min(self._remaining, _CHUNK)
+                    sent = os.sendfile(out_fd, self._file_fd, self._offset, offered)
                     if sent == 0:  # the file is shorter than announced
                         break
+                    full = sent < offered
                 else:
                     pending = self._pending
                     if pending is None:
@@ -135,6 +137,9 @@ class _SendfileOp(SocketOperation[int]):
             self._offset += sent
             self._remaining -= sent
             self._sent += sent
+            if full and self._remaining > 0:
+                self._wait()  # as nginx does: no second call just to meet EAGAIN
+                return
         self._pending = None
         self._succeed(self._sent)
 
