@@ -62,20 +62,28 @@ def _receive(client: socket.socket, body_size: int) -> tuple[bytes, bytes]:
     return head, body
 
 
+def _file_answer(
+    tcp: tuple[ex.IoContext, HttpConnection, _CorkLog, socket.socket],
+    path: Path,
+    body: bytes,
+    request: bytes = GET,
+) -> ex.Sender[HttpConnection]:
+    """The client sends ``request``, the server reads it; the answer: ``body`` from ``path``."""
+    context, conn, _, client = tcp
+    path.write_bytes(body)
+    sch = context.get_scheduler()
+    client.sendall(request)
+    ex.sync_wait(read_request(sch, conn), context=context)
+    return write_response(sch, conn, Response(200, (), FileBody(str(path))))
+
+
 def test_a_file_response_is_corked_from_head_to_body_end(
     tcp: tuple[ex.IoContext, HttpConnection, _CorkLog, socket.socket], tmp_path: Path
 ) -> None:
-    context, conn, sock, client = tcp
-    path = tmp_path / "f.bin"
-    path.write_bytes(BODY)
-    sch = context.get_scheduler()
-    client.sendall(GET)
-    ex.sync_wait(read_request(sch, conn), context=context)
-    answer = write_response(sch, conn, Response(200, (), FileBody(str(path))))
+    context, _, sock, client = tcp
+    answer = _file_answer(tcp, tmp_path / "f.bin", BODY)
     with ex.ThreadPool(1) as pool:  # the client drains while the loop sends
-        received = pool.schedule() | ex.then(
-            lambda _: _receive(client, len(BODY))
-        )
+        received = pool.schedule() | ex.then(lambda _: _receive(client, len(BODY)))
         _, (head, body) = ex.sync_wait(ex.when_all(answer, received), context=context)
     assert head.startswith(b"HTTP/1.1 200 ")
     assert b"\r\ncontent-length: 1048576" in head.lower()
@@ -87,13 +95,9 @@ def test_a_file_response_is_corked_from_head_to_body_end(
 def test_a_failed_file_response_leaves_the_socket_uncorked(
     tcp: tuple[ex.IoContext, HttpConnection, _CorkLog, socket.socket], tmp_path: Path
 ) -> None:
-    context, conn, sock, client = tcp
-    path = tmp_path / "f.bin"
-    path.write_bytes(BODY * 8)  # more than the socket buffers hold: the send has to wait
-    sch = context.get_scheduler()
-    client.sendall(GET)
-    ex.sync_wait(read_request(sch, conn), context=context)
-    answer = write_response(sch, conn, Response(200, (), FileBody(str(path))))
+    context, _, sock, client = tcp
+    # more than the socket buffers hold: the send has to wait
+    answer = _file_answer(tcp, tmp_path / "f.bin", BODY * 8)
     client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
     client.close()  # reset: the body's send fails
     with pytest.raises(ex.NetError):
@@ -104,15 +108,8 @@ def test_a_failed_file_response_leaves_the_socket_uncorked(
 def test_a_head_response_sends_no_body_and_does_not_cork(
     tcp: tuple[ex.IoContext, HttpConnection, _CorkLog, socket.socket], tmp_path: Path
 ) -> None:
-    context, conn, sock, client = tcp
-    path = tmp_path / "f.bin"
-    path.write_bytes(BODY)
-    sch = context.get_scheduler()
-    client.sendall(HEAD)
-    ex.sync_wait(read_request(sch, conn), context=context)
-    ex.sync_wait(
-        write_response(sch, conn, Response(200, (), FileBody(str(path)))), context=context
-    )
+    context, _, sock, _ = tcp
+    ex.sync_wait(_file_answer(tcp, tmp_path / "f.bin", BODY, HEAD), context=context)
     assert sock.log == []
 
 
