@@ -10,7 +10,7 @@ round, every iteration would nest two frames deeper: ``repeat_n`` of ``just`` wo
 thread-local state (so a nested ``sync_wait`` inside an iteration cannot deadlock on a queue that
 an outer frame owns):
 
-* Each round has two parties that may race: the *starter* (the frame in ``_run()`` that called
+* Each round has two parties that may race: the *starter* (the frame in ``_restart()`` that called
   ``child.start()``, once that returns) and the *completer* (the child's completion asking for
   another round with ``_restart()``; a completion that ends the loop does not take part). Before
   ``child.start()`` the starter puts a ticket for the operation in the module-wide ``_ROUNDS``
@@ -20,7 +20,7 @@ an outer frame owns):
 * Whoever comes second runs the next round. If the child completed inline (or on another thread
   before ``start()`` returned), the completer is first and simply returns, the stack unwinds, and
   the starter, second, loops. If the child completes later, the starter was first and has
-  returned; the completer, second, runs ``_run()`` from its own frame.
+  returned; the completer, second, runs the next round from its own frame.
 * A ticket lives only while a ``child.start()`` call is on the stack, so an operation waiting
   for its child holds no ticket at all, and ``_ROUNDS`` holds one entry per frame currently
   inside ``child.start()``.
@@ -93,15 +93,27 @@ class RestartLoop:
 
     def _start_loop(self, env: Env) -> None:
         """Run the first round under ``env``'s stop source; if stop was requested already,
-        complete with ``set_stopped`` instead."""
-        source = self._source = env.stop_token.source
-        if source is not None and source.stopped:
-            self._receiver.set_stopped()
-            return
-        self._run()
+        complete with ``_stopped()`` instead."""
+        self._source = env.stop_token.source
+        self._restart()  # no round has begun, so no ticket: this runs the first one
 
-    def _run(self) -> None:
+    def _restart(self) -> None:
+        """Run another round -- unless stop was requested meanwhile: then end with
+        ``_stopped()`` (a round that ignores stop, such as ``just``, would loop for ever).
+
+        The loop itself is here too (not in a method of its own) because a completion that
+        arrives later calls this once per round: one Python call fewer per round of a
+        keep-alive connection."""
+        source = self._source
+        if source is not None and source.stopped:
+            self._drop_child()
+            self._stopped()
+            return
+        if not self._reuse:
+            self._child = None  # drop the finished round's operation state
         rounds = _ROUNDS
+        if rounds.pop(self, False):
+            return  # first: the starter is still inside child.start() and will loop
         while True:
             child = self._child
             if child is None:
@@ -121,20 +133,6 @@ class RestartLoop:
                 raise
             if rounds.pop(self, False):
                 return  # first: the child is still running; its completion continues the loop
-
-    def _restart(self) -> None:
-        """Run another round -- unless stop was requested meanwhile: then end with
-        ``_stopped()`` (a round that ignores stop, such as ``just``, would loop for ever)."""
-        source = self._source
-        if source is not None and source.stopped:
-            self._drop_child()
-            self._stopped()
-            return
-        if not self._reuse:
-            self._child = None  # drop the finished round's operation state
-        if _ROUNDS.pop(self, False):
-            return  # first: the starter is still inside child.start() and will loop
-        self._run()
 
     def _drop_child(self) -> None:
         """The loop is over: let the child go, and retire a restarted one so it releases what

@@ -102,13 +102,11 @@ class ReactorOperation(RestartableOperation, Generic[T]):
     # -- the protocol ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Begin (or, after a completed round, begin again) on the loop thread."""
-        if on_loop(self._reactor):
-            self._start_on_loop()
-        else:
-            self._reactor.post(self._start_on_loop)
-
-    def _start_on_loop(self) -> None:
+        """Begin (or, after a completed round, begin again) on the loop thread: off the loop,
+        this posts itself there (and then runs on it)."""
+        if not on_loop(self._reactor):
+            self._reactor.post(self.start)
+            return
         source = self._source if self._watching else self._receiver.get_env().stop_token.source
         if source is not None and source.stopped:
             self._done = True
