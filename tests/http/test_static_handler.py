@@ -237,8 +237,10 @@ def test_a_file_swapped_for_a_symlink_after_planning_is_not_opened(site: Path) -
 
 def test_a_file_replaced_or_changed_after_planning_is_not_opened(site: Path) -> None:
     plan = plan_static_response(site, b"GET", b"/app.js", [])
-    fd = _open_planned(plan)
-    assert fd is not None
+    opened = _open_planned(plan)
+    assert opened is not None
+    fd, status = opened
+    assert (status.st_dev, status.st_ino) == plan.file_id  # the fstat of the opened file
     os.close(fd)
     replacement = site / "new.js"
     replacement.write_text("console.log(1)\n")  # same size: only the inode tells
@@ -282,6 +284,28 @@ def test_the_plan_cache_forgets_a_path_whose_meaning_changed_after_its_time(site
     link.symlink_to(other)
     now[0] = 1.5
     assert handler.respond(b"GET", b"/", []).body == b"release 2\n"
+
+
+def test_a_large_files_plan_is_reused_for_cache_seconds_from_its_planning(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    planned: list[bytes] = []
+
+    def counting_plan(*args: object, **kwargs: object) -> object:
+        planned.append(args[2])  # type: ignore[arg-type]
+        return plan_static_response(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_static_handler, "plan_static_response", counting_plan)
+    now = [0.0]
+    handler = StaticFiles(site, cache_seconds=1.0, clock=lambda: now[0])
+    data = (site / "big.bin").read_bytes()
+    for now[0] in (0.0, 0.5, 0.9):  # one plan; each request opens and checks the file
+        response = handler.respond(b"GET", b"/big.bin", [])
+        assert response.body.file.read() == data  # type: ignore[union-attr]
+    assert planned == [b"/big.bin"]
+    now[0] = 1.2  # a second after planning, not after the last use: planned again
+    assert handler.respond(b"GET", b"/big.bin", []).status == 200
+    assert planned == [b"/big.bin", b"/big.bin"]
 
 
 def test_a_cached_small_file_swapped_for_a_symlink_out_of_the_root_is_refused(

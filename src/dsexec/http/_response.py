@@ -218,14 +218,18 @@ def _file_response(  # noqa: PLR0917
     send_body: bool,
 ) -> Sender[Any]:
     file = body.file
-    owned = isinstance(file, str | os.PathLike)
-    if isinstance(file, str | os.PathLike):
+    owned = False
+    if isinstance(file, int):
+        fileno = file
+    elif isinstance(file, str | os.PathLike):
         fileno = os.open(file, os.O_RDONLY)
+        owned = True
     else:
-        fileno = file if isinstance(file, int) else file.fileno()
+        fileno = file.fileno()
     try:
-        size = os.fstat(fileno).st_size
-        count = max(0, size - body.offset) if body.count is None else body.count
+        count = body.count
+        if count is None:
+            count = max(0, os.fstat(fileno).st_size - body.offset)
         head = serialize_response_head(
             response.status,
             response.headers,

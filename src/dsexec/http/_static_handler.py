@@ -119,10 +119,11 @@ def _signature(status: os.stat_result) -> tuple[int, int, int, int]:
     return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
 
 
-def _open_planned(plan: StaticPlan) -> int | None:
+def _open_planned(plan: StaticPlan) -> tuple[int, os.stat_result] | None:
     """Open the file of ``plan`` (a 200 or 206 plan) and check it is the one planned: a
-    descriptor, or ``None`` when the file is gone, is now a symlink, a FIFO or another file, or
-    changed size or modification time since. The caller closes the descriptor."""
+    descriptor and its ``fstat``, or ``None`` when the file is gone, is now a symlink, a FIFO
+    or another file, or changed size or modification time since. The caller closes the
+    descriptor."""
     path = plan.path
     if path is None:
         raise ValueError(f"_open_planned: the plan has no file (status {plan.status})")
@@ -131,8 +132,9 @@ def _open_planned(plan: StaticPlan) -> int | None:
     except OSError:  # ELOOP: a symlink now; ENOENT: removed; EACCES: permissions changed
         return None
     try:
-        if _is_planned(os.fstat(fd), plan):
-            return fd
+        status = os.fstat(fd)
+        if _is_planned(status, plan):
+            return fd, status
     except OSError:
         pass
     os.close(fd)
@@ -273,11 +275,13 @@ class StaticFiles:
         if cached is not None:
             if cached.expires > now:
                 if cached.response is None:
-                    plan = cached.plan
+                    plan = cached.plan  # a large file's plan: opened and checked below
                 elif cached.unchanged():
                     return cached.response
-            self._forget(key)
+            if plan is None:
+                self._forget(key)
         for _ in range(_ATTEMPTS):
+            planned = plan is not None and cached is not None and plan is cached.plan
             if plan is None:
                 plan = plan_static_response(
                     self.root, method, target, headers,
@@ -285,15 +289,15 @@ class StaticFiles:
                 )  # fmt: skip
                 if plan.path is None:
                     return _message(plan)
-            fd = _open_planned(plan)
-            if fd is None:
+            opened = _open_planned(plan)
+            if opened is None:
                 self._forget(key)
                 plan = None
                 continue
-            signature = _signature(os.fstat(fd))
+            fd, status = opened
             response = self._file_response(plan, fd)
-            if self.cache_seconds:
-                self._remember(key, now + self.cache_seconds, plan, response, signature)
+            if self.cache_seconds and not planned:  # a cached plan that still holds stays
+                self._remember(key, now + self.cache_seconds, plan, response, _signature(status))
             return response
         return Response(404, _NOT_FOUND_HEADERS, _NOT_FOUND)
 
