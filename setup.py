@@ -78,11 +78,15 @@ COMPILED = [
     "dsexec/net/_read.py",
     "dsexec/net/_socket_operation.py",
     "dsexec/net/_write.py",
-    # http: the connection state, reading a request, the server's per-request loop (the
-    # parser and the serialiser are public faces that check their arguments: see above)
+    # http: the connection state, the sans-IO parser (its limits are typed SupportsIndex, which
+    # mypyc does not check on entry, so its own errors name the argument), reading a request,
+    # writing a response, the server's per-request loop (the serialiser is a public face that
+    # checks its arguments, and Response is an attrs class: see above)
     "dsexec/http/_connection.py",
+    "dsexec/http/_parser.py",
     "dsexec/http/_request.py",
     "dsexec/http/_serve.py",
+    "dsexec/http/_write_response.py",
 ]
 
 # setuptools commands that build the package (the metadata commands need no compiling).

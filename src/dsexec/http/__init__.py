@@ -32,7 +32,6 @@ from ._request import read_request as read_request
 from ._response import FileBody as FileBody
 from ._response import Response as Response
 from ._response import StreamBody as StreamBody
-from ._response import write_response as write_response
 from ._serialize import CONTINUE_RESPONSE as CONTINUE_RESPONSE
 from ._serialize import LAST_CHUNK as LAST_CHUNK
 from ._serialize import error_response as error_response
@@ -46,6 +45,7 @@ from ._serve import HttpServer as HttpServer
 from ._serve import serve_http as serve_http
 from ._static_handler import StaticFiles as StaticFiles
 from ._static_handler import static_files as static_files
+from ._write_response import write_response as write_response
 
 __all__ = [
     "CONTINUE_RESPONSE",

@@ -52,9 +52,10 @@ Some facts about httptools 0.9 / llhttp 9 that shape this module (each checked b
 from __future__ import annotations
 
 from collections import deque
-from typing import Final, NoReturn, final
+from typing import Final, NoReturn, SupportsIndex, final
 
 import httptools
+from mypy_extensions import mypyc_attr
 
 from ._events import (
     END_OF_MESSAGE,
@@ -119,12 +120,13 @@ _HOST_BYTES: Final = (
 _new_tuple = tuple.__new__
 
 
+@mypyc_attr(native_class=False)  # compiled: an Exception subclass stays a Python class
 class _Reject(Exception):
     """Raised inside an llhttp callback to stop parsing; the verdict is already recorded."""
 
 
 def _check_limit(name: str, value: object, minimum: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"RequestParser: {name} must be an int, got {value!r}")
     if not minimum <= value <= _LIMIT_MAX:
         raise ValueError(f"RequestParser: {name} must be in {minimum}..2**62, got {value!r}")
@@ -176,9 +178,11 @@ class RequestParser:
     def __init__(
         self,
         *,
-        max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
-        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-        max_target_bytes: int = DEFAULT_MAX_TARGET_BYTES,
+        # Typed as SupportsIndex, which mypy holds to ints and mypyc does not check on entry:
+        # a compiled build's own TypeError would not name the argument, _check_limit's does.
+        max_header_bytes: SupportsIndex = DEFAULT_MAX_HEADER_BYTES,
+        max_body_bytes: SupportsIndex = DEFAULT_MAX_BODY_BYTES,
+        max_target_bytes: SupportsIndex = DEFAULT_MAX_TARGET_BYTES,
     ) -> None:
         self._max_head = _check_limit("max_header_bytes", max_header_bytes, 64)
         self._max_body = _check_limit("max_body_bytes", max_body_bytes, 0)

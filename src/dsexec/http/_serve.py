@@ -79,8 +79,9 @@ from ..senders import (
 )
 from ._connection import DEFAULT_LIMITS, HttpConnection, check_limits_and_scheme
 from ._request import Request, read_request
-from ._response import Response, write_response
+from ._response import Response
 from ._serialize import error_response
+from ._write_response import write_response
 
 __all__ = ["Handler", "HttpServer", "serve_http"]
 
