@@ -80,12 +80,14 @@ COMPILED = [
     "dsexec/net/_write.py",
     # http: the connection state, the sans-IO parser (its limits are typed SupportsIndex, which
     # mypyc does not check on entry, so its own errors name the argument), reading a request,
-    # writing a response, the server's per-request loop (the serialiser is a public face that
-    # checks its arguments, and Response is an attrs class: see above)
+    # writing a response, the server's per-request loop, the static handler's per-request work
+    # (StaticFiles, its public face, checks its arguments and stays Python, as does the
+    # serialiser; Response is an attrs class: see above)
     "dsexec/http/_connection.py",
     "dsexec/http/_parser.py",
     "dsexec/http/_request.py",
     "dsexec/http/_serve.py",
+    "dsexec/http/_static_cache.py",
     "dsexec/http/_write_response.py",
 ]
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from tests._helpers.served import Reply, Served
 
-from dsexec.http import StaticFiles, _static_handler, static_files
+from dsexec.http import StaticFiles, _static_cache, static_files
+from dsexec.http._static_cache import SMALL_FILE_BYTES, _open_planned
 from dsexec.http._static_files import plan_static_response
-from dsexec.http._static_handler import SMALL_FILE_BYTES, _open_planned
 
 BIG = SMALL_FILE_BYTES * 3 + 17  # sent with sendfile
 
@@ -295,7 +295,7 @@ def test_a_large_files_plan_is_reused_for_cache_seconds_from_its_planning(
         planned.append(args[2])  # type: ignore[arg-type]
         return plan_static_response(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(_static_handler, "plan_static_response", counting_plan)
+    monkeypatch.setattr(_static_cache, "plan_static_response", counting_plan)
     now = [0.0]
     handler = StaticFiles(site, cache_seconds=1.0, clock=lambda: now[0])
     data = (site / "big.bin").read_bytes()
@@ -330,16 +330,16 @@ def test_a_cached_small_file_rewritten_in_place_is_read_again(site: Path) -> Non
     assert handler.respond(b"GET", b"/app.js", []).body == b"console.log(9)\n"
 
 
-def test_cached_small_responses_stay_within_their_byte_budget(
-    site: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(_static_handler, "CACHED_BODY_BYTES", 40)
+def test_cached_small_responses_stay_within_their_byte_budget(site: Path) -> None:
     handler = StaticFiles(site, cache_seconds=60)
+    files = handler._files
+    assert files.body_budget == _static_cache.CACHED_BODY_BYTES
+    files.body_budget = 40
     for name in (b"/app.js", b"/style.css", b"/logo.svg"):
         assert handler.respond(b"GET", name, []).status == 200
-    assert handler._cached_bytes <= 40
-    assert handler._cached_bytes == sum(entry.size for entry in handler._cache.values())
-    assert len(handler._cache) == 3  # the plans are kept all the same
+    assert files._cached_bytes <= 40
+    assert files._cached_bytes == sum(entry.size for entry in files._cache.values())
+    assert len(files._cache) == 3  # the plans are kept all the same
 
 
 def test_without_a_cache_every_request_is_planned_afresh(site: Path) -> None:
@@ -356,7 +356,7 @@ def test_the_plan_cache_is_bounded(site: Path) -> None:
     handler = StaticFiles(site)
     for number in range(5000):
         handler.respond(b"GET", b"/app.js?%d" % number, [])
-    assert len(handler._cache) <= 4096
+    assert len(handler._files._cache) <= 4096
 
 
 # -- arguments -----------------------------------------------------------------------------------
