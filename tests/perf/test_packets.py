@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 from dsexec.perf import PacketBatch, PacketInfo, simd_process_packets
-from dsexec.perf._packets import _process_packets_loop
+from dsexec.perf._packets import _PACK_CHUNK, _process_packets_loop
 from dsexec.security import AccessControlList
 
 FIELDS = ("version", "protocol", "total_length", "src", "dst", "checksum_ok", "valid")
@@ -140,6 +140,47 @@ def test_bytearray_and_memoryview_packets_are_copied_to_bytes() -> None:
     assert simd_process_packets(batch).valid.tolist() == [True, True, True]
 
 
+def test_bytes_packets_are_kept_as_given_without_copies() -> None:
+    given = [ipv4(), ipv6(), b""]
+    batch = PacketBatch.from_packets(given)
+    assert all(kept is packet for kept, packet in zip(batch.packets, given, strict=True))
+    as_tuple = tuple(given)
+    assert PacketBatch.from_packets(as_tuple).packets is as_tuple
+
+
+def test_bytes_subclass_packets_are_copied_to_plain_bytes() -> None:
+    class Frame(bytes):
+        pass
+
+    batch = PacketBatch.from_packets([ipv4(), Frame(ipv6()), Frame(b"")])
+    assert [type(packet) for packet in batch.packets] == [bytes, bytes, bytes]
+    assert batch.packets == (ipv4(), ipv6(), b"")
+    assert batch.captured.tolist() == [len(ipv4()), len(ipv6()), 0]
+    assert simd_process_packets(batch).valid.tolist() == [True, True, False]
+
+
+def test_a_bad_item_from_a_generator_is_a_type_error_naming_its_index() -> None:
+    items = (packet for packet in [ipv4(), bytearray(ipv6()), "45", ipv4()])
+    with pytest.raises(TypeError, match="packet 2 must be bytes, bytearray or memoryview, got str"):
+        PacketBatch.from_packets(items)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "count",
+    [1, _PACK_CHUNK - 1, _PACK_CHUNK, _PACK_CHUNK + 1, 2 * _PACK_CHUNK, 2 * _PACK_CHUNK + 7],
+)
+def test_headers_of_big_batches_are_built_in_chunks(count: int) -> None:
+    shapes = [ipv4(payload=b"x" * 50), ipv6()[:30], b"", bytes(range(200)), ipv4()[:3]]
+    packets = [shapes[index % len(shapes)][: 61 - index % 7] for index in range(count)]
+    batch = PacketBatch.from_packets(packets)
+    expected = b"".join(packet[:60].ljust(60, b"\0") for packet in packets)
+    assert batch.headers.shape == (count, 60)
+    assert batch.headers.tobytes() == expected
+    assert batch.captured.tolist() == [len(packet) for packet in packets]
+    assert not batch.headers.flags.writeable
+    assert_same(simd_process_packets(batch), _process_packets_loop(packets))
+
+
 @pytest.mark.parametrize("item", ["45000014", 42, None, [0x45]])
 def test_a_packet_that_is_not_bytes_is_a_type_error_naming_its_index(item: object) -> None:
     with pytest.raises(TypeError, match="packet 1 must be bytes"):
@@ -210,6 +251,30 @@ def test_the_checksum_covers_the_options(option_words: int) -> None:
     assert info.checksum_ok.tolist() == [True, False]
     assert info.valid.tolist() == [True, True]
     assert info.total_length.tolist() == [len(packet)] * 2
+
+
+def test_the_checksum_of_headers_with_the_largest_words() -> None:
+    # Options and addresses of 0xFF bytes push the 32-bit word sum towards its 2**36 bound.
+    full = ipv4("255.255.255.255", "255.255.255.255", options=b"\xff" * 40, protocol=255)
+    wrong = bytearray(full)
+    wrong[59] = 0xFE
+    zero_sum = bytearray(ipv4(options=bytes(40)))
+    zero_sum[10:12] = b"\0\0"  # a header whose sum is not a multiple of 0xFFFF
+    batch = [full, bytes(wrong), bytes(zero_sum)]
+    info = process(batch)
+    assert info.checksum_ok.tolist() == [True, False, False]
+    assert_same(info, _process_packets_loop(batch))
+
+
+def test_other_versions_among_ipv4_and_ipv6_have_zero_addresses() -> None:
+    batch = [ipv4(), b"\x55" * 60, ipv6(), b"", b"\x75" + bytes(range(59)), ipv4()[:1]]
+    info = process(batch)
+    assert info.version.tolist() == [4, 5, 6, 0, 7, 4]
+    assert info.src[[1, 3, 4]].tolist() == [[0] * 16] * 3
+    assert info.dst[[1, 3, 4]].tolist() == [[0] * 16] * 3
+    assert info.src[0].tolist() == v6_bytes("192.0.2.1")
+    assert info.src[2].tolist() == v6_bytes("2001:db8::1")
+    assert_same(info, _process_packets_loop(batch))
 
 
 def test_bytes_after_the_ipv4_header_do_not_count_in_its_checksum() -> None:
