@@ -249,6 +249,41 @@ def test_next_event_is_need_data_until_the_head_is_complete() -> None:
     assert parser.next_event() == EndOfMessage()
 
 
+def waits(parser: RequestParser) -> bool:
+    """``parser.needs_data``, read through a call (mypy would narrow the property)."""
+    return parser.needs_data
+
+
+def test_needs_data_says_when_next_event_would_be_need_data_without_parsing() -> None:
+    parser = RequestParser()
+    assert waits(parser)  # nothing fed yet
+    parser.feed(GET[:5])
+    assert not waits(parser)  # bytes wait to be parsed
+    assert parser.next_event() is NEED_DATA
+    assert waits(parser)  # parsed: the head goes on in the next bytes
+    parser.feed(GET[5:] + b"GE")
+    assert not waits(parser)
+    assert parser.next_event() == head()
+    assert not waits(parser)  # EndOfMessage waits
+    assert parser.next_event() is END_OF_MESSAGE
+    assert not waits(parser)  # paused until the answer
+    assert parser.next_event() is PAUSED
+    parser.start_next_cycle()
+    assert not waits(parser)  # the pipelined b"GE"
+    assert parser.next_event() is NEED_DATA
+    assert waits(parser)
+    parser.feed(b"")
+    assert not waits(parser)  # end of input: the next event is ConnectionClosed or an error
+    assert parser.next_event() is not NEED_DATA
+
+    closing = RequestParser()
+    closing.feed(b"GET / HTTP/1.0\r\n\r\n")
+    assert closing.next_event() is not NEED_DATA
+    assert closing.next_event() is END_OF_MESSAGE
+    assert closing.must_close
+    assert not waits(closing)  # no request may come
+
+
 def test_parser_pauses_after_a_request_and_keeps_the_pipelined_bytes_unparsed() -> None:
     parser = RequestParser()
     second = b"POST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc"

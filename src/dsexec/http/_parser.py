@@ -284,6 +284,13 @@ class RequestParser:
         return bytes(self._buf)
 
     @property
+    def needs_data(self) -> bool:
+        """Whether ``next_event()`` would return ``NEED_DATA`` without parsing anything: no
+        event waits, no byte fed is left unparsed, no end of input was fed, and a request may
+        still come (a server waits for the socket at once)."""
+        return self._state == _RECV and not self._buf and not self._events and not self._eof
+
+    @property
     def must_close(self) -> bool:
         """Whether the connection has to close once the pending events are handled."""
         return self._state >= _MUST_CLOSE

@@ -208,12 +208,14 @@ class _ReceiveOp(SocketOperation[Any]):
         self._idle = False
         if self._mode == _HEAD and conn.requests:
             now = self._reactor.time()
-            if conn.parser.trailing_data:  # a pipelined request: its bytes are here already
-                conn.first_byte = now
-                conn.deadline = now + conn.limits.header_timeout
-            else:
+            if conn.parser.needs_data:  # idle: nothing of the next request has come yet
                 conn.deadline = now + conn.limits.idle_timeout
                 self._idle = True
+                self._wait()
+                return
+            # A pipelined request whose bytes are here already (or the end of input).
+            conn.first_byte = now
+            conn.deadline = now + conn.limits.header_timeout
         self._pump()
 
     def _pump(self) -> None:
