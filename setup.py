@@ -60,6 +60,7 @@ COMPILED = [
     "dsexec/_core/_stop_token.py",
     # senders: the algorithms of pipelines and servers
     "dsexec/senders/_bulk.py",
+    "dsexec/senders/_finally.py",
     "dsexec/senders/_just.py",
     "dsexec/senders/_let.py",
     "dsexec/senders/_repeat.py",
@@ -76,6 +77,7 @@ COMPILED = [
     "dsexec/net/_accept.py",
     "dsexec/net/_closing.py",
     "dsexec/net/_read.py",
+    "dsexec/net/_sendfile.py",
     "dsexec/net/_socket_operation.py",
     "dsexec/net/_write.py",
     # http: the connection state, the sans-IO parser (its limits are typed SupportsIndex, which

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any, TypeVar, final, overload
 
+from mypy_extensions import mypyc_attr
+
 from .._core import (
     MISSING,
     Completion,
@@ -35,6 +37,7 @@ __all__ = ["ReplayAfterOp", "finally_"]
 T = TypeVar("T")
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # continues_on's operation is one
 class ReplayAfterOp(CompletionSink):
     """Runs a second sender once the upstream completes, then delivers the upstream's
     completion; the second's error or stop (or an exception connecting it) wins instead.
