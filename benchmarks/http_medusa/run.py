@@ -11,9 +11,14 @@ concurrency, each server is started fresh, pinned to CPU 0 (wrk to CPU 1), warme
 measured with ``wrk -t1 --latency`` on the file's URL. The process plumbing (spawning, pinning,
 stopping, killing on exit, wrk parsing, CPU per request) is ``benchmarks/http_hello/run.py``'s.
 
-Targets (benchmarks/http_medusa/README.md): MedusaServ >= 0.5x nginx on the small file and
->= 0.8x on the 1 MiB file at every concurrency, and zero wrk timeouts at -c500. Only paired
-figures from one run mean anything on this shared two-core machine.
+MedusaServ runs on this interpreter's dsexec (``medusa``, the pure build in ``.venv``) and, when
+``.venv-compiled`` exists (``make pytest-compiled``), on the compiled build as well
+(``medusa-compiled``: what ``pip install .`` gives ``medusa-serv``); ``--compiled-python``
+picks another interpreter or ``none``.
+
+Targets (benchmarks/http_medusa/README.md), for each build measured: MedusaServ >= 0.5x nginx
+on the small file and >= 0.8x on the 1 MiB file at every concurrency, and zero wrk timeouts at
+-c500. Only paired figures from one run mean anything on this shared two-core machine.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from benchmarks.http_hello.run import (  # noqa: E402
     _raise_nofile,
     _spawn,
     _stop,
+    compiled_python,
     process_cpu_seconds,
     with_cpu,
     wrk_url,
@@ -55,6 +61,7 @@ HOST = "127.0.0.1"
 MEDUSA = ROOT / "examples" / "medusa_serv.py"
 FILES = {"small": ("small.html", 1024), "1MB": ("big.bin", 1024 * 1024)}
 TARGETS = {"small": 0.5, "1MB": 0.8}
+MEDUSAS = ("medusa", "medusa-compiled")  # the pure build, and the compiled one when at hand
 TIMEOUT_CONNECTIONS = 500
 READY_TIMEOUT = 30.0
 
@@ -102,6 +109,7 @@ class Config:
     python: str
     server_cpu: int = 0
     wrk_cpu: int = 1
+    compiled_python: str | None = None  # an interpreter whose dsexec is the compiled build
 
 
 @dataclass(frozen=True)
@@ -263,7 +271,7 @@ def report(cfg: Config, results: Results, out: TextIO) -> bool:
     """The table, the ratios and the targets; whether every target that could be checked
     passed and nothing failed."""
     print(
-        f"\n{'server':<8}{'file':<7}{'conns':>6}{'req/s':>10}{'MB/s':>9}{'p50 ms':>9}"
+        f"\n{'server':<16}{'file':<7}{'conns':>6}{'req/s':>10}{'MB/s':>9}{'p50 ms':>9}"
         f"{'p99 ms':>9}{'errors c/r/w/t':>16}{'user us':>9}{'sys us':>8}",
         file=out,
     )
@@ -272,37 +280,39 @@ def report(cfg: Config, results: Results, out: TextIO) -> bool:
         user = result.user_us_per_request
         system = result.sys_us_per_request
         print(
-            f"{name:<8}{file:<7}{connections:>6}{result.requests_per_s:>10,.0f}{megabytes:>9.1f}"
-            f"{_fmt(result.p50_ms):>9}{_fmt(result.p99_ms):>9}{result.socket_errors:>16}"
-            f"{_fmt(user):>9}{_fmt(system):>8}",
+            f"{name:<16}{file:<7}{connections:>6}{result.requests_per_s:>10,.0f}"
+            f"{megabytes:>9.1f}{_fmt(result.p50_ms):>9}{_fmt(result.p99_ms):>9}"
+            f"{result.socket_errors:>16}{_fmt(user):>9}{_fmt(system):>8}",
             file=out,
         )
     ok = not results.failures
-    print("\ntargets (medusa / nginx, one run)", file=out)
-    for file in cfg.files:
-        for connections in cfg.connections:
-            ratio = _ratio(
-                results.runs.get(("medusa", file, connections)),
-                results.runs.get(("nginx", file, connections)),
-            )
-            passed = None if ratio is None else ratio >= TARGETS[file]
+    measured_medusas = [name for name in MEDUSAS if any(key[0] == name for key in results.runs)]
+    for medusa in measured_medusas or ["medusa"]:
+        print(f"\ntargets ({medusa} / nginx, one run)", file=out)
+        for file in cfg.files:
+            for connections in cfg.connections:
+                ratio = _ratio(
+                    results.runs.get((medusa, file, connections)),
+                    results.runs.get(("nginx", file, connections)),
+                )
+                passed = None if ratio is None else ratio >= TARGETS[file]
+                ok = ok and passed is not False
+                shown = "-" if ratio is None else f"{ratio:.2f}x"
+                print(
+                    f"  {file:<6} -c{connections:<4} >= {TARGETS[file]:.1f}x nginx {shown:>7}  "
+                    f"{_verdict(passed)}",
+                    file=out,
+                )
+        for file in cfg.files:
+            measured = results.runs.get((medusa, file, TIMEOUT_CONNECTIONS))
+            passed = None if measured is None else measured.timeouts == 0
             ok = ok and passed is not False
-            shown = "-" if ratio is None else f"{ratio:.2f}x"
+            shown = "-" if measured is None else str(measured.timeouts)
             print(
-                f"  {file:<6} -c{connections:<4} >= {TARGETS[file]:.1f}x nginx {shown:>7}  "
+                f"  {file:<6} zero wrk timeouts at -c{TIMEOUT_CONNECTIONS}     {shown:>7}  "
                 f"{_verdict(passed)}",
                 file=out,
             )
-    for file in cfg.files:
-        measured = results.runs.get(("medusa", file, TIMEOUT_CONNECTIONS))
-        passed = None if measured is None else measured.timeouts == 0
-        ok = ok and passed is not False
-        shown = "-" if measured is None else str(measured.timeouts)
-        print(
-            f"  {file:<6} zero wrk timeouts at -c{TIMEOUT_CONNECTIONS}     {shown:>7}  "
-            f"{_verdict(passed)}",
-            file=out,
-        )
     for failure in results.failures:
         print(f"FAILED {failure}", file=out)
     return ok
@@ -327,9 +337,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, help="seconds of warm-up per point (default 1)")
     parser.add_argument("--connections", help="comma-separated wrk -c values (default 50,500)")
     parser.add_argument("--files", help="comma-separated: small,1MB (default both)")
-    parser.add_argument("--servers", help="comma-separated: medusa,nginx (default both)")
+    parser.add_argument(
+        "--servers", help="comma-separated: medusa,medusa-compiled,nginx (default all)"
+    )
     parser.add_argument("--wrk-timeout", type=float, default=2.0, help="wrk --timeout seconds")
     parser.add_argument("--python", default=sys.executable, help="interpreter for MedusaServ")
+    parser.add_argument(
+        "--compiled-python",
+        metavar="PYTHON",
+        help="also measure MedusaServ on the compiled build, run by PYTHON, as medusa-compiled "
+        "(default: .venv-compiled/bin/python when it exists; 'none' skips it)",
+    )
     return parser.parse_args(argv)
 
 
@@ -358,6 +376,7 @@ def make_config(args: argparse.Namespace) -> Config:
         wrk_timeout=args.wrk_timeout,
         nginx=nginx,
         python=args.python,
+        compiled_python=compiled_python(args.compiled_python),
     )
 
 
@@ -368,6 +387,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cfg = make_config(args)
         servers = [Server("medusa", _medusa(cfg.python))]
+        if cfg.compiled_python is not None:
+            servers.append(Server("medusa-compiled", _medusa(cfg.compiled_python)))
+        else:
+            _log("note: no compiled build (make pytest-compiled makes .venv-compiled): skipped")
         if cfg.nginx is not None:
             servers.append(Server("nginx", _nginx(cfg.nginx)))
         else:

@@ -4,6 +4,7 @@ the verdicts on the targets (no wrk run here: that is the benchmark's job)."""
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.http_hello.run import WrkResult
@@ -72,3 +73,22 @@ def test_without_nginx_the_ratios_are_not_applicable() -> None:
     out = io.StringIO()
     assert report(config((50,)), results, out)
     assert "n/a" in out.getvalue()
+
+
+def test_each_build_measured_gets_its_own_targets() -> None:
+    results = Results()
+    for connections in (50, 500):
+        results.runs[("medusa", "small", connections)] = rate(300)  # 0.3x: the pure build misses
+        results.runs[("medusa-compiled", "small", connections)] = rate(600)
+        results.runs[("nginx", "small", connections)] = rate(1000)
+    cfg = replace(config((50, 500)), files=("small",))
+    out = io.StringIO()
+    assert not report(cfg, results, out)
+    text = out.getvalue()
+    pure, compiled = text.split("targets (medusa / nginx")[1], text.split("(medusa-compiled")[1]
+    assert "0.30x  FAIL" in pure.split("targets (")[0]
+    assert "FAIL" not in compiled
+    del results.runs[("medusa", "small", 50)], results.runs[("medusa", "small", 500)]
+    out = io.StringIO()
+    assert report(cfg, results, out)  # only the compiled build measured: its targets alone
+    assert "targets (medusa / nginx" not in out.getvalue()
