@@ -51,3 +51,11 @@ def test_reading_before_the_request_is_answered_is_an_error(
     with pytest.raises(RuntimeError, match="has not been answered"):
         ex.sync_wait(read_request(scheduler, conn), context=context)
     assert not conn.closing
+
+
+def test_a_scheduler_without_a_reactor_is_refused_when_the_write_is_built(
+    pair: tuple[ex.IoContext, HttpConnection, socket.socket],
+) -> None:
+    _, conn, _ = pair
+    with pytest.raises(TypeError, match="write_response: needs a scheduler with an I/O reactor"):
+        write_response(ex.InlineScheduler(), conn, Response(200))  # type: ignore[arg-type]

@@ -20,7 +20,9 @@ from typing import Any, ClassVar, Final, final
 
 from .._core import BasicSender, ForwardingReceiver, OperationState, Receiver, Sender
 from ..net import async_sendfile, async_write
+from ..net._write import write_sender
 from ..schedulers import IoScheduler
+from ..schedulers._reactor import Reactor, reactor_of
 from ..senders import finally_, just, let_value, repeat_until, then
 from ._connection import HttpConnection
 from ._date import DateCache
@@ -60,7 +62,7 @@ class _Written(ForwardingReceiver[Any]):
 
 
 def _response_sender(
-    scheduler: IoScheduler, conn: HttpConnection, response: Response
+    scheduler: IoScheduler, reactor: Reactor, conn: HttpConnection, response: Response
 ) -> Sender[Any]:
     """The sender writing ``response`` on ``conn`` (its head decided now). The caller sets the
     write deadline (``_write_deadline``) once the write has to wait."""
@@ -81,14 +83,18 @@ def _response_sender(
             _DATES.get(),
             head.method,
         )
-        sender = async_write(scheduler, conn.sock, data)
+        sender = write_sender(reactor, conn.sock, data)
     else:
         send_body = response_body_allowed(head.method, status)
         if isinstance(body, FileBody):
-            sender = _file_response(scheduler, conn, response, body, keep_alive, send_body)
+            sender = _file_response(
+                scheduler, reactor, conn, response, body, keep_alive, send_body
+            )
         else:
             assert isinstance(body, StreamBody)
-            sender = _stream_response(scheduler, conn, response, body, keep_alive, send_body)
+            sender = _stream_response(
+                scheduler, reactor, conn, response, body, keep_alive, send_body
+            )
     # The response is under way (a head that cannot be serialised raised above: nothing went
     # out, and a server can still answer 500).
     conn.status = status
@@ -104,6 +110,7 @@ def _write_deadline(scheduler: IoScheduler, conn: HttpConnection) -> None:
 
 def _file_response(  # noqa: PLR0917
     scheduler: IoScheduler,
+    reactor: Reactor,
     conn: HttpConnection,
     response: Response,
     body: FileBody,
@@ -136,7 +143,7 @@ def _file_response(  # noqa: PLR0917
             os.close(fileno)
         raise
     sock = conn.sock
-    written = async_write(scheduler, sock, head)
+    written = write_sender(reactor, sock, head)
     if send_body and count:
         # Corked from the head to the body's end, on every path (see Socket.cork): the
         # difference between 0.6x and 0.9x nginx on 1 MiB files (benchmarks/http_medusa).
@@ -153,6 +160,7 @@ def _file_response(  # noqa: PLR0917
 
 def _stream_response(  # noqa: PLR0917
     scheduler: IoScheduler,
+    reactor: Reactor,
     conn: HttpConnection,
     response: Response,
     body: StreamBody,
@@ -175,7 +183,7 @@ def _stream_response(  # noqa: PLR0917
         chunked=length is None and not http10 and status not in (204, 304),
         date=_DATES.get(),
     )
-    written: Sender[Any] = async_write(scheduler, conn.sock, head)
+    written: Sender[Any] = write_sender(reactor, conn.sock, head)
     if not send_body:
         return written
     sock = conn.sock
@@ -184,8 +192,10 @@ def _stream_response(  # noqa: PLR0917
 
     def send_piece(piece: bytes) -> Sender[int]:
         if not piece:
-            return just(-1) if http10 else async_write(scheduler, sock, LAST_CHUNK) | then(_ended)
-        return async_write(scheduler, sock, piece if http10 else serialize_chunk(piece))
+            return just(-1) if http10 else write_sender(reactor, sock, LAST_CHUNK) | then(_ended)
+        if http10:
+            return async_write(scheduler, sock, piece)  # the stream's piece, checked there
+        return write_sender(reactor, sock, serialize_chunk(piece))  # which checks the piece
 
     # One round: the next piece, then its write; -1 once the body is over.
     rounds = _StreamRound(None, (body, send_piece)) | repeat_until(_body_over)
@@ -237,22 +247,24 @@ class _StreamRound(BasicSender):
 
 @final
 class _WriteResponseSender(BasicSender):
-    """``data`` is ``(scheduler, connection, response)``; the head is decided when the write
-    starts (the connection's state then is what counts)."""
+    """``data`` is ``(scheduler, reactor, connection, response)`` (the reactor checked when
+    built); the head is decided when the write starts (the connection's state then is what
+    counts)."""
 
     __slots__ = ()
     name: ClassVar[str] = "write_response"
 
     def connect(self, receiver: Receiver[Any], /) -> OperationState:
-        scheduler, conn, response = self.data
-        op = _response_sender(scheduler, conn, response).connect(_Written(receiver, conn))
+        scheduler, reactor, conn, response = self.data
+        sender = _response_sender(scheduler, reactor, conn, response)
+        op = sender.connect(_Written(receiver, conn))
         _write_deadline(scheduler, conn)
         return op
 
     def connect_or_complete(self, receiver: Receiver[Any], /) -> OperationState | None:
-        scheduler, conn, response = self.data
+        scheduler, reactor, conn, response = self.data
         try:
-            sender = _response_sender(scheduler, conn, response)
+            sender = _response_sender(scheduler, reactor, conn, response)
         except Exception as exc:
             receiver.set_error(exc)
             return None
@@ -262,7 +274,7 @@ class _WriteResponseSender(BasicSender):
         return op
 
     def __repr__(self) -> str:
-        return f"write_response({self.data[1]!r}, {self.data[2].status})"
+        return f"write_response({self.data[2]!r}, {self.data[3].status})"
 
 
 def write_response(
@@ -271,10 +283,12 @@ def write_response(
     """Answer the current request of ``conn`` with ``response``: ``Sender[HttpConnection]``.
 
     Completes with the connection once the response is written, ready for the next request
-    (or ``closing``). ``TypeError`` when built for a non-``Response`` or non-connection.
+    (or ``closing``). ``TypeError`` when built for a scheduler without an I/O reactor, a
+    non-``Response`` or a non-connection.
     """
+    reactor = reactor_of(scheduler, "write_response")
     if not isinstance(conn, HttpConnection):
         raise TypeError(f"write_response: expected an HttpConnection, got {type(conn).__name__}")
     if not isinstance(response, Response):
         raise TypeError(f"write_response: expected a Response, got {type(response).__name__}")
-    return _WriteResponseSender(None, (scheduler, conn, response))
+    return _WriteResponseSender(None, (scheduler, reactor, conn, response))

@@ -25,7 +25,7 @@ from ..schedulers._reactor import IoScheduler, Reactor, ReactorSender, on_loop, 
 from ._socket import Socket
 from ._socket_operation import SocketOperation, socket_error
 
-__all__ = ["async_write"]
+__all__ = ["async_write", "write_sender"]
 
 _BYTES: Final = (bytes, bytearray)
 
@@ -120,6 +120,13 @@ class _WriteSender(ReactorSender):
 
     def __repr__(self) -> str:
         return f"async_write({self.data[1]!r}, <{self.data[3]} bytes>)"
+
+
+def write_sender(reactor: Reactor, sock: Socket, data: bytes, /) -> Sender[int]:
+    """``async_write``'s sender for arguments known good -- ``reactor`` a checked scheduler's,
+    ``sock`` a :class:`Socket`, ``data`` bytes -- without checking them again: for the
+    package's own writers (``dsexec.http`` answers every request through it)."""
+    return _WriteSender(None, (reactor, sock, data, len(data)))
 
 
 def async_write(scheduler: IoScheduler, sock: Socket, data: Buffer, /) -> Sender[int]:
