@@ -47,7 +47,7 @@ MEDUSA = {
 # * classes mypyc cannot compile as they are: attrs classes with fields (Env, Result,
 #   Endpoint, Response), exceptions and warnings with builtin bases, runtime-checkable
 #   protocols, a threading.local (_running_loop), weak-referenceable classes (ThreadPool);
-# * async code and the anyio bridge (the ASGI work will measure it).
+# * async code and the anyio bridge (the asyncio reactor is compiled: it has none).
 COMPILED = [
     "dsexec/_compiled.py",
     # _core: the sender/receiver protocol and its machinery
@@ -69,7 +69,10 @@ COMPILED = [
     "dsexec/senders/_then.py",
     "dsexec/senders/_trampoline.py",
     "dsexec/senders/_unstoppable.py",
-    # schedulers: the IoContext reactor and the operation base every wait builds on
+    # schedulers: the IoContext reactor, the asyncio/uvloop one (what the ASGI server runs
+    # on: every fd wake-up and timer goes through it), and the operation base every wait
+    # builds on
+    "dsexec/schedulers/_backends/_asyncio.py",
     "dsexec/schedulers/_backends/_io_context.py",
     "dsexec/schedulers/_reactor/_interface.py",
     "dsexec/schedulers/_reactor/_operation.py",
