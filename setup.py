@@ -76,6 +76,7 @@ COMPILED = [
     "dsexec/schedulers/_backends/_io_context.py",
     "dsexec/schedulers/_reactor/_interface.py",
     "dsexec/schedulers/_reactor/_operation.py",
+    "dsexec/schedulers/_reactor/_reactor_of.py",
     # net: the per-connection and per-request socket operations
     "dsexec/net/_accept.py",
     "dsexec/net/_closing.py",
@@ -89,11 +90,15 @@ COMPILED = [
     # (StaticFiles, its public face, checks its arguments and stays Python, as does the
     # serialiser; Response is an attrs class: see above)
     "dsexec/http/_connection.py",
+    "dsexec/http/_date_cache.py",
+    "dsexec/http/_known_heads.py",
     "dsexec/http/_parser.py",
     "dsexec/http/_request.py",
     "dsexec/http/_serve.py",
     "dsexec/http/_static_cache.py",
     "dsexec/http/_write_response.py",
+    # perf: the monitor's per-operation counting (PerfMonitor, its checked face, stays Python)
+    "dsexec/perf/_recorder.py",
 ]
 
 # setuptools commands that build the package (the metadata commands need no compiling).

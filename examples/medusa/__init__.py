@@ -24,6 +24,7 @@ from ._status import HEALTH_CONTENT_TYPE as HEALTH_CONTENT_TYPE
 from ._status import HEALTH_PATH as HEALTH_PATH
 from ._status import METRICS_CONTENT_TYPE as METRICS_CONTENT_TYPE
 from ._status import METRICS_PATH as METRICS_PATH
+from ._status import PAGES_PREFIX as PAGES_PREFIX
 from ._status import STATUS_CONTENT_TYPE as STATUS_CONTENT_TYPE
 from ._status import STATUS_PATH as STATUS_PATH
 from ._status import LatencyHistory as LatencyHistory
@@ -42,6 +43,7 @@ __all__ = [
     "HEALTH_PATH",
     "METRICS_CONTENT_TYPE",
     "METRICS_PATH",
+    "PAGES_PREFIX",
     "STATUS_CONTENT_TYPE",
     "STATUS_PATH",
     "ConfigError",

@@ -50,6 +50,7 @@ from ._console import say
 from ._status import (
     HEALTH_CONTENT_TYPE,
     METRICS_CONTENT_TYPE,
+    PAGES_PREFIX,
     STATUS_CONTENT_TYPE,
     LatencyHistory,
     PortStatus,
@@ -261,7 +262,9 @@ class MedusaServ:
     def handle(self, request: Request) -> ex.Sender[Response]:
         """MedusaServ's own pages, else the static site of the request's port, else (what the
         site answers 404 or 405) the ASGI app, if one is mounted."""
-        page = route(request.target)
+        target = request.target
+        # Most requests are for the site: they skip the route lookup.
+        page = route(target) if target.startswith(PAGES_PREFIX) else None
         if page is None:
             site = self._site
             if site is None:

@@ -30,6 +30,7 @@ import attrs
 from dsexec.perf import PerfMonitor, PerfSnapshot, prometheus_exposition
 
 __all__ = [
+    "PAGES_PREFIX",
     "HEALTH_CONTENT_TYPE",
     "HEALTH_PATH",
     "METRICS_CONTENT_TYPE",
@@ -51,6 +52,8 @@ METRICS_PATH: Final = b"/_medusa/metrics"
 """Where the Prometheus metrics are served."""
 HEALTH_PATH: Final = b"/_medusa/health"
 """Where the health check is served."""
+PAGES_PREFIX: Final = b"/_medusa/"
+"""What the targets of MedusaServ's own pages start with (the site has the rest)."""
 STATUS_CONTENT_TYPE: Final = b"text/html; charset=utf-8"
 """``Content-Type`` of :func:`render_status_page`'s page."""
 METRICS_CONTENT_TYPE: Final = PerfMonitor.PROMETHEUS_CONTENT_TYPE.encode("ascii")

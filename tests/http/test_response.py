@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 import dsexec as ex
-from dsexec.http import FileBody, Response, StreamBody, _serialize, serialize_response
-from dsexec.http._serialize import serialize_response_known
+from dsexec.http import FileBody, Response, StreamBody, _known_heads, serialize_response
+from dsexec.http._known_heads import serialize_response_known
 
 DATE = b"Sun, 06 Nov 1994 08:49:37 GMT"
 TEXT = ((b"Content-Type", b"text/plain"),)
@@ -100,7 +100,7 @@ CASES = [
 @pytest.mark.parametrize("case", CASES)
 def test_the_memo_gives_serialize_responses_bytes_first_and_again(case: Any) -> None:
     status, headers, body, version, keep_alive, date, method = case
-    _serialize._HEADS.clear()
+    _known_heads._HEADS.clear()
     expected = serialize_response(
         status,
         headers,
@@ -147,8 +147,52 @@ def test_the_memo_raises_what_serialize_response_raises_every_time(
 
 
 def test_the_memo_is_bounded() -> None:
-    _serialize._HEADS.clear()
-    for index in range(_serialize._HEADS_SIZE * 3):
+    _known_heads._HEADS.clear()
+    for index in range(_known_heads._HEADS_SIZE * 3):
         head = serialize_response_known(200, TEXT, b"x" * index, "1.1", True, DATE, b"HEAD")
         assert head.endswith(b"Content-Length: %d\r\n\r\n" % index)
-        assert len(_serialize._HEADS) <= _serialize._HEADS_SIZE
+        assert len(_known_heads._HEADS) <= _known_heads._HEADS_SIZE
+
+
+@pytest.mark.parametrize("method", [b"GET", b"HEAD"])
+def test_the_last_answer_is_found_again_by_identity_and_only_with_the_same_arguments(
+    method: bytes,
+) -> None:
+    response = Response(200, TEXT, b"hello")
+    args = ("1.1", True, DATE, method)
+    first = _known_heads.response_bytes(response, *args)
+    assert first == serialize_response(
+        200, TEXT, b"hello", keep_alive=True, date=DATE, request_method=method
+    )
+    assert _known_heads.response_bytes(response, *args) is first
+    # any other argument, or an equal but other response, is serialised on its own
+    other_date = b"Sun, 06 Nov 1994 08:49:38 GMT"
+    variants = [
+        (response, "1.0", True, DATE, method),
+        (response, "1.1", False, DATE, method),
+        (response, "1.1", True, other_date, method),
+        (response, "1.1", True, None, method),
+        (response, "1.1", True, DATE, b"HEAD" if method == b"GET" else b"GET"),
+        (Response(200, TEXT, b"hullo"), "1.1", True, DATE, method),
+    ]
+    for variant in variants:
+        answer = _known_heads.response_bytes(*variant)
+        status, headers, body = variant[0].status, variant[0].headers, variant[0].body
+        assert isinstance(body, bytes)
+        version, keep_alive, date, request_method = variant[1:]
+        assert answer == serialize_response(
+            status,
+            headers,
+            body,
+            http_version=version,
+            keep_alive=keep_alive,
+            date=date,
+            request_method=request_method,
+        )
+    assert _known_heads.response_bytes(response, *args) == first
+
+
+def test_the_last_answer_is_only_for_bytes_bodies() -> None:
+    stream = Response(200, TEXT, StreamBody(lambda: ex.just(b"x")))
+    with pytest.raises(TypeError, match="body must be bytes"):
+        _known_heads.response_bytes(stream, "1.1", True, DATE, b"GET")

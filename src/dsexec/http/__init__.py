@@ -11,8 +11,8 @@
 
 from ._connection import DEFAULT_LIMITS as DEFAULT_LIMITS
 from ._connection import HttpConnection as HttpConnection
-from ._date import DateCache as DateCache
 from ._date import format_http_date as format_http_date
+from ._date_cache import DateCache as DateCache
 from ._events import END_OF_MESSAGE as END_OF_MESSAGE
 from ._events import NEED_DATA as NEED_DATA
 from ._events import PAUSED as PAUSED

@@ -1,19 +1,16 @@
-"""The ``Date`` header value: IMF-fixdate (RFC 9110 section 5.6.7), formatted once per second.
+"""The ``Date`` header value: IMF-fixdate (RFC 9110 section 5.6.7).
 
-Every response carries a ``Date``; formatting it costs more than the rest of a small response
-head, so :class:`DateCache` keeps the value of the current second. Its clock is injectable
-(``time.time`` by default) so tests and virtual-time runs get deterministic dates.
+Formatting it costs more than the rest of a small response head: ``DateCache``
+(``_date_cache.py``) keeps the value of the current second.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
 from email.utils import formatdate
-from typing import Final, final
+from typing import Final
 
-__all__ = ["DateCache", "format_http_date"]
+__all__ = ["format_http_date"]
 
 # 9999-12-31T23:59:59Z + 1: IMF-fixdate has a four-digit year.
 _END_OF_YEAR_9999: Final = 253402300800
@@ -36,38 +33,3 @@ def format_http_date(timestamp: float, /) -> bytes:
         )
     # email.utils.formatdate uses its own English day and month names: no locale involved.
     return formatdate(int(timestamp), usegmt=True).encode("ascii")
-
-
-@final
-class DateCache:
-    """The current IMF-fixdate, recomputed only when ``clock()`` enters a new second.
-
-    ``DateCache().get()`` is the value for a ``Date`` header (``serialize_response_head(...,
-    date=cache.get())``). ``clock`` returns seconds since the epoch (``time.time`` by
-    default); a bad reading raises as in :func:`format_http_date`.
-    """
-
-    __slots__ = ("_clock", "_second", "_value")
-
-    _second: float
-
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        if not callable(clock):
-            raise TypeError(f"DateCache: clock must be callable, got {clock!r}")
-        self._clock = clock
-        self._second = -math.inf  # no reading matches before the first one
-        self._value = b""
-
-    def get(self) -> bytes:
-        """The ``Date`` value for the clock's current second (cached within the second)."""
-        now = self._clock()
-        try:
-            # NaN fails this test and goes to format_http_date, which rejects it.
-            if self._second <= now < self._second + 1:
-                return self._value
-        except TypeError:
-            pass  # not a number: format_http_date says so
-        value = format_http_date(now)
-        self._second = float(int(now))
-        self._value = value
-        return value

@@ -33,7 +33,6 @@ __all__ = [
     "serialize_continue",
     "serialize_response",
     "serialize_response_head",
-    "serialize_response_known",
 ]
 
 LAST_CHUNK: Final = b"0\r\n\r\n"
@@ -212,50 +211,6 @@ def serialize_response(
         content_length=content_length,
         date=date,
     )
-    if not body or request_method == b"HEAD":
-        return head
-    return head + body
-
-
-# Heads that serialize_response_known built, by (status, headers, body length, request version,
-# keep-alive, date): a server sends the same few heads again and again within a second.
-# Bounded: cleared when full.
-_HEADS: Final[dict[tuple[object, ...], bytes]] = {}
-_HEADS_SIZE: Final = 256
-
-
-def serialize_response_known(  # noqa: PLR0917
-    status: int,
-    headers: tuple[tuple[bytes, bytes], ...],
-    body: bytes,
-    http_version: str,
-    keep_alive: bool,
-    date: bytes | None,
-    request_method: bytes,
-) -> bytes:
-    """:func:`serialize_response` for a ``Response``'s values (``status`` an int, ``headers``
-    a tuple of ``bytes`` pairs, ``body`` and ``date`` ``bytes``: checked when the response was
-    built), with each head built once: the same bytes, and the same errors on a first call.
-
-    Not for unchecked values: a head is found again by equality, and ``memoryview(b"x") ==
-    b"x"``.
-    """
-    key = (status, headers, len(body), http_version, keep_alive, date)
-    head = _HEADS.get(key)
-    if head is None:
-        # The head alone is serialize_response's answer to a HEAD request.
-        head = serialize_response(
-            status,
-            headers,
-            body,
-            http_version=http_version,
-            keep_alive=keep_alive,
-            date=date,
-            request_method=b"HEAD",
-        )
-        if len(_HEADS) >= _HEADS_SIZE:
-            _HEADS.clear()
-        _HEADS[key] = head
     if not body or request_method == b"HEAD":
         return head
     return head + body

@@ -25,14 +25,14 @@ from ..schedulers import IoScheduler
 from ..schedulers._reactor import Reactor, reactor_of
 from ..senders import finally_, just, let_value, repeat_until, then
 from ._connection import HttpConnection
-from ._date import DateCache
+from ._date_cache import DateCache
+from ._known_heads import response_bytes
 from ._response import FileBody, Response, StreamBody
 from ._serialize import (
     LAST_CHUNK,
     response_body_allowed,
     serialize_chunk,
     serialize_response_head,
-    serialize_response_known,
 )
 
 __all__ = ["write_response"]
@@ -74,15 +74,7 @@ def _response_sender(
     status = response.status
     body = response.body
     if type(body) is bytes:
-        data = serialize_response_known(
-            status,
-            response.headers,
-            body,
-            head.http_version,
-            keep_alive,
-            _DATES.get(),
-            head.method,
-        )
+        data = response_bytes(response, head.http_version, keep_alive, _DATES.get(), head.method)
         sender = write_sender(reactor, conn.sock, data)
     else:
         send_body = response_body_allowed(head.method, status)

@@ -35,11 +35,10 @@ Theory of operation
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, cast, final, overload
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, final, overload
 
 import attrs
 import numpy as np
@@ -48,6 +47,7 @@ from numpy.typing import NDArray
 from .._core import MISSING, PreservingAdaptor, Sender, Stopped, require_sender
 from ._measured import MeasuredSender
 from ._prometheus import prometheus_exposition
+from ._recorder import LatencyRecorder
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -201,7 +201,7 @@ def _check_int(name: str, value: object, minimum: int, maximum: int) -> None:
 
 
 @final
-class PerfMonitor:
+class PerfMonitor(LatencyRecorder):
     """Counts, in-flight operations, rate and latency percentiles of a stream of operations.
 
     Measure with ``with monitor.start_operation(): ...``, ``timer = monitor.start_operation()``
@@ -217,26 +217,7 @@ class PerfMonitor:
     PROMETHEUS_CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
     """The ``Content-Type`` of :meth:`prometheus_text`'s output."""
 
-    __slots__ = (
-        "_bucket_count",
-        "_bucket_end",
-        "_bucket_second",
-        "_capacity",
-        "_clock",
-        "_errors",
-        "_history",
-        "_in_flight",
-        "_index",
-        "_latency_sum",
-        "_lock",
-        "_operations",
-        "_rate_window",
-        "_ring",
-        "_ring_view",
-        "_seconds",
-        "_started_at",
-        "_stopped",
-    )
+    __slots__ = ()  # the state is LatencyRecorder's
 
     def __init__(
         self,
@@ -253,27 +234,7 @@ class PerfMonitor:
         _check_int("rate_window", rate_window, 1, history)
         if not callable(clock):
             raise TypeError(f"PerfMonitor: clock must be callable, got {clock!r}")
-        self._capacity = capacity
-        self._rate_window = rate_window
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._ring: NDArray[np.float64] = np.zeros(capacity, dtype=np.float64)
-        # The same memory as a memoryview: its scalar stores are cheaper than numpy's.
-        self._ring_view = cast("memoryview[float]", self._ring.data)
-        self._index = 0
-        self._operations = 0
-        self._errors = 0
-        self._stopped = 0
-        self._in_flight = 0
-        self._latency_sum = 0.0
-        # Completions per whole second since the start; slot ``s % len`` holds second ``s``.
-        # One slot more than ``history``: the current (open) second's slot is stale.
-        self._seconds: NDArray[np.int64] = np.zeros(history + 1, dtype=np.int64)
-        self._history = history
-        self._started_at = clock()
-        self._bucket_second = 0  # the open second, counted in _bucket_count
-        self._bucket_count = 0
-        self._bucket_end = self._started_at + 1.0
+        super().__init__(capacity, history, rate_window, clock)
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -301,74 +262,6 @@ class PerfMonitor:
         """Count an operation in flight and return its timer (finish it, or use ``with``)."""
         return OperationTimer(self, self.begin())
 
-    def begin(self) -> float:
-        """Count an operation in flight; returns its start time (the timers' and
-        ``measured()``'s hot path; ``start_operation()`` wraps it in a timer)."""
-        lock = self._lock
-        lock.acquire()  # acquire/release: cheaper than ``with`` on this path
-        try:
-            self._in_flight += 1
-        finally:
-            lock.release()
-        return self._clock()
-
-    def end(self, start: float, ok: bool | None, timer: OperationTimer | None = None) -> bool:
-        """Record the operation started at ``start`` as finished (``ok``) or stopped (``None``).
-
-        With a ``timer``, only if it is not finished yet (decided under the lock): returns
-        whether this call recorded it.
-        """
-        now = self._clock()
-        latency = now - start
-        latency = latency if latency > 0.0 else 0.0  # a clock that ran backwards
-        lock = self._lock
-        lock.acquire()
-        try:
-            if timer is not None:
-                if timer.latency is not None:
-                    return False
-                timer.latency = latency
-            self._in_flight -= 1
-            if ok is None:
-                self._stopped += 1
-                return True
-            self._operations += 1
-            if not ok:
-                self._errors += 1
-            self._latency_sum += latency
-            index = self._index
-            self._ring_view[index] = latency
-            index += 1
-            self._index = 0 if index == self._capacity else index
-            if now >= self._bucket_end:
-                self._close_buckets(now)
-            self._bucket_count += 1
-        finally:
-            lock.release()
-        return True
-
-    def _close_buckets(self, now: float) -> None:
-        """Under the lock: close the open second and any empty ones up to ``now``'s."""
-        second = int(now - self._started_at)
-        current = self._bucket_second
-        if second <= current:  # rounding at the boundary: move on by one
-            second = current + 1
-        seconds = self._seconds
-        size = len(seconds)
-        seconds[current % size] = self._bucket_count
-        empty = second - current - 1  # seconds with no completion in between
-        if empty >= size:
-            seconds[:] = 0
-        elif empty > 0:
-            first = (current + 1) % size
-            end = first + empty
-            seconds[first : min(end, size)] = 0
-            if end > size:  # wrapped around
-                seconds[: end - size] = 0
-        self._bucket_second = second
-        self._bucket_count = 0
-        self._bucket_end = self._started_at + second + 1
-
     # -- reading -----------------------------------------------------------------------------
 
     def snapshot(self) -> PerfSnapshot:
@@ -376,7 +269,7 @@ class PerfMonitor:
         now = self._clock()
         with self._lock:
             if now >= self._bucket_end:
-                self._close_buckets(now)
+                self.close_buckets(now)
             operations = self._operations
             samples = min(operations, self._capacity)
             latencies = self._ring[:samples].copy()
@@ -423,7 +316,7 @@ class PerfMonitor:
         now = self._clock()
         with self._lock:
             if now >= self._bucket_end:
-                self._close_buckets(now)
+                self.close_buckets(now)
             current = self._bucket_second
             seconds = np.arange(max(0, current - self._history), current, dtype=np.int64)
             counts = self._seconds[seconds % len(self._seconds)]  # fancy indexing: a copy

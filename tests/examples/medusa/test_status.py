@@ -15,6 +15,7 @@ from dsexec.perf import PerfMonitor, PerfSnapshot
 from examples.medusa import (
     HEALTH_CONTENT_TYPE,
     METRICS_CONTENT_TYPE,
+    PAGES_PREFIX,
     STATUS_CONTENT_TYPE,
     LatencyHistory,
     PortStatus,
@@ -486,6 +487,8 @@ def test_health_is_200_while_serving_and_503_while_draining() -> None:
 )
 def test_route_names_the_servers_own_pages(target: bytes, page: str | None) -> None:
     assert route(target) == page
+    if page is not None:  # the server asks route() only for targets under the prefix
+        assert target.startswith(PAGES_PREFIX)
 
 
 # -- metrics -----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from ._interface import on_loop as on_loop
 from ._interface import run_on_loop as run_on_loop
 from ._operation import ReactorOperation as ReactorOperation
 from ._operation import ReactorSender as ReactorSender
+from ._reactor_of import reactor_of as reactor_of
 from ._running_loop import running_loop as running_loop
 from ._scheduler import IoScheduler as IoScheduler
-from ._scheduler import reactor_of as reactor_of
 from ._signals import on_signals as on_signals

@@ -23,7 +23,7 @@ from ..._core import (
 from ._interface import Reactor, TimerHandle
 from ._operation import ReactorOperation, ReactorSender
 
-__all__ = ["IoScheduler", "reactor_of"]
+__all__ = ["IoScheduler"]
 
 
 class IoScheduler:
@@ -101,17 +101,6 @@ class IoScheduler:
 
     def __hash__(self) -> int:
         return id(self.reactor)
-
-
-def reactor_of(scheduler: object, algorithm: str) -> Reactor:
-    """The reactor behind ``scheduler``; ``TypeError`` naming ``algorithm`` if it has none
-    (mypy rejects those, but an untyped caller may pass anything)."""
-    if isinstance(scheduler, IoScheduler):
-        return scheduler.reactor
-    raise TypeError(
-        f"{algorithm}: needs a scheduler with an I/O reactor (IoContext, VirtualTimeScheduler "
-        f"or AnyioScheduler), got {type(scheduler).__name__}"
-    )
 
 
 # -- schedule() ---------------------------------------------------------------------------------

@@ -33,7 +33,8 @@ from typing import Any, final
 from ..._core import ClosedResourceError, Receiver, Sender
 from ._interface import Reactor
 from ._operation import ReactorOperation, ReactorSender
-from ._scheduler import IoScheduler, reactor_of
+from ._reactor_of import reactor_of
+from ._scheduler import IoScheduler
 
 __all__ = ["on_signals"]
 
