@@ -94,6 +94,7 @@ COMPILED = [
     "dsexec/http/_known_heads.py",
     "dsexec/http/_parser.py",
     "dsexec/http/_request.py",
+    "dsexec/http/_response_checks.py",
     "dsexec/http/_serve.py",
     "dsexec/http/_static_cache.py",
     "dsexec/http/_write_response.py",

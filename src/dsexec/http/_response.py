@@ -1,4 +1,5 @@
-"""``Response`` and its bodies: what a handler answers with.
+"""``Response``: what a handler answers with (its bodies other than ``bytes`` are in
+``_bodies.py``, its fields' checks in ``_response_checks.py``).
 
 A :class:`Response` is a value: status, headers, and a body that is ``bytes`` (sent with a
 ``Content-Length``, in one write with the head), a :class:`FileBody` (a ``Content-Length``,
@@ -9,97 +10,18 @@ transfer coding: a function returning the sender of the next piece, ``b""`` at t
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable
-from typing import IO, final
+from collections.abc import Callable
+from typing import Final, final
 
 import attrs
 
-from .._core import Sender
+from ._bodies import Body, FileBody, StreamBody
+from ._response_checks import check_status, to_body, to_headers
 
 __all__ = ["FileBody", "Response", "StreamBody"]
 
-
-def _headers(value: Iterable[tuple[bytes, bytes]]) -> tuple[tuple[bytes, bytes], ...]:
-    headers = tuple(value)
-    for pair in headers:
-        candidate: object = pair
-        # The usual pair, by exact types (a handful of C calls); anything else is checked
-        # properly below (bytes subclasses are fine too).
-        if (
-            type(candidate) is tuple
-            and len(candidate) == 2
-            and type(candidate[0]) is bytes
-            and type(candidate[1]) is bytes
-        ):
-            continue
-        if not (
-            isinstance(candidate, tuple)
-            and len(candidate) == 2
-            and isinstance(candidate[0], bytes)
-            and isinstance(candidate[1], bytes)
-        ):
-            raise TypeError(f"Response: headers must be (bytes, bytes) pairs, got {pair!r:.60}")
-    return headers
-
-
-def _status(_: object, __: object, value: int) -> None:
-    """``Response.status``'s validator: an int in 100..599 (one call; attrs' ``and_`` of three
-    validators costs four per response)."""
-    if type(value) is int and 100 <= value <= 599:
-        return
-    candidate: object = value
-    if not isinstance(candidate, int) or isinstance(candidate, bool):
-        raise TypeError(f"Response: status must be an int, got {value!r:.60}")
-    raise ValueError(f"Response: status must be in 100..599, got {value}")
-
-
-@final
-@attrs.frozen
-class FileBody:
-    """A response body read from a file: ``count`` bytes (``None``: to the end) from
-    ``offset``. ``file`` is a path, or an open binary file / fd the caller keeps open until the
-    write completes (a path is opened and closed by the write)."""
-
-    file: str | os.PathLike[str] | IO[bytes] | int
-    offset: int = attrs.field(default=0, validator=attrs.validators.ge(0))
-    count: int | None = attrs.field(
-        default=None, validator=attrs.validators.optional(attrs.validators.ge(0))
-    )
-
-
-@final
-@attrs.frozen
-class StreamBody:
-    """A response body produced piece by piece: ``next_chunk()`` returns the sender of the next
-    piece (``bytes``), ``b""`` when the body is over. Sent with chunked transfer coding (to an
-    HTTP/1.0 client: unframed, and the connection closes after it); with ``content_length=N``
-    sent with that ``Content-Length`` instead, and the pieces must add up to exactly ``N`` bytes
-    (more or fewer fail the write, and the connection closes). A ``HEAD`` answer keeps the
-    framing header a ``GET`` would get, without the body."""
-
-    next_chunk: Callable[[], Sender[bytes]] = attrs.field(validator=attrs.validators.is_callable())
-    content_length: int | None = attrs.field(
-        default=None,
-        validator=attrs.validators.optional(
-            attrs.validators.and_(attrs.validators.instance_of(int), attrs.validators.ge(0))
-        ),
-    )
-
-
-Body = bytes | FileBody | StreamBody
-
-
-def _body(value: object) -> Body:
-    if type(value) is bytes:
-        return value
-    if isinstance(value, bytearray | memoryview):
-        return bytes(value)
-    if not isinstance(value, bytes | FileBody | StreamBody):
-        raise TypeError(
-            f"Response: body must be bytes, a FileBody or a StreamBody, got {type(value).__name__}"
-        )
-    return value
+# check_status takes any object (and names a bad one); as the validator of an int field:
+_STATUS_VALIDATOR: Final[Callable[[object, object, int], None]] = check_status
 
 
 @final
@@ -114,7 +36,7 @@ class Response:
     range ``ValueError``.
     """
 
-    status: int = attrs.field(validator=_status)
-    headers: tuple[tuple[bytes, bytes], ...] = attrs.field(default=(), converter=_headers)
-    body: Body = attrs.field(default=b"", converter=_body)
+    status: int = attrs.field(validator=_STATUS_VALIDATOR)
+    headers: tuple[tuple[bytes, bytes], ...] = attrs.field(default=(), converter=to_headers)
+    body: Body = attrs.field(default=b"", converter=to_body)
     close: bool = False
