@@ -97,11 +97,17 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_the_memo_gives_serialize_responses_bytes_first_and_again(case: Any) -> None:
-    status, headers, body, version, keep_alive, date, method = case
-    _known_heads._HEADS.clear()
-    expected = serialize_response(
+def reference(  # noqa: PLR0917
+    status: int,
+    headers: Any,
+    body: bytes,
+    version: str,
+    keep_alive: bool,
+    date: bytes | None,
+    method: bytes,
+) -> bytes:
+    """``serialize_response``'s answer for the memo's positional arguments."""
+    return serialize_response(
         status,
         headers,
         body,
@@ -110,21 +116,20 @@ def test_the_memo_gives_serialize_responses_bytes_first_and_again(case: Any) -> 
         date=date,
         request_method=method,
     )
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_memo_gives_serialize_responses_bytes_first_and_again(case: Any) -> None:
+    status, headers, body, version, keep_alive, date, method = case
+    _known_heads._HEADS.clear()
+    expected = reference(*case)
     for _ in range(2):  # built, then found again
         assert serialize_response_known(*case) == expected
     # the other method's answer comes from the same head
     other = b"GET" if method == b"HEAD" else b"HEAD"
     assert serialize_response_known(
         status, headers, body, version, keep_alive, date, other
-    ) == serialize_response(
-        status,
-        headers,
-        body,
-        http_version=version,
-        keep_alive=keep_alive,
-        date=date,
-        request_method=other,
-    )
+    ) == reference(status, headers, body, version, keep_alive, date, other)
 
 
 @pytest.mark.parametrize(
@@ -161,13 +166,11 @@ def test_the_last_answer_is_found_again_by_identity_and_only_with_the_same_argum
     response = Response(200, TEXT, b"hello")
     args = ("1.1", True, DATE, method)
     first = _known_heads.response_bytes(response, *args)
-    assert first == serialize_response(
-        200, TEXT, b"hello", keep_alive=True, date=DATE, request_method=method
-    )
+    assert first == reference(200, TEXT, b"hello", *args)
     assert _known_heads.response_bytes(response, *args) is first
     # any other argument, or an equal but other response, is serialised on its own
     other_date = b"Sun, 06 Nov 1994 08:49:38 GMT"
-    variants = [
+    variants: list[tuple[Response, str, bool, bytes | None, bytes]] = [
         (response, "1.0", True, DATE, method),
         (response, "1.1", False, DATE, method),
         (response, "1.1", True, other_date, method),
@@ -177,17 +180,10 @@ def test_the_last_answer_is_found_again_by_identity_and_only_with_the_same_argum
     ]
     for variant in variants:
         answer = _known_heads.response_bytes(*variant)
-        status, headers, body = variant[0].status, variant[0].headers, variant[0].body
-        assert isinstance(body, bytes)
-        version, keep_alive, date, request_method = variant[1:]
-        assert answer == serialize_response(
-            status,
-            headers,
-            body,
-            http_version=version,
-            keep_alive=keep_alive,
-            date=date,
-            request_method=request_method,
+        given, version, keep_alive, date, request_method = variant
+        assert isinstance(given.body, bytes)
+        assert answer == reference(
+            given.status, given.headers, given.body, version, keep_alive, date, request_method
         )
     assert _known_heads.response_bytes(response, *args) == first
 
