@@ -192,3 +192,15 @@ def test_the_last_answer_is_only_for_bytes_bodies() -> None:
     stream = Response(200, TEXT, StreamBody(lambda: ex.just(b"x")))
     with pytest.raises(TypeError, match="body must be bytes"):
         _known_heads.response_bytes(stream, "1.1", True, DATE, b"GET")
+
+
+def test_a_big_answer_is_not_kept() -> None:
+    small = Response(200, TEXT, b"x")
+    big = Response(200, TEXT, b"y" * (_known_heads._LAST_ANSWER_BYTES + 1))
+    kept = _known_heads.response_bytes(small, "1.1", True, DATE, b"GET")
+    answer = _known_heads.response_bytes(big, "1.1", True, DATE, b"GET")
+    assert answer.endswith(big.body)  # type: ignore[arg-type]
+    entry = _known_heads._LAST.entry
+    assert entry is not None
+    assert entry[0] is small  # the big one did not replace it
+    assert _known_heads.response_bytes(small, "1.1", True, DATE, b"GET") is kept

@@ -73,6 +73,9 @@ class _LastAnswer:
 
 
 _LAST: Final = _LastAnswer()
+_LAST_ANSWER_BYTES: Final = 65536
+"""The largest body whose answer is kept: a big one would stay in memory, twice (body and
+answer), until the next response."""
 
 
 def response_bytes(
@@ -85,7 +88,8 @@ def response_bytes(
     """The whole answer (head, and body unless ``HEAD``) of a ``response`` with a ``bytes``
     body: :func:`serialize_response_known` of its values, and the same bytes object again
     when asked for the last response again with the same arguments. A ``Response`` is frozen,
-    its headers and body immutable, so the same object has the same answer."""
+    its headers and body immutable, so the same object has the same answer. Only answers with
+    bodies up to 64 KiB are kept."""
     last = _LAST.entry
     if (
         last is not None
@@ -102,5 +106,6 @@ def response_bytes(
     data = serialize_response_known(
         response.status, response.headers, body, http_version, keep_alive, date, request_method
     )
-    _LAST.entry = (response, http_version, keep_alive, date, request_method, data)
+    if len(body) <= _LAST_ANSWER_BYTES:
+        _LAST.entry = (response, http_version, keep_alive, date, request_method, data)
     return data
