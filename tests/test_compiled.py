@@ -119,6 +119,15 @@ for base in (BasicSender, ForwardingReceiver):
         instance = subclass.__new__(subclass)
         del instance, subclass
         gc.collect()
+# PerfMonitor: a Python subclass of the compiled LatencyRecorder, built and freed for real.
+from dsexec.perf import PerfMonitor
+for _ in range(5):
+    monitor = PerfMonitor(capacity=4, history=2)
+    with monitor.start_operation():
+        pass
+    assert monitor.snapshot().operations == 1
+    del monitor
+    gc.collect()
 print("freed")
 """
 
