@@ -309,7 +309,17 @@ def test_date_cache_formats_once_per_second() -> None:
     assert calls[0] == 4
 
 
-@pytest.mark.parametrize("reading", [float("nan"), -0.5, "soon", float("-inf")])
+def test_date_cache_takes_whole_seconds_as_ints_too() -> None:
+    now = [784111777]
+    cache = DateCache(lambda: now[0])
+    first = cache.get()
+    assert first == DATE
+    assert cache.get() is first  # the same second: kept
+    now[0] += 1
+    assert cache.get() == b"Sun, 06 Nov 1994 08:49:38 GMT"
+
+
+@pytest.mark.parametrize("reading", [float("nan"), -0.5, "soon", float("-inf"), True])
 def test_date_cache_refuses_bad_clock_readings(reading: object) -> None:
     cache = DateCache(lambda: reading)  # type: ignore[arg-type, return-value]
     with pytest.raises((ValueError, TypeError), match="timestamp"):

@@ -45,8 +45,15 @@ class DateCache:
     def get(self) -> bytes:
         """The ``Date`` value for the clock's current second (cached within the second)."""
         now = self._clock()
-        # NaN fails this test and goes to format_http_date, which rejects it.
-        if isinstance(now, float | int) and self._second <= now < self._second + 1.0:
+        # NaN fails these tests and goes to format_http_date, which rejects it. The first
+        # test is for time.time()'s floats, without a call; an int reading takes the second.
+        if type(now) is float and self._second <= now < self._second + 1.0:
+            return self._value
+        if (
+            isinstance(now, int)
+            and not isinstance(now, bool)
+            and self._second <= now < self._second + 1.0
+        ):
             return self._value
         value = format_http_date(now)  # type: ignore[arg-type]  # it names a bad reading
         self._second = float(int(now))  # type: ignore[call-overload]  # a number, just checked
