@@ -22,6 +22,7 @@ installed as ``medusa``, and its site ``examples/www`` as the data package ``med
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import sysconfig
@@ -51,12 +52,10 @@ MEDUSA = {
 COMPILED = [
     "dsexec/_compiled.py",
     # _core: the sender/receiver protocol and its machinery
-    # not _core/_sender.py: Sender and RestartableOperation are what users subclass, and
-    # mypyc 2.4 corrupts memory freeing a weakly referenced Python subclass (no __slots__) of
-    # a compiled class with attributes (tests/test_compiled.py)
     "dsexec/_core/_algorithm.py",
     "dsexec/_core/_continuation.py",
     "dsexec/_core/_resource.py",
+    "dsexec/_core/_sender.py",
     "dsexec/_core/_stop_token.py",
     # senders: the algorithms of pipelines and servers
     "dsexec/senders/_bulk.py",
@@ -134,6 +133,50 @@ def compiler_problem() -> str | None:
     return None
 
 
+# The instance's weak reference list, looked at first: most instances never had one.
+WEAKREF_CLEARING = (
+    "if (*(PyObject **)((char *)self + Py_TYPE(self)->tp_weaklistoffset) != NULL) "
+    "PyObject_ClearWeakRefs((PyObject *)self);"
+)
+TYPE_TEMPLATE = re.compile(r"static PyTypeObject \w+_template_ = \{\n(.*?)\n *\};", re.DOTALL)
+DEALLOC_SLOT = re.compile(r"\.tp_dealloc = \(destructor\)(\w+),")
+
+
+def mend_weakref_dealloc(c_source: str) -> str:
+    """``c_source`` (mypyc's output) with deallocators that clear weak references first.
+
+    On Python 3.11, mypyc gives a compiled class whose bases include a Python class (and
+    ``Generic`` is one: every generic sender and receiver) a ``__weakref__`` slot, and its
+    deallocator then ``Py_CLEAR``s that slot as if it owned the list's first weak reference:
+    freeing an instance while a weak reference to it lives frees the weak reference too, and
+    memory is corrupted (mypyc 2.4.1; tests/test_compiled.py). CPython's own deallocator
+    calls ``PyObject_ClearWeakRefs`` first, which empties the slot; this adds that call to the
+    deallocator of each type with a ``tp_weaklistoffset``, right after the instance leaves
+    the collector. mypyc is itself compiled, so its code generator cannot be patched; its
+    output is. A deallocator that does not look as expected stops the build rather than
+    leaving the crash in; one that already clears weak references is left as it is (as is
+    Python 3.12+, where mypyc leaves the slot to CPython and sets no offset).
+    """
+    for template in TYPE_TEMPLATE.finditer(c_source):
+        fields = template.group(1)
+        found = DEALLOC_SLOT.search(fields)
+        if ".tp_weaklistoffset" not in fields or found is None:
+            continue
+        name = found.group(1)
+        untrack = r"(?:(?P=indent)    PyObject_GC_UnTrack\(self\);\n)?"
+        opening = rf"\n(?P<indent> *){name}\(\w+ \*self\)\n(?P=indent)\{{\n"
+        head = re.search(opening + untrack, c_source)
+        if head is None:
+            raise SystemExit(f"dsexec: mypyc's {name} is not shaped as setup.py expects")
+        indent = head.group("indent")
+        body = c_source[head.end() : c_source.index(f"\n{indent}}}\n", head.end())]
+        if "PyObject_ClearWeakRefs" in body:
+            continue
+        clearing = f"{indent}    {WEAKREF_CLEARING}\n"
+        c_source = c_source[: head.end()] + clearing + c_source[head.end() :]
+    return c_source
+
+
 def extensions(command: set[str]) -> list[object]:
     """The C extensions to build for ``command``, after saying which build this is."""
     if not command & BUILD_COMMANDS:
@@ -158,16 +201,20 @@ def extensions(command: set[str]) -> list[object]:
     from mypyc.build import mypycify
 
     notice(f"compiled build: {len(COMPILED)} modules with mypyc")
-    return list(
-        mypycify(
-            [
-                "--config-file=pyproject.toml",
-                *(f"src/{path}" for path in COMPILED),
-            ],
-            group_name="dsexec",
-            target_dir="build/mypyc",
-        )
+    built = mypycify(
+        ["--config-file=pyproject.toml", *(f"src/{path}" for path in COMPILED)],
+        group_name="dsexec",
+        target_dir="build/mypyc",
     )
+    for extension in built:
+        for source in extension.sources:
+            if source.endswith(".c"):
+                path = Path(source)
+                text = path.read_text()
+                mended = mend_weakref_dealloc(text)
+                if mended != text:
+                    path.write_text(mended)
+    return list(built)
 
 
 if __name__ == "__main__":

@@ -119,6 +119,15 @@ for base in (BasicSender, ForwardingReceiver):
         instance = subclass.__new__(subclass)
         del instance, subclass
         gc.collect()
+# dsexec's own senders, weakly referenced and freed with the reference alive (compiled build
+# only: generic native classes, whose deallocators setup.py mends; pure, they have __slots__).
+for _ in range(5 if ex.compiled else 0):
+    sender = ex.just(1) | ex.then(abs) | ex.let_value(ex.just)
+    ref = weakref.ref(sender)
+    del sender
+    gc.collect()
+    assert ref() is None
+    del ref
 # PerfMonitor: a Python subclass of the compiled LatencyRecorder, built and freed for real.
 from dsexec.perf import PerfMonitor
 for _ in range(5):
@@ -133,9 +142,9 @@ print("freed")
 
 
 def test_python_subclasses_of_the_extension_points_are_freed_cleanly() -> None:
-    # In a process of its own, where a crash is a failure, not the end of the run: mypyc 2.4
-    # corrupts memory freeing a weakly referenced Python subclass (one without __slots__) of a
-    # compiled class that has attributes, so the classes users subclass stay Python.
+    # In a process of its own, where a crash is a failure, not the end of the run: mypyc 2.4.1
+    # frees the weak reference along with a weakly referenced instance of a generic compiled
+    # class or of its Python subclasses, unless setup.py mends its deallocators.
     done = subprocess.run(
         [sys.executable, "-c", _SUBCLASS_AND_FREE],
         capture_output=True,
@@ -145,3 +154,48 @@ def test_python_subclasses_of_the_extension_points_are_freed_cleanly() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "freed"
+
+
+_MYPYC_SHAPED = """
+static void
+Thing_dealloc(mod___ThingObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    CPy_TRASHCAN_BEGIN(self, Thing_dealloc)
+    CPyDef_Thing_clear((PyObject *)self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+    CPy_TRASHCAN_END(self)
+    done: ;
+}
+        static void
+        Plain_dealloc(mod___PlainObject *self)
+        {
+            PyObject_GC_UnTrack(self);
+            Py_TYPE(self)->tp_free((PyObject *)self);
+        }
+static PyTypeObject CPyType_Thing_template_ = {
+    .tp_dealloc = (destructor)Thing_dealloc,
+    .tp_weaklistoffset = sizeof(mod___ThingObject) + sizeof(PyObject *),
+};
+        static PyTypeObject CPyType_Plain_template_ = {
+            .tp_dealloc = (destructor)Plain_dealloc,
+        };
+"""
+
+
+def test_setup_mends_the_deallocators_of_weakly_referenceable_compiled_classes() -> None:
+    mend = _setup_module().mend_weakref_dealloc
+    mended = mend(_MYPYC_SHAPED)
+    untrack = "    PyObject_GC_UnTrack(self);\n"
+    clearing = f"    {_setup_module().WEAKREF_CLEARING}\n"
+    # Thing has a weak reference list: cleared first, as CPython's own deallocator does.
+    assert untrack + clearing + "    CPy_TRASHCAN_BEGIN(self, Thing_dealloc)" in mended
+    assert mended.count("PyObject_ClearWeakRefs") == 1  # Plain has none: left as it is
+    assert mend(mended) == mended  # already clearing: left as it is
+
+
+def test_setup_stops_the_build_when_a_deallocator_is_not_shaped_as_expected() -> None:
+    mend = _setup_module().mend_weakref_dealloc
+    renamed = _MYPYC_SHAPED.replace("\nThing_dealloc(", "\nThing_dealloc_v2(")
+    with pytest.raises(SystemExit, match=r"Thing_dealloc is not shaped as setup\.py expects"):
+        mend(renamed)

@@ -28,13 +28,11 @@ __all__ = [
     "Receiver",
     "RestartableOperation",
     "Sender",
-    "connect",
     "get_env",
     "require_callable",
     "require_sender",
 ]
 
-T = TypeVar("T")
 R = TypeVar("R")
 T_co = TypeVar("T_co", covariant=True)
 T_contra = TypeVar("T_contra", contravariant=True)
@@ -206,13 +204,6 @@ def _not_an_adaptor(obj: object) -> Any:
         f"write `sender | then({name})`; to pipe into your own function of a sender, wrap it: "
         f"`SenderAdaptor('{name}', {name})`"
     )
-
-
-def connect(sender: Sender[T], receiver: Receiver[T], /) -> OperationState:
-    """Connect ``sender`` to ``receiver`` (P2300 ``connect``); ``start()`` the result."""
-    if not isinstance(sender, Sender):
-        raise TypeError(f"connect: expected a Sender, got {type(sender).__name__}")
-    return sender.connect(receiver)
 
 
 def get_env(receiver: Receiver[Any], /) -> Env:
