@@ -16,7 +16,7 @@ point: close the socket rather than write more (timeouts on writes are for slow 
 
 from __future__ import annotations
 
-from typing import ClassVar, Final, final
+from typing import ClassVar, Final, TypeAlias, final
 
 from typing_extensions import Buffer
 
@@ -28,28 +28,30 @@ from ._socket_operation import SocketOperation, socket_error
 __all__ = ["async_write", "write_sender"]
 
 _BYTES: Final = (bytes, bytearray)
+# What a write holds: its len() is the number of bytes (a memoryview is cast to flat bytes).
+_Bytes: TypeAlias = bytes | bytearray | memoryview
 
 
 @final
 class _WriteOp(SocketOperation[int]):
-    """Sends ``data``; ``_rest`` is what the first ``send`` left, sent as writability allows."""
+    """Sends ``data`` (bytes, or a flat byte ``memoryview``: ``len`` counts its bytes);
+    ``_rest`` is what the first ``send`` left, sent as writability allows."""
 
     __slots__ = ("_data", "_rest", "_total")
     name: ClassVar[str] = "async_write"
     writes: ClassVar[bool] = True
 
-    def __init__(  # noqa: PLR0917
+    def __init__(
         self,
         reactor: Reactor,
         receiver: Receiver[int],
         sock: Socket,
-        data: Buffer,
-        total: int,
+        data: _Bytes,
         rest: memoryview | None = None,
     ) -> None:
         super().__init__(reactor, receiver, sock)
         self._data = data
-        self._total = total
+        self._total = len(data)
         self._rest = rest
 
     def _begin(self) -> None:
@@ -88,7 +90,8 @@ class _WriteOp(SocketOperation[int]):
 
 @final
 class _WriteSender(ReactorSender):
-    """``data`` is ``(reactor, sock, data, total)``."""
+    """``data`` is ``(reactor, sock, data)``; ``data`` is bytes or a flat byte ``memoryview``
+    (no length beside it: a sender held per connection stays one tuple size smaller)."""
 
     __slots__ = ()
     name: ClassVar[str] = "async_write"
@@ -98,13 +101,14 @@ class _WriteSender(ReactorSender):
         # connect(receiver).start() without an operation state for the common case -- on the
         # loop thread, not stopped, and the data fits in the send buffer -- as a let_value
         # answering a request uses it. Anything else is a _WriteOp's job.
-        reactor, sock, data, total = self.data
+        reactor, sock, data = self.data
         if not on_loop(reactor):
             return self.connect(receiver)
         source = receiver.get_env().stop_token.source
         if source is not None and source.stopped:
             receiver.set_stopped()
             return None
+        total = len(data)
         try:
             sent = sock.raw.send(data) if total else 0
         except BlockingIOError:
@@ -116,17 +120,17 @@ class _WriteSender(ReactorSender):
             receiver.set_value(total)
             return None
         # The operation waits to send the rest.
-        return _WriteOp(reactor, receiver, sock, data, total, memoryview(data)[sent:])
+        return _WriteOp(reactor, receiver, sock, data, memoryview(data)[sent:])
 
     def __repr__(self) -> str:
-        return f"async_write({self.data[1]!r}, <{self.data[3]} bytes>)"
+        return f"async_write({self.data[1]!r}, <{len(self.data[2])} bytes>)"
 
 
 def write_sender(reactor: Reactor, sock: Socket, data: bytes, /) -> Sender[int]:
     """``async_write``'s sender for arguments known good -- ``reactor`` a checked scheduler's,
     ``sock`` a :class:`Socket`, ``data`` bytes -- without checking them again: for the
     package's own writers (``dsexec.http`` answers every request through it)."""
-    return _WriteSender(None, (reactor, sock, data, len(data)))
+    return _WriteSender(None, (reactor, sock, data))
 
 
 def async_write(scheduler: IoScheduler, sock: Socket, data: Buffer, /) -> Sender[int]:
@@ -141,7 +145,7 @@ def async_write(scheduler: IoScheduler, sock: Socket, data: Buffer, /) -> Sender
     if sock.__class__ is not Socket and not isinstance(sock, Socket):
         raise TypeError(f"async_write: expected a dsexec.net.Socket, got {type(sock).__name__}")
     if isinstance(data, _BYTES):
-        return _WriteSender(None, (reactor, sock, data, len(data)))
+        return _WriteSender(None, (reactor, sock, data))
     try:
         view = memoryview(data)
     except TypeError:
@@ -150,4 +154,4 @@ def async_write(scheduler: IoScheduler, sock: Socket, data: Buffer, /) -> Sender
         ) from None
     if view.format != "B" or view.ndim != 1:
         view = view.cast("B")
-    return _WriteSender(None, (reactor, sock, view, view.nbytes))
+    return _WriteSender(None, (reactor, sock, view))

@@ -28,10 +28,8 @@ from collections.abc import Callable
 from typing import Any, Never, TypeVar, final, overload
 
 from .._core import (
-    EMPTY_ENV,
     MISSING,
     BasicSender,
-    Env,
     OperationState,
     PreservingAdaptor,
     Receiver,
@@ -52,17 +50,15 @@ class _RepeatOp(RestartLoop):
     """The loop of ``repeat()``, and the base of the other two forms, which override
     ``set_value`` and ``start``; the operation is the child's receiver."""
 
-    __slots__ = ("_data", "_env", "_sender")
+    __slots__ = ("_data", "_sender")
 
     def __init__(self, sender: Sender[Any], data: Any, receiver: Receiver[Any]) -> None:
         super().__init__(sender.restartable, receiver)
         self._sender: Sender[Any] | None = sender
         self._data = data
-        self._env = EMPTY_ENV  # until start() reads the receiver's
 
     def start(self) -> None:
-        env = self._env = self._receiver.get_env()
-        self._start_loop(env)
+        self._start_loop(self._receiver.get_env())
 
     def _connect_child(self) -> OperationState:
         sender = self._sender
@@ -84,12 +80,6 @@ class _RepeatOp(RestartLoop):
     def set_stopped(self) -> None:
         self._drop_child()
         self._receiver.set_stopped()
-
-    def get_env(self) -> Env:
-        env = self._env
-        if env is EMPTY_ENV:  # asked before start(): not read yet
-            return self._receiver.get_env()
-        return env
 
 
 @final

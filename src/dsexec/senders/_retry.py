@@ -18,7 +18,6 @@ from typing import Any, TypeVar, final, overload
 from .._core import (
     MISSING,
     BasicSender,
-    Env,
     OperationState,
     PreservingAdaptor,
     Receiver,
@@ -66,9 +65,6 @@ class _RetryOp(RestartLoop):
     def set_stopped(self) -> None:
         self._child = None
         self._receiver.set_stopped()
-
-    def get_env(self) -> Env:
-        return self._receiver.get_env()
 
 
 def _check_retries(retries: Any) -> int | None:

@@ -53,7 +53,7 @@ from typing import Any, Final
 
 from mypy_extensions import mypyc_attr
 
-from .._core import Env, OperationState, Receiver, RestartableOperation, StopSource
+from .._core import EMPTY_ENV, Env, OperationState, Receiver, RestartableOperation
 
 __all__ = ["RestartLoop"]
 
@@ -74,13 +74,13 @@ class RestartLoop:
     round; otherwise each round connects a new one.
     """
 
-    __slots__ = ("_child", "_receiver", "_reuse", "_source")
+    __slots__ = ("_child", "_env", "_receiver", "_reuse")
 
     def __init__(self, reuse: bool, receiver: Receiver[Any]) -> None:
         self._child: OperationState | None = None
         self._reuse = reuse
         self._receiver = receiver
-        self._source: StopSource | None = None
+        self._env = EMPTY_ENV  # until _start_loop: the receiver's, read once for every round
 
     def _connect_child(self) -> OperationState:
         raise NotImplementedError
@@ -94,7 +94,7 @@ class RestartLoop:
     def _start_loop(self, env: Env) -> None:
         """Run the first round under ``env``'s stop source; if stop was requested already,
         complete with ``_stopped()`` instead."""
-        self._source = env.stop_token.source
+        self._env = env
         self._restart()  # no round has begun, so no ticket: this runs the first one
 
     def _restart(self) -> None:
@@ -104,7 +104,7 @@ class RestartLoop:
         The loop itself is here too (not in a method of its own) because a completion that
         arrives later calls this once per round: one Python call fewer per round of a
         keep-alive connection."""
-        source = self._source
+        source = self._env.stop_token.source
         if source is not None and source.stopped:
             self._drop_child()
             self._stopped()
@@ -141,3 +141,11 @@ class RestartLoop:
         self._child = None
         if self._reuse and isinstance(child, RestartableOperation):
             child.retire()
+
+    def get_env(self) -> Env:
+        """The children's environment: the receiver's, read once when the loop started (it
+        is the receiver's of every round; before the start, asked afresh)."""
+        env = self._env
+        if env is EMPTY_ENV:
+            return self._receiver.get_env()
+        return env
