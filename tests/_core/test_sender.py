@@ -59,9 +59,9 @@ def test_a_weakly_referenced_sender_is_freed_and_its_reference_cleared(make: Any
         try:
             reference = weakref.ref(sender)
         except TypeError:
-            # dsexec's own senders have __slots__ in the pure build; compiled, they take
-            # weak references (mypyc gives every generic class the slot)
-            assert not ex.compiled
+            # dsexec's own senders may refuse: they have __slots__ in the pure build, and
+            # compiled on Python 3.12+ (mypyc gives generic classes a __weakref__ slot on 3.11
+            # only); a user's subclass always takes them
             assert not isinstance(sender, _Answer)
             return
         callback_reference = weakref.ref(sender, lambda _reference: None)

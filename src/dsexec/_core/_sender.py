@@ -163,10 +163,12 @@ class Sender(Generic[T_co]):
         return adaptor(self)
 
     def __await__(self) -> Generator[Any, Any, T_co]:
+        # The coroutine's own iterator, not a generator delegating to it: compiled, a
+        # generator's yield from passes a task's cancellation on through throw(type, exc, tb),
+        # deprecated (and warned about) on Python 3.12+.
         if _await_sender is None:
             raise RuntimeError("awaiting a sender needs dsexec.schedulers: `import dsexec` first")
-        result: T_co = yield from _await_sender(self).__await__()
-        return result
+        return _await_sender(self).__await__()
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)
