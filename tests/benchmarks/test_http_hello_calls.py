@@ -12,15 +12,22 @@ from benchmarks.http_hello import run as hello
 
 def test_the_count_of_a_request_is_the_same_run_after_run() -> None:
     target = calls.Target("dsexec", hello.DSEXEC_SERVER)
-    first = calls.per_request(target, 40, sys.executable, top=60)
-    second = calls.per_request(target, 40, sys.executable, top=60)
+    first = calls.per_request(target, 40, sys.executable, top=1000)
+    second = calls.per_request(target, 40, sys.executable, top=1000)
     # The same count every time: start-up and shutdown cancel out between the N and 2N runs,
     # so the server's own functions (Python in both builds) count exactly once per request.
-    # (Compiled, calls made from compiled code are invisible to cProfile: fewer in all.)
+    # (Compiled, calls made from compiled code are invisible to cProfile: fewer in all.) The
+    # Python functions' sum is compared: CPython 3.12's profiler also counts some builtin
+    # constructor calls (``type.__new__``), a varying number of them.
     assert 3 < first.per_request < 200
-    assert first.per_request == pytest.approx(second.per_request, abs=0.5)
+    assert _in_python(first) == pytest.approx(_in_python(second), abs=0.5)
     each = {name.rpartition("(")[2]: count for count, name in first.top if "dsexec_server" in name}
     assert each == {"__call__)": pytest.approx(1.0), "closed)": pytest.approx(1.0)}
+
+
+def _in_python(count: calls.Count) -> float:
+    """Calls per request of functions written in Python (not builtins)."""
+    return sum(per_request for per_request, name in count.top if ".py:" in name)
 
 
 def test_an_unknown_server_is_refused() -> None:

@@ -278,7 +278,7 @@ class PerfMonitor(LatencyRecorder):
             latency_sum = self._latency_sum
         if samples:
             p50, p90, p99 = (float(q) for q in np.percentile(latencies, (50.0, 90.0, 99.0)))
-            largest = float(latencies.max())
+            largest = float(np.max(latencies))
         else:
             p50 = p90 = p99 = largest = _NAN
         return PerfSnapshot(

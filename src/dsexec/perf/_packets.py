@@ -297,7 +297,7 @@ def simd_process_packets(batch: PacketBatch, /) -> PacketInfo:
     if with_options.size:
         in_header = first[with_options] - _FIRST_WITHOUT_OPTIONS > _OPTION_WORD  # (10, k)
         option_words = words[with_options, 5:].T
-        total[with_options] += np.add.reduce(option_words * in_header, axis=0, dtype=np.uint64)
+        total[with_options] += (option_words * in_header).sum(axis=0, dtype=np.uint64)
     # A non-zero multiple of 0xFFFF: times the inverse of 0xFFFF mod 2**64, minus one, it is
     # below (2**64 - 1) // 0xFFFF (multiples map to their quotient, zero wraps to the top).
     total *= _INVERSE_OF_FFFF
