@@ -24,7 +24,6 @@ from ._completion import VALUE as VALUE
 from ._completion import Completion as Completion
 from ._completion import CompletionSink as CompletionSink
 from ._completion import StoringReceiver as StoringReceiver
-from ._connect import connect as connect
 from ._continuation import LetValueSender as LetValueSender
 from ._continuation import connect_continuation as connect_continuation
 from ._continuation import not_a_sender as not_a_sender
@@ -50,6 +49,7 @@ from ._sender import OperationState as OperationState
 from ._sender import Receiver as Receiver
 from ._sender import RestartableOperation as RestartableOperation
 from ._sender import Sender as Sender
+from ._sender import connect as connect
 from ._sender import get_env as get_env
 from ._sender import require_callable as require_callable
 from ._sender import require_sender as require_sender

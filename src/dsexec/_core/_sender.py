@@ -28,11 +28,13 @@ __all__ = [
     "Receiver",
     "RestartableOperation",
     "Sender",
+    "connect",
     "get_env",
     "require_callable",
     "require_sender",
 ]
 
+T = TypeVar("T")
 R = TypeVar("R")
 T_co = TypeVar("T_co", covariant=True)
 T_contra = TypeVar("T_contra", contravariant=True)
@@ -163,11 +165,11 @@ class Sender(Generic[T_co]):
         return adaptor(self)
 
     def __await__(self) -> Generator[Any, Any, T_co]:
-        # The coroutine's own iterator, not a generator delegating to it: compiled, a
-        # generator's yield from passes a task's cancellation on through throw(type, exc, tb),
-        # deprecated (and warned about) on Python 3.12+.
         if _await_sender is None:
             raise RuntimeError("awaiting a sender needs dsexec.schedulers: `import dsexec` first")
+        # The coroutine's own iterator, not a generator delegating to it: one frame fewer, and
+        # compiled (mypyc) a generator's `yield from` passes a task's cancellation on through
+        # throw(type, exc, tb), deprecated (and warned about) on Python 3.12+.
         return _await_sender(self).__await__()
 
 
@@ -206,6 +208,13 @@ def _not_an_adaptor(obj: object) -> Any:
         f"write `sender | then({name})`; to pipe into your own function of a sender, wrap it: "
         f"`SenderAdaptor('{name}', {name})`"
     )
+
+
+def connect(sender: Sender[T], receiver: Receiver[T], /) -> OperationState:
+    """Connect ``sender`` to ``receiver`` (P2300 ``connect``); ``start()`` the result."""
+    if not isinstance(sender, Sender):
+        raise TypeError(f"connect: expected a Sender, got {type(sender).__name__}")
+    return sender.connect(receiver)
 
 
 def get_env(receiver: Receiver[Any], /) -> Env:
