@@ -1,5 +1,5 @@
 """The sender protocol's public faces: ``connect`` as a function, and what a user's sender
-subclass gets from :class:`Sender` (the same in both builds: ``Sender`` is compiled in one)."""
+subclass gets from :class:`Sender`, the same in both builds."""
 
 from __future__ import annotations
 
@@ -60,8 +60,8 @@ def test_a_weakly_referenced_sender_is_freed_and_its_reference_cleared(make: Any
             reference = weakref.ref(sender)
         except TypeError:
             # dsexec's own senders may refuse: they have __slots__ in the pure build, and
-            # compiled on Python 3.12+ (mypyc gives generic classes a __weakref__ slot on 3.11
-            # only); a user's subclass always takes them
+            # compiled on Python 3.12+ (mypyc gives a class with a Python base, such as Generic
+            # or Sender, a __weakref__ slot on 3.11 only); a user's subclass always takes them
             assert not isinstance(sender, _Answer)
             return
         callback_reference = weakref.ref(sender, lambda _reference: None)
