@@ -102,8 +102,10 @@ import gc, sys, weakref
 import dsexec as ex
 from dsexec._core import BasicSender, ClosingContext, ForwardingReceiver
 
-# What users subclass, as users do (no __slots__: instances take weak references).
-for base in (ex.Sender, ex.RestartableOperation, ClosingContext):
+# What users subclass, as users do (no __slots__: instances take weak references); compiled,
+# the bases with a Python base (BasicSender, ForwardingReceiver) bring the weak-reference slot
+# themselves, and their deallocators clear it (setup.py).
+for base in (ex.Sender, ex.RestartableOperation, ClosingContext, BasicSender, ForwardingReceiver):
     for _ in range(5):
         subclass = type("Mine", (base,), {})
         instance = subclass.__new__(subclass)
