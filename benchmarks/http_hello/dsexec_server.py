@@ -10,8 +10,9 @@ Per connection: ``async_read | let_value(answer every complete request head) |
 repeat_until(closed)``, closed on every path by ``finally_``. The per-request path is kept
 lean: a read holding exactly one complete head that no regular expression flags as saying
 ``Connection``, ``Content-Length``, ``Transfer-Encoding`` or ``HTTP/1.0`` is answered with a
-write sender built once per connection; anything else (pipelined heads, partial heads, those
-headers) takes the head-by-head path, which sends one response per head in a single write.
+write sender built once per connection (a head found plain is remembered, in a small bounded
+set, so the same head again skips the search); anything else (pipelined heads, partial heads,
+those headers) takes the head-by-head path, which sends one response per head in a single write.
 Request bodies are not read: a request announcing one is answered and the connection closed.
 Ctrl-C stops it.
 
@@ -57,6 +58,26 @@ SPECIAL = re.compile(
     rb"|[Cc](?i:onnection|ontent-length)[ \t]*:"
     rb"|[Tt](?i:ransfer-encoding)[ \t]*:)"
 )
+
+# Heads already found plain (one whole head, nothing SPECIAL): a keep-alive client mostly sends
+# the same head again and again, and a set lookup (the head's hash and one comparison) costs a
+# fraction of the search. Bounded: short heads only, and forgotten all at once when full.
+PLAIN_HEADS: set[bytes] = set()
+MAX_PLAIN_HEADS = 256
+MAX_PLAIN_HEAD_BYTES = 512
+
+
+def is_plain_head(data: bytes) -> bool:
+    """Whether ``data`` is exactly one whole request head of a plain keep-alive request (its
+    end is the first and only one, and no ``SPECIAL`` header or HTTP/1.0 in it)."""
+    if data.find(END_OF_HEAD) != len(data) - 4 or SPECIAL.search(data) is not None:
+        return False
+    if len(data) <= MAX_PLAIN_HEAD_BYTES:
+        if len(PLAIN_HEADS) >= MAX_PLAIN_HEADS:
+            PLAIN_HEADS.clear()
+        PLAIN_HEADS.add(data)
+    return True
+
 
 # The value of a round tells repeat_until whether the connection is done: bytes written (>= 0)
 # to go on, CLOSED to stop. Senders are reusable, so the constant ones are built once.
@@ -143,9 +164,9 @@ class Responder:
         if self._pending:
             data = self._pending + data
             self._pending = b""
-        if data.find(END_OF_HEAD) == len(data) - 4 and SPECIAL.search(data) is None:
-            # the common case, inlined: one whole head (its end is the first and only one)
-            # of a plain keep-alive request; pipelined heads and the rest go through answer()
+        if data in PLAIN_HEADS or is_plain_head(data):
+            # the common case: one whole head of a plain keep-alive request, seen before or
+            # found plain now; pipelined heads and the rest go through answer()
             return self._answer_one
         responses, close, used = answer(data)
         if used < len(data):

@@ -123,3 +123,53 @@ def test_responder_ends_the_connection_on_eof_and_after_a_closing_answer(
     assert hp.closed(hp.CLOSED)
     assert not hp.closed(len(hp.CLOSE))
     assert peer.recv(1000) == hp.CLOSE
+
+
+@pytest.fixture
+def no_plain_heads() -> Iterator[set[bytes]]:
+    hp.PLAIN_HEADS.clear()
+    yield hp.PLAIN_HEADS
+    hp.PLAIN_HEADS.clear()
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET / HTTP/1.0\r\nHost: x\r\n\r\n",
+        b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n",
+        GET + GET,  # pipelined: answer() counts them
+        GET[:-2],  # incomplete
+        GET + b"GET",  # a whole head and the start of the next
+    ],
+)
+def test_is_plain_head_refuses_and_never_remembers_anything_but_one_plain_head(
+    no_plain_heads: set[bytes], head: bytes
+) -> None:
+    assert not hp.is_plain_head(head)
+    assert not no_plain_heads
+
+
+def test_a_plain_head_is_remembered_and_the_memory_stays_bounded(
+    no_plain_heads: set[bytes],
+) -> None:
+    assert hp.is_plain_head(GET)
+    assert no_plain_heads == {GET}
+    long_head = b"GET /" + b"x" * hp.MAX_PLAIN_HEAD_BYTES + b" HTTP/1.1\r\n\r\n"
+    assert hp.is_plain_head(long_head)  # plain, but too long to keep
+    assert long_head not in no_plain_heads
+    for number in range(3 * hp.MAX_PLAIN_HEADS):
+        assert hp.is_plain_head(b"GET /%d HTTP/1.1\r\n\r\n" % number)
+        assert len(no_plain_heads) <= hp.MAX_PLAIN_HEADS
+
+
+def test_responder_answers_a_remembered_head_and_still_looks_at_the_others(
+    no_plain_heads: set[bytes], responder: tuple[ex.IoContext, Respond, socket.socket]
+) -> None:
+    ctx, answer, peer = responder
+    first = answer(GET)
+    assert GET in no_plain_heads
+    assert answer(GET) is first  # remembered: the same prebuilt write
+    closing = answer(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+    assert closing is not first
+    assert ex.sync_wait(closing, context=ctx) == hp.CLOSED
+    assert peer.recv(1000) == hp.CLOSE
