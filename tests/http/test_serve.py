@@ -47,8 +47,10 @@ class AuditRecords(logging.Handler):
     def __init__(self) -> None:
         super().__init__()
         self.events: list[tuple[str, str]] = []
+        self.records: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
         event: Any = getattr(record, "event", "?")
         reason: Any = getattr(record, "reason", "")
         self.events.append((event, reason))
@@ -374,16 +376,19 @@ def test_smuggling_shapes_are_refused_and_closed(shape: str, whole: bool) -> Non
 
 
 @pytest.mark.parametrize("whole", [True, False], ids=["whole", "byte-by-byte"])
-def test_size_limits_hold_however_the_bytes_come(whole: bool) -> None:
+def test_size_limits_hold_however_the_bytes_come(whole: bool, audit: AuditRecords) -> None:
     limits = Limits(max_header_bytes=1024, max_body_bytes=100)
     big_head = get(b"/", b"X-Big: " + b"a" * 2000)
     big_body = post(b"b" * 101)
-    for data, status in ((big_head, b"431"), (big_body, b"413")):
+    cases = ((big_head, b"431", "max_header_bytes"), (big_body, b"413", "max_body_bytes"))
+    for data, status, limit in cases:
         with Served(echo, limits=limits) as served:
             client = served.connect()
             feed(served, client, data, whole=whole)
             received = served.receive(client, lambda got: False)
             assert received.split(b" ", 2)[1] == status
+        assert [reason for event, reason in audit.events if event == "limit"] == [limit]
+        audit.events.clear()
 
 
 # -- limits, timeouts and access control ----------------------------------------------------------
@@ -405,6 +410,18 @@ def test_the_connection_limit_answers_503_and_closes(audit: AuditRecords) -> Non
         fourth = served.connect()
         served.send(fourth, get())
         assert served.read_response(fourth).status == 200  # a place became free
+
+
+def test_every_admitted_client_is_audited_with_its_address_and_port(audit: AuditRecords) -> None:
+    with Served(hello) as served:
+        client = served.connect()
+        served.send(client, get())
+        assert served.read_response(client).status == 200
+        port = served.acceptor.port
+    (accepted,) = [vars(record) for record in audit.records if vars(record)["event"] == "accept"]
+    assert accepted["peer"] == ipaddress.IPv4Address("127.0.0.1")
+    assert accepted["local_port"] == port
+    assert accepted["reason"] == "accepted"
 
 
 def test_access_list_closes_refused_peers_before_reading(audit: AuditRecords) -> None:
@@ -441,7 +458,7 @@ def test_the_header_timer_starts_at_accept(
         assert not served.closed_by_server(client)
         served.advance(1.5)
         assert served.closed_by_server(client)
-        assert ("limit", "timeout") in audit.events
+        assert ("limit", "header_timeout") in audit.events
 
 
 def test_slowloris_trickling_a_head_is_cut_at_the_header_deadline(
@@ -479,7 +496,9 @@ def test_slowloris_on_a_kept_alive_connection_is_cut_at_the_header_deadline(
         assert vts.time() - started < 11.5
 
 
-def test_a_request_body_has_an_absolute_deadline(vts: ex.VirtualTimeScheduler) -> None:
+def test_a_request_body_has_an_absolute_deadline(
+    vts: ex.VirtualTimeScheduler, audit: AuditRecords
+) -> None:
     with Served(echo, context=vts, limits=TIMEOUTS) as served:
         client = served.connect()
         served.send(client, b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n")
@@ -490,9 +509,14 @@ def test_a_request_body_has_an_absolute_deadline(vts: ex.VirtualTimeScheduler) -
             served.advance(1)
         assert served.closed_by_server(client)
         assert 29 <= vts.time() <= 31.5
+        assert [reason for event, reason in audit.events if event == "limit"] == [
+            "request_timeout"
+        ]
 
 
-def test_idle_keep_alive_connections_are_closed(vts: ex.VirtualTimeScheduler) -> None:
+def test_idle_keep_alive_connections_are_closed(
+    vts: ex.VirtualTimeScheduler, audit: AuditRecords
+) -> None:
     with Served(hello, context=vts, limits=TIMEOUTS) as served:
         client = served.connect()
         served.send(client, get())
@@ -505,6 +529,7 @@ def test_idle_keep_alive_connections_are_closed(vts: ex.VirtualTimeScheduler) ->
         assert not served.closed_by_server(client)
         served.advance(1.5)
         assert served.closed_by_server(client)
+        assert [reason for event, reason in audit.events if event == "limit"] == ["idle_timeout"]
 
 
 def test_a_client_that_never_reads_is_cut_at_the_write_deadline(
@@ -520,9 +545,9 @@ def test_a_client_that_never_reads_is_cut_at_the_write_deadline(
         client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         served.send(client, get())
         served.advance(19)
-        assert ("limit", "timeout") not in audit.events
+        assert not [event for event, _ in audit.events if event == "limit"]
         served.advance(2)
-        assert ("limit", "timeout") in audit.events
+        assert [reason for event, reason in audit.events if event == "limit"] == ["write_timeout"]
 
 
 def test_peers_are_normalised_on_a_dual_stack_acceptor() -> None:

@@ -3,7 +3,9 @@ thread safety and flat memory; PerfSnapshot validation. Time is a hand-driven cl
 
 from __future__ import annotations
 
+import gc
 import math
+import resource
 import sys
 import threading
 import tracemalloc
@@ -343,13 +345,12 @@ def test_memory_stays_flat_however_many_operations_run() -> None:
     """Memory does not grow with the number of operations.
 
     Ten million operations through the public path take about ten seconds here, too long for
-    a unit test; ``benchmarks/bench_perf_monitor.py`` runs them and prints the memory. This
-    test runs the same public calls (``start_operation().finish()``, the clock moving 1 ms per
-    reading so that the latency ring wraps about 30 times and the 300 s rate history three
-    times): after a warm-up, 500,000 more operations must leave the count of allocated blocks
-    where it was (one retained object per operation would add 500,000), and 50,000 operations
-    traced by ``tracemalloc`` must leave (almost) nothing allocated (8 bytes per operation
-    would be 400 KB).
+    a unit test: the slow suite runs them (below). This test runs the same public calls
+    (``start_operation().finish()``, the clock moving 1 ms per reading so that the latency ring
+    wraps about 30 times and the 300 s rate history three times): after a warm-up, 500,000
+    more operations must leave the count of allocated blocks where it was (one retained object
+    per operation would add 500,000), and 50,000 operations traced by ``tracemalloc`` must
+    leave (almost) nothing allocated (8 bytes per operation would be 400 KB).
     """
     monitor = PerfMonitor(clock=Clock(step=0.001))
     start = monitor.start_operation
@@ -371,6 +372,29 @@ def test_memory_stays_flat_however_many_operations_run() -> None:
         tracemalloc.stop()
     assert growth < 4096
     assert monitor.snapshot().operations == 600_000
+
+
+@pytest.mark.slow
+def test_memory_stays_flat_over_ten_million_operations() -> None:
+    """The issue's own figure, in the slow suite (``pytest -m slow``, run by CI): after a
+    warm-up that fills the latency ring and the rate history, ten million operations through
+    the public path leave the allocated blocks and the process's peak RSS where they were."""
+    monitor = PerfMonitor(clock=Clock(step=0.001))
+    start = monitor.start_operation
+
+    def run(operations: int) -> None:
+        for _ in range(operations):
+            start().finish()
+
+    run(500_000)
+    gc.collect()
+    blocks = sys.getallocatedblocks()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    run(10_000_000)
+    gc.collect()
+    assert sys.getallocatedblocks() - blocks < 1_000
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak < 2048
+    assert monitor.snapshot().operations == 10_500_000
 
 
 @pytest.mark.parametrize(

@@ -279,6 +279,14 @@ def test_is_blocked_many_takes_a_non_contiguous_array() -> None:
     assert acl.is_blocked_many(wide[:, :16]).tolist() == [True, False]
 
 
+def test_is_blocked_many_takes_a_memoryview_of_rows_as_an_array() -> None:
+    acl = AccessControlList(blocked=["10.0.0.0/8"])
+    batch = rows(["10.0.0.1", "11.0.0.1"])
+    assert acl.is_blocked_many(memoryview(batch)).tolist() == [True, False]  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"shape \(n, 16\)"):
+        acl.is_blocked_many(memoryview(np.zeros((2, 4), np.uint8)))  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("addrs", "error", "match"),
     [

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Final, final
 from .._core import ClosedResourceError
 from ..net import IPAddress, Socket
 from ..security import Limits
+from ..security._audit import audit_limit
 from ._events import PAUSED, BodyChunk, EndOfMessage
 from ._parser import RequestParser
 
@@ -48,6 +49,7 @@ class HttpConnection:
         "closing",
         "continue_sent",
         "deadline",
+        "deadline_limit",
         "first_byte",
         "limits",
         "parser",
@@ -74,6 +76,9 @@ class HttpConnection:
     """Whether the ``100 Continue`` of the current request went out."""
     deadline: float
     """When a server's timeout sweep closes the connection, on the scheduler's clock."""
+    deadline_limit: str
+    """The ``Limits`` field that set ``deadline`` (``"header_timeout"``, ``"idle_timeout"``,
+    ``"request_timeout"``, ``"write_timeout"``): what the audit log names when it passes."""
     first_byte: float
     """When the current request's first byte (for the first request: the connection) arrived,
     on the scheduler's clock (``math.inf``: unknown, so no request deadline)."""
@@ -104,6 +109,7 @@ class HttpConnection:
         self.continue_sent = False
         self.requests = 0
         self.deadline = math.inf
+        self.deadline_limit = "header_timeout"
         self.first_byte = math.inf
         self.started = 0.0
         self.status = 0
@@ -149,6 +155,11 @@ class HttpConnection:
         self.request = None
         if not self.closing:
             self.parser.start_next_cycle()
+
+    def audit_limit(self, limit: str) -> None:
+        """Record in the audit log that this connection hit ``limit`` (a ``Limits`` field)."""
+        local = self.local
+        audit_limit(self.peer[0] if self.peer else None, local[1] if local else 0, limit)
 
     def close(self) -> None:
         """Close the socket (idempotent): pending reads and writes on it end with

@@ -60,6 +60,8 @@ _HEAD: Final = 0
 _BODY: Final = 1
 _CHUNK: Final = 2
 _RECV_SIZE: Final = 65536
+# The statuses of a refusal that is a limit hit, and the Limits field each stands for (audited).
+_LIMIT_OF_STATUS: Final = {431: "max_header_bytes", 413: "max_body_bytes"}
 
 
 @final
@@ -210,12 +212,14 @@ class _ReceiveOp(SocketOperation[Any]):
             now = self._reactor.time()
             if conn.parser.needs_data:  # idle: nothing of the next request has come yet
                 conn.deadline = now + conn.limits.idle_timeout
+                conn.deadline_limit = "idle_timeout"
                 self._idle = True
                 self._wait()
                 return
             # A pipelined request whose bytes are here already (or the end of input).
             conn.first_byte = now
             conn.deadline = now + conn.limits.header_timeout
+            conn.deadline_limit = "header_timeout"
         self._pump()
 
     def _pump(self) -> None:
@@ -230,6 +234,7 @@ class _ReceiveOp(SocketOperation[Any]):
                 request = Request(event, conn)
                 conn.begin_request(request)
                 conn.deadline = conn.first_byte + conn.limits.request_timeout
+                conn.deadline_limit = "request_timeout"
                 self._succeed(request)
                 return
             if kind is BodyChunk:
@@ -307,6 +312,7 @@ class _ReceiveOp(SocketOperation[Any]):
             self._idle = False
             now = conn.first_byte = self._reactor.time()
             conn.deadline = now + conn.limits.header_timeout
+            conn.deadline_limit = "header_timeout"
         conn.parser.feed(data)
         self._pump()
 
@@ -314,6 +320,9 @@ class _ReceiveOp(SocketOperation[Any]):
         """Malformed input: answer ``status`` (best effort), mark the connection done, fail."""
         conn = self._conn
         conn.closing = True
+        limit = _LIMIT_OF_STATUS.get(status)
+        if limit is not None:
+            conn.audit_limit(limit)
         with contextlib.suppress(OSError):  # the client is gone or not reading: closing anyway
             self._sock.raw.send(error_response(status))
         self._fail(HttpError(status, f"{self.name}: {reason}"))

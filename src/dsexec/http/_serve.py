@@ -323,7 +323,10 @@ class HttpServer:
             return
         if self._draining or len(self._live) + self._handshakes >= self.limits.max_connections:
             self.refusals += 1
-            audit_limit(peer, port, "draining" if self._draining else "max_connections")
+            if self._draining:
+                audit_denied(peer, port, "server draining")
+            else:
+                audit_limit(peer, port, "max_connections")
             if tls is not None:
                 sock.close()
                 return
@@ -362,6 +365,7 @@ class HttpServer:
         conn = HttpConnection(sock, limits=self.limits, scheme=scheme)
         now = conn.first_byte = self.scheduler.now()
         conn.deadline = now + self.limits.header_timeout
+        conn.deadline_limit = "header_timeout"
         if self._draining:
             conn.closing = True  # handshaken during a drain: one request, then close
         self._live.add(conn)
@@ -413,9 +417,8 @@ class HttpServer:
                 conn.close()
             return  # every connection is closed: none is left to time out
         for conn in [conn for conn in self._live if conn.deadline <= now]:
-            local = conn.local
             self.timeouts += 1
-            audit_limit(conn.peer[0] if conn.peer else None, local[1] if local else 0, "timeout")
+            conn.audit_limit(conn.deadline_limit)
             conn.close()
 
     # -- draining ---------------------------------------------------------------------------

@@ -98,6 +98,7 @@ def _write_deadline(scheduler: IoScheduler, conn: HttpConnection) -> None:
     response that goes out at once is followed by the next ``read_request``, which sets the
     connection's next deadline before anything else can run on the loop."""
     conn.deadline = scheduler.now() + conn.limits.write_timeout
+    conn.deadline_limit = "write_timeout"
 
 
 def _file_response(  # noqa: PLR0917

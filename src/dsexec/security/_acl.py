@@ -259,6 +259,8 @@ def _split_keys(bounds: list[int]) -> tuple[NDArray[np.uint64], NDArray[np.uint6
 
 def _rows_of(addrs: object) -> NDArray[np.uint8]:
     """``addrs`` as a C-contiguous ``(n, 16)`` uint8 array of keys (IPv4 mapped)."""
+    if isinstance(addrs, memoryview):  # a buffer of rows, as an array is (not iterable in 2-D)
+        addrs = np.asarray(addrs)
     if isinstance(addrs, np.ndarray) and (addrs.dtype == np.uint8 or addrs.ndim != 1):
         if addrs.dtype != np.uint8:
             raise TypeError(
