@@ -10,6 +10,7 @@ import pytest
 
 import dsexec as ex
 from dsexec.http import HttpConnection, Request, Response, read_request, write_response
+from dsexec.http._request import origin_form
 from dsexec.net import Socket
 
 GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -59,3 +60,32 @@ def test_a_scheduler_without_a_reactor_is_refused_when_the_write_is_built(
     _, conn, _ = pair
     with pytest.raises(TypeError, match="write_response: needs a scheduler with an I/O reactor"):
         write_response(ex.InlineScheduler(), conn, Response(200))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("target", "origin"),
+    [
+        (b"/a%20b?x=1", b"/a%20b?x=1"),
+        (b"http://t/a%20b?x=1", b"/a%20b?x=1"),
+        (b"https://t:8443", b"/"),
+        (b"http://t?x=1", b"/?x=1"),
+        (b"http://t/", b"/"),
+        (b"*", b"*"),  # OPTIONS *
+        (b"t:443", b"t:443"),  # CONNECT's authority form
+    ],
+)
+def test_origin_form_keeps_the_path_and_query_of_an_absolute_target(
+    target: bytes, origin: bytes
+) -> None:
+    assert origin_form(target) == origin
+
+
+def test_an_absolute_form_target_gives_its_path_and_query(
+    pair: tuple[ex.IoContext, HttpConnection, socket.socket],
+) -> None:
+    context, conn, client = pair
+    client.sendall(b"GET http://t/a%20b?x=1 HTTP/1.1\r\nHost: t\r\n\r\n")
+    request = ex.sync_wait(read_request(context.get_scheduler(), conn), context=context)
+    assert request is not None
+    assert request.target == b"http://t/a%20b?x=1"  # as sent
+    assert (request.raw_path, request.path, request.query_string) == (b"/a%20b", b"/a b", b"x=1")

@@ -263,6 +263,19 @@ def test_error_response_with_a_date_and_bad_statuses() -> None:
         error_response("400")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("name", [b"Date", b"date", b"DATE"])
+def test_a_date_among_the_headers_is_the_only_one(name: bytes) -> None:
+    own = b"Mon, 01 Jan 2001 00:00:00 GMT"
+    head = serialize_response_head(
+        200, [(b"X-A", b"1"), (name, own), (b"X-B", b"2")], content_length=0, date=DATE
+    )
+    assert head.lower().count(b"\r\ndate: ") == 1
+    assert name + b": " + own + b"\r\n" in head
+    assert DATE not in head
+    assert b"X-A: 1\r\n" in head
+    assert b"X-B: 2\r\n" in head
+
+
 # -- Date ---------------------------------------------------------------------------------
 
 

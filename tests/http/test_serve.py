@@ -10,10 +10,13 @@ import ipaddress
 import logging
 import os
 import socket
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from tests._helpers.served import Served
 
@@ -371,6 +374,7 @@ def test_smuggling_shapes_are_refused_and_closed(shape: str, whole: bool) -> Non
         received = served.receive(client, lambda got: False)
         assert received.startswith(b"HTTP/1.1 400 ")
         assert b"Connection: close" in received
+        assert b"\r\nDate: " in received  # RFC 9110 6.6.1: an origin server's 4xx too
         assert b"/smuggled" not in received
         assert received.count(b"HTTP/1.1") == 1
 
@@ -387,6 +391,7 @@ def test_size_limits_hold_however_the_bytes_come(whole: bool, audit: AuditRecord
             feed(served, client, data, whole=whole)
             received = served.receive(client, lambda got: False)
             assert received.split(b" ", 2)[1] == status
+            assert b"\r\nDate: " in received
         assert [reason for event, reason in audit.events if event == "limit"] == [limit]
         audit.events.clear()
 
@@ -400,6 +405,7 @@ def test_the_connection_limit_answers_503_and_closes(audit: AuditRecords) -> Non
         third = served.connect()
         reply = served.read_response(third)
         assert reply.status == 503
+        assert reply.header(b"date") is not None
         assert served.closed_by_server(third)
         for client in (first, second):
             served.send(client, get())
@@ -532,6 +538,14 @@ def test_idle_keep_alive_connections_are_closed(
         assert [reason for event, reason in audit.events if event == "limit"] == ["idle_timeout"]
 
 
+def _fill_the_pipe(served: Served) -> None:
+    """Let the kernel fill the client's receive buffer and the server's send buffer (real
+    time: until then the client's kernel acknowledges bytes, which counts as progress)."""
+    for _ in range(20):
+        served.settle()
+        time.sleep(0.01)
+
+
 def test_a_client_that_never_reads_is_cut_at_the_write_deadline(
     vts: ex.VirtualTimeScheduler, audit: AuditRecords
 ) -> None:
@@ -544,10 +558,101 @@ def test_a_client_that_never_reads_is_cut_at_the_write_deadline(
         client = served.connect()
         client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         served.send(client, get())
+        _fill_the_pipe(served)
         served.advance(19)
         assert not [event for event, _ in audit.events if event == "limit"]
-        served.advance(2)
+        served.advance(3)  # 20 s without progress, give or take the sweep's tick
         assert [reason for event, reason in audit.events if event == "limit"] == ["write_timeout"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="write progress is read from TCP_INFO")
+def test_a_slow_reader_that_keeps_reading_is_not_cut(
+    vts: ex.VirtualTimeScheduler, audit: AuditRecords
+) -> None:
+    """``write_timeout`` is a time without progress: a client reading a little every 15 s
+    (write_timeout 20 s) gets its whole 8 MiB response, however long that takes."""
+    big = b"z" * (8 * 1024 * 1024)
+
+    def large(request: Request) -> ex.Sender[Response]:
+        return ex.just(Response(200, (), big))
+
+    with Served(large, context=vts, limits=TIMEOUTS) as served:
+        client = served.connect()
+        served.send(client, get())
+        _fill_the_pipe(served)
+        received = 0
+        for _ in range(6):  # 90 s, far past the 20 s write_timeout
+            served.advance(15)
+            received += len(client.recv(65536))
+            _fill_the_pipe(served)
+        assert not [event for event, _ in audit.events if event == "limit"]
+        while True:  # now read it all: the response completes
+            try:
+                chunk = client.recv(1 << 20)
+            except BlockingIOError:
+                served.settle()
+                continue
+            received += len(chunk)
+            if received >= len(big):
+                break
+        assert received >= len(big)
+        assert not [event for event, _ in audit.events if event == "limit"]
+
+
+@pytest.mark.parametrize("length", [None, 5 * 6], ids=["chunked", "content-length"])
+def test_a_slow_stream_is_not_cut_while_it_waits_for_its_next_piece(
+    vts: ex.VirtualTimeScheduler, audit: AuditRecords, length: int | None
+) -> None:
+    """A stream with a piece every 25 s (server-sent events, quiet for longer than the 20 s
+    write_timeout): write_timeout bounds each piece's write, not the whole response nor the
+    waits between pieces."""
+    def ticking(request: Request) -> ex.Sender[Response]:
+        pieces = iter([b"tick%d" % number for number in range(6)] + [b""])
+
+        def next_chunk() -> ex.Sender[bytes]:
+            return vts.schedule_after(25) | ex.then(lambda _: next(pieces))
+
+        return ex.just(Response(200, TEXT, StreamBody(next_chunk, content_length=length)))
+
+    with Served(ticking, context=vts, limits=TIMEOUTS) as served:
+        client = served.connect()
+        served.send(client, get())
+        for _ in range(7):
+            served.advance(25)
+        reply = served.read_response(client)
+        assert reply.body == b"tick0tick1tick2tick3tick4tick5"
+        assert not [event for event, _ in audit.events if event == "limit"]
+
+
+def test_a_handler_past_the_request_deadline_is_stopped_and_frees_its_place(
+    vts: ex.VirtualTimeScheduler, audit: AuditRecords
+) -> None:
+    stopped: list[float] = []
+
+    def stuck(request: Request) -> ex.Sender[Response]:
+        return (
+            vts.schedule_after(100_000)
+            | ex.then(lambda _: Response(200, TEXT, b"never"))
+            | ex.upon_stopped(lambda: stopped.append(vts.time()))
+            | ex.then(lambda _: Response(200, TEXT, b"stopped"))
+        )
+
+    limits = attrs.evolve(TIMEOUTS, max_connections=1)
+    with Served(stuck, context=vts, limits=limits) as served:
+        client = served.connect()
+        served.send(client, get())
+        served.advance(29)
+        assert stopped == []
+        served.advance(2.5)  # past request_timeout (30 s from the first byte)
+        assert served.closed_by_server(client)
+        assert len(stopped) == 1  # the handler was asked to stop
+        assert 30 <= stopped[0] <= 31.5
+        served.advance(10)  # and the sweep does not come back to it
+        assert [reason for event, reason in audit.events if event == "limit"] == [
+            "request_timeout"
+        ]
+        other = served.connect()  # max_connections=1: the place is free, no 503
+        assert not served.closed_by_server(other)
 
 
 def test_peers_are_normalised_on_a_dual_stack_acceptor() -> None:

@@ -61,6 +61,7 @@ class HttpConnection:
         "sock",
         "started",
         "status",
+        "write_acked",
     )
 
     # The package-internal contract of the http senders (plain names: see dsexec.net's Socket).
@@ -86,6 +87,9 @@ class HttpConnection:
     """When the current request's head arrived (for a server's latency figures)."""
     status: int
     """The status of the current request's response once its write has begun (0 before)."""
+    write_acked: int
+    """While a response write waits: the bytes the client had acknowledged when a server's
+    sweep last looked (-1: not looked yet), to tell a slow reader from a stuck one."""
 
     def __init__(
         self, sock: Socket, *, limits: Limits = DEFAULT_LIMITS, scheme: str = "http"
@@ -113,6 +117,7 @@ class HttpConnection:
         self.first_byte = math.inf
         self.started = 0.0
         self.status = 0
+        self.write_acked = -1
 
     @property
     def local(self) -> tuple[IPAddress, int] | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import final
+from typing import Final, final
 
 from ._date import format_http_date
 
@@ -59,3 +59,7 @@ class DateCache:
         self._second = float(int(now))  # type: ignore[call-overload]  # a number, just checked
         self._value = value
         return value
+
+
+SERVER_DATES: Final = DateCache()
+"""The ``Date`` every response of ``dsexec.http`` carries: one cache for the whole package."""

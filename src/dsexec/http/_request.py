@@ -43,6 +43,7 @@ from ..net._socket_operation import SocketOperation
 from ..schedulers import IoScheduler, Reactor
 from ..schedulers._reactor import ReactorSender, reactor_of
 from ._connection import HttpConnection
+from ._date_cache import SERVER_DATES
 from ._events import (
     NEED_DATA,
     PAUSED,
@@ -111,8 +112,9 @@ class Request:
 
     @property
     def raw_path(self) -> bytes:
-        """The target's path as sent, without the query string."""
-        target = self.head.target
+        """The target's path as sent, without the query string (of an absolute-form target,
+        ``GET http://host/a?x HTTP/1.1``, the path alone: ``b"/a"``)."""
+        target = origin_form(self.head.target)
         query = target.find(b"?")
         return target if query < 0 else target[:query]
 
@@ -187,6 +189,20 @@ class Request:
 
     def __repr__(self) -> str:
         return f"<Request {self.head.method.decode('latin-1')} {self.head.target!r:.80}>"
+
+
+def origin_form(target: bytes) -> bytes:
+    """``target`` in origin form: an absolute-form target (``http://host/a?x``, which a
+    server must accept, RFC 9112 3.2.2) without its scheme and authority (``/a?x``; ``/`` for
+    an empty path); any other target as it is."""
+    if target[:1] == b"/" or b"://" not in target:
+        return target
+    start = target.index(b"://") + 3
+    slash = target.find(b"/", start)
+    query = target.find(b"?", start)
+    if slash < 0 or 0 <= query < slash:
+        return b"/" if query < 0 else b"/" + target[query:]
+    return target[slash:]
 
 
 @final
@@ -324,7 +340,7 @@ class _ReceiveOp(SocketOperation[Any]):
         if limit is not None:
             conn.audit_limit(limit)
         with contextlib.suppress(OSError):  # the client is gone or not reading: closing anyway
-            self._sock.raw.send(error_response(status))
+            self._sock.raw.send(error_response(status, date=SERVER_DATES.get()))
         self._fail(HttpError(status, f"{self.name}: {reason}"))
 
 

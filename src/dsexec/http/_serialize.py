@@ -123,7 +123,8 @@ def serialize_response_head(
     ``http_version`` is the *request's* version (``RequestHead.http_version``): the status line
     always says HTTP/1.1, but an HTTP/1.0 client cannot take ``chunked`` and needs an explicit
     ``Connection: keep-alive``. ``date`` (e.g. ``DateCache().get()``) becomes the ``Date``
-    header. Exactly one framing: ``content_length``, ``chunked=True``, or neither (the body
+    header, unless ``headers`` have one of their own (which is then the only one). Exactly one
+    framing: ``content_length``, ``chunked=True``, or neither (the body
     ends with the connection: needs ``keep_alive=False``; 204 and 304 answers need no framing).
     """
     function = "serialize_response_head"
@@ -139,6 +140,9 @@ def serialize_response_head(
         if name not in safe_names or value not in safe_values:
             _check_field(function, name, value)
         parts += (name, b": ", value, b"\r\n")
+        if date is not None and len(name) == 4 and name.lower() == b"date":
+            del parts[1:4]  # the caller's Date, not a second one
+            date = None
     if http_version == "1.1":
         http10 = False
     elif http_version == "1.0":

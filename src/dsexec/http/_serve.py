@@ -34,7 +34,10 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import socket
 import ssl
+import struct
+import sys
 from collections.abc import Callable
 from typing import Any, ClassVar, Final, final
 
@@ -54,7 +57,7 @@ from .._core import (
 from ..net import Acceptor, Socket, async_accept, async_write
 from ..perf import PerfMonitor
 from ..schedulers import IoScheduler, Reactor
-from ..schedulers._reactor import reactor_of, run_on_loop
+from ..schedulers._reactor import ReactorOperation, ReactorSender, reactor_of, run_on_loop
 from ..security import (
     AccessControlList,
     Limits,
@@ -72,12 +75,14 @@ from ..senders import (
     let_value,
     repeat,
     repeat_until,
+    stop_when,
     stopped_as_optional,
     then,
     upon_error,
     upon_stopped,
 )
 from ._connection import DEFAULT_LIMITS, HttpConnection, check_limits_and_scheme
+from ._date_cache import SERVER_DATES
 from ._request import Request, read_request
 from ._response import Response
 from ._serialize import error_response
@@ -114,9 +119,11 @@ class HttpServer:
     * ``admit(sock, port)``: applies the access list and the connection limit to an accepted
       socket, then spawns ``serve_connection`` for it;
     * ``serve_connection(conn)``: ``read_request | let_value(handler) |
-      let_value(write_response) | repeat_until(done) | let_error(answer_500)``, closed on every
-      path;
-    * ``sweep_loop()``: closes the connections past their deadline, once per tick;
+      let_value(write_response) | repeat_until(done) | let_error(answer_500) |
+      stop_when(past_deadline)``, closed on every path;
+    * ``sweep_loop()``: closes the connections past their deadline, once per tick, and stops
+      their pipelines (a response write past ``write_timeout`` whose client still acknowledges
+      bytes is a slow reader: its deadline moves on instead);
     * ``drain()``: stop accepting, close idle connections, finish in-flight requests (each
       answered with ``Connection: close``); ``drain_timeout`` later, stop what is left.
     * ``join()``: a sender completing once no connection is left (after a drain: once it is
@@ -136,6 +143,7 @@ class HttpServer:
         "_handshakes",
         "_listening",
         "_live",
+        "_reactor",
         "_sweeping",
         "_tick",
         "access_log",
@@ -188,7 +196,7 @@ class HttpServer:
         access_log: bool = False,
         scheme: str = "http",
     ) -> None:
-        reactor_of(scheduler, "HttpServer")
+        reactor = reactor_of(scheduler, "HttpServer")
         if not callable(handler):
             raise TypeError(f"HttpServer: handler must be callable, got {type(handler).__name__}")
         check_limits_and_scheme("HttpServer", limits, scheme)
@@ -197,6 +205,7 @@ class HttpServer:
         if acl is not None and not isinstance(acl, AccessControlList):
             raise TypeError(f"HttpServer: acl must be an AccessControlList, got {acl!r:.60}")
         self.scheduler = scheduler
+        self._reactor = reactor
         self.handler = handler
         self.limits = limits
         self.monitor = monitor
@@ -208,7 +217,8 @@ class HttpServer:
         self._accepting = CountingScope("HttpServer accept loops", scheduler=scheduler)
         self._connections = CountingScope("HttpServer connections", scheduler=scheduler)
         self._sweeping = CountingScope("HttpServer timeouts", scheduler=scheduler)
-        self._live: set[HttpConnection] = set()
+        # Each live connection, and once its pipeline is built, the _Served that runs it.
+        self._live: dict[HttpConnection, _Served | None] = {}
         self._handshakes = 0
         self._listening: list[Acceptor] = []
         self._draining = False
@@ -330,7 +340,9 @@ class HttpServer:
             if tls is not None:
                 sock.close()
                 return
-            refuse = async_write(self.scheduler, sock, error_response(503))
+            refuse = async_write(
+                self.scheduler, sock, error_response(503, date=SERVER_DATES.get())
+            )
             self._connections.spawn(
                 refuse | upon_error(_ignore) | finally_(just(sock) | then(Socket.close))
             )
@@ -368,7 +380,7 @@ class HttpServer:
         conn.deadline_limit = "header_timeout"
         if self._draining:
             conn.closing = True  # handshaken during a drain: one request, then close
-        self._live.add(conn)
+        self._live[conn] = None
         self._connections.spawn(self.serve_connection(conn))
 
     # -- one connection ---------------------------------------------------------------------
@@ -376,28 +388,33 @@ class HttpServer:
     def serve_connection(self, conn: HttpConnection) -> Sender[Any]:
         """Serve requests on ``conn`` until it is done, then forget and close it:
         ``read_request | let_value(handler) | let_value(write_response) | repeat_until(done) |
-        let_error(answer_500)``.
+        let_error(answer_500) | stop_when(past_deadline)``.
 
-        A failed handler ends the loop; ``answer_500`` then answers its request ``500`` (with
-        ``Connection: close``) unless the connection itself failed or the response had begun
-        (a stream that fails half-way: the connection just closes). ``monitor`` and
-        ``access_log`` are read here, once per connection: without them the handler is called as
-        it is, with nothing wrapped around it.
+        Past its deadline (see ``sweep_loop``) the connection is closed and the pipeline asked
+        to stop, so that a handler still at work on its request stops too (and the connection's
+        place is free once it has). A failed handler ends the loop; ``answer_500`` then answers
+        its request ``500`` (with ``Connection: close``) unless the connection itself failed or
+        the response had begun (a stream that fails half-way: the connection just closes).
+        ``monitor`` and ``access_log`` are read here, once per connection: without them the
+        handler is called as it is, with nothing wrapped around it.
         """
         served = _Served(self, conn)
+        if conn in self._live:
+            self._live[conn] = served
         return (
             read_request(self.scheduler, conn)
             | let_value(served.handle if served.measured else self.handler)
             | let_value(served.write)
             | repeat_until(served.done)
             | let_error(served.answer_500)
+            | stop_when(_PastDeadlineSender(None, (self._reactor, served)))
             | upon_error(served.ended)
             | stopped_as_optional()
             | finally_(just(conn) | then(self._forget))
         )
 
     def _forget(self, conn: HttpConnection) -> None:
-        self._live.discard(conn)
+        self._live.pop(conn, None)
         conn.close()
         if self._draining and not self._live:
             self._sweeping.request_stop()  # nothing left to time out
@@ -416,10 +433,23 @@ class HttpServer:
             for conn in list(self._live):
                 conn.close()
             return  # every connection is closed: none is left to time out
-        for conn in [conn for conn in self._live if conn.deadline <= now]:
+        for conn, served in list(self._live.items()):
+            deadline = conn.deadline
+            if deadline == math.inf:
+                continue
+            if conn.deadline_limit == "write_timeout" and _write_progressed(conn):
+                # The client read some of the response since the last tick: a slow reader,
+                # not a stuck one (write_timeout is a time without progress).
+                conn.deadline = now + conn.limits.write_timeout
+                continue
+            if deadline > now:
+                continue
             self.timeouts += 1
             conn.audit_limit(conn.deadline_limit)
-            conn.close()
+            conn.deadline = math.inf  # closed: nothing more to time out (nor to audit)
+            conn.close()  # what waits on the socket fails with ClosedResourceError ...
+            if served is not None and served.past_deadline is not None:
+                served.past_deadline.fire()  # ... and a handler still at work is stopped
 
     # -- draining ---------------------------------------------------------------------------
 
@@ -459,7 +489,16 @@ class _Served:
     slotted object (a server holds thousands of connections: closures and their cells would
     cost three times the memory)."""
 
-    __slots__ = ("access_log", "conn", "logged", "measured", "monitor", "scheduler", "server")
+    __slots__ = (
+        "access_log",
+        "conn",
+        "logged",
+        "measured",
+        "monitor",
+        "past_deadline",
+        "scheduler",
+        "server",
+    )
 
     def __init__(self, server: HttpServer, conn: HttpConnection) -> None:
         self.server = server
@@ -470,6 +509,8 @@ class _Served:
         self.access_log = server.access_log
         self.measured = self.monitor is not None or self.access_log
         self.logged = (b"-", b"-")  # the current request's method and target, for the log
+        # The trigger of the connection's stop_when while it waits (see _PastDeadline).
+        self.past_deadline: _PastDeadline | None = None
 
     def handle(self, request: Request) -> Sender[Response]:
         """The handler, measured (``monitor``, ``access_log``)."""
@@ -521,6 +562,69 @@ class _Served:
         """Log what is not the connection's own failure."""
         if not isinstance(error, _CONNECTION_ERRORS):
             _logger.error("connection %r failed: %r", self.conn, error, exc_info=error)
+
+
+# struct tcp_info (linux/tcp.h): tcpi_bytes_acked, a u64 at byte 120 (Linux 4.1 and later).
+_BYTES_ACKED: Final = struct.Struct("=Q")
+_BYTES_ACKED_AT: Final = 120
+_TCP_INFO: Final = getattr(socket, "TCP_INFO", None) if sys.platform == "linux" else None
+
+
+def _write_progressed(conn: HttpConnection) -> bool:
+    """Whether the client acknowledged more of the response since the sweep last looked (it
+    looks once per tick while a write waits; the first look takes the measure). Where the
+    kernel cannot tell (not Linux, not TCP, TLS), no progress is seen: the write then has
+    ``write_timeout`` in all."""
+    acked = _bytes_acked(conn.sock)
+    if acked is None:
+        return False
+    seen = conn.write_acked
+    conn.write_acked = acked
+    return 0 <= seen < acked
+
+
+def _bytes_acked(sock: Socket) -> int | None:
+    """The bytes the peer of ``sock`` has acknowledged so far (``None``: cannot tell)."""
+    raw = sock.raw
+    if _TCP_INFO is None or type(raw) is not socket.socket:
+        return None
+    try:
+        info = raw.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, 256)
+    except OSError:
+        return None
+    if len(info) < _BYTES_ACKED_AT + 8:
+        return None
+    acked: int = _BYTES_ACKED.unpack_from(info, _BYTES_ACKED_AT)[0]
+    return acked
+
+
+@final
+class _PastDeadline(ReactorOperation[None]):
+    """The trigger of a connection's ``stop_when``: completes when the sweep finds the
+    connection past its deadline (``fire``), so that a handler still at work is asked to stop
+    -- closing the socket reaches only what waits on it. Registered on its ``_Served`` while it
+    waits; stopped when the connection's pipeline ends first."""
+
+    __slots__ = ("_served",)
+
+    def __init__(self, reactor: Reactor, receiver: Receiver[None], served: _Served) -> None:
+        super().__init__(reactor, receiver)
+        self._served = served
+
+    def _begin(self) -> None:
+        self._served.past_deadline = self
+
+    def _cancel(self) -> None:
+        if self._served.past_deadline is self:
+            self._served.past_deadline = None
+
+    def fire(self) -> None:
+        """The deadline passed: complete (on the loop thread)."""
+        self._cancel()
+        self._succeed(None)
+
+
+_PastDeadlineSender = ReactorSender.variant("past_deadline", reactor_operation=_PastDeadline)
 
 
 def _ignore(_: object) -> None:

@@ -15,6 +15,7 @@ connection is then ``closing``).
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, ClassVar, Final, final
 
@@ -25,7 +26,7 @@ from ..schedulers import IoScheduler
 from ..schedulers._reactor import Reactor, reactor_of
 from ..senders import finally_, just, let_value, repeat_until, then
 from ._connection import HttpConnection
-from ._date_cache import DateCache
+from ._date_cache import SERVER_DATES
 from ._known_heads import response_bytes
 from ._response import FileBody, Response, StreamBody
 from ._serialize import (
@@ -37,7 +38,7 @@ from ._serialize import (
 
 __all__ = ["write_response"]
 
-_DATES: Final = DateCache()
+_DATES: Final = SERVER_DATES
 
 
 @final
@@ -99,6 +100,7 @@ def _write_deadline(scheduler: IoScheduler, conn: HttpConnection) -> None:
     connection's next deadline before anything else can run on the loop."""
     conn.deadline = scheduler.now() + conn.limits.write_timeout
     conn.deadline_limit = "write_timeout"
+    conn.write_acked = -1  # a server's sweep measures progress from its next look
 
 
 def _file_response(  # noqa: PLR0917
@@ -181,9 +183,10 @@ def _stream_response(  # noqa: PLR0917
         return written
     sock = conn.sock
     if length is not None:
-        return written | let_value(lambda _: _counted_rounds(scheduler, sock, body, length))
+        return written | let_value(lambda _: _counted_rounds(scheduler, conn, body, length))
 
     def send_piece(piece: bytes) -> Sender[int]:
+        _write_deadline(scheduler, conn)
         if not piece:
             return just(-1) if http10 else write_sender(reactor, sock, LAST_CHUNK) | then(_ended)
         if http10:
@@ -191,18 +194,20 @@ def _stream_response(  # noqa: PLR0917
         return write_sender(reactor, sock, serialize_chunk(piece))  # which checks the piece
 
     # One round: the next piece, then its write; -1 once the body is over.
-    rounds = _StreamRound(None, (body, send_piece)) | repeat_until(_body_over)
+    rounds = _StreamRound(None, (conn, body, send_piece)) | repeat_until(_body_over)
     return written | let_value(lambda _: rounds)
 
 
 def _counted_rounds(
-    scheduler: IoScheduler, sock: Any, body: StreamBody, length: int
+    scheduler: IoScheduler, conn: HttpConnection, body: StreamBody, length: int
 ) -> Sender[int]:
     """The rounds of a stream with a ``Content-Length``: its pieces as they are, counted."""
     left = length
+    sock = conn.sock
 
     def send_piece(piece: bytes) -> Sender[int]:
         nonlocal left
+        _write_deadline(scheduler, conn)
         left -= len(piece)
         if left < 0:
             raise ValueError(f"write_response: the stream gave more than its {length} bytes")
@@ -214,7 +219,7 @@ def _counted_rounds(
             return just(-1)
         return async_write(scheduler, sock, piece)
 
-    return _StreamRound(None, (body, send_piece)) | repeat_until(_body_over)
+    return _StreamRound(None, (conn, body, send_piece)) | repeat_until(_body_over)
 
 
 def _ended(_: int) -> int:
@@ -227,14 +232,19 @@ def _body_over(sent: int) -> bool:
 
 @final
 class _StreamRound(BasicSender):
-    """``data`` is ``(body, send_piece)``: connects ``body.next_chunk() |
-    let_value(send_piece)`` afresh each round (the stream decides what comes next)."""
+    """``data`` is ``(conn, body, send_piece)``: connects ``body.next_chunk() |
+    let_value(send_piece)`` afresh each round (the stream decides what comes next).
+
+    While the stream makes its next piece the connection has no deadline (a stream may go
+    quiet for long: server-sent events); each piece's write then gets ``write_timeout``
+    (``send_piece`` sets it)."""
 
     __slots__ = ()
     name: ClassVar[str] = "stream_round"
 
     def connect(self, receiver: Receiver[Any], /) -> OperationState:
-        body, send_piece = self.data
+        conn, body, send_piece = self.data
+        conn.deadline = math.inf
         return let_value(body.next_chunk(), send_piece).connect(receiver)
 
 

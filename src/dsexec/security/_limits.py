@@ -95,6 +95,8 @@ class Limits:
     idle_timeout: float = attrs.field(default=5.0, validator=_seconds)
     """Seconds a keep-alive connection may wait for its next request."""
     write_timeout: float = attrs.field(default=30.0, validator=_seconds)
-    """Seconds a response write may go without progress (a peer that does not read)."""
+    """Seconds a response write may go without progress (a peer that does not read); for a
+    streamed body, per piece. ``serve_http`` sees progress on Linux (``TCP_INFO``); elsewhere,
+    and over TLS, the write has this long in all."""
     tls_handshake_timeout: float = attrs.field(default=10.0, validator=_seconds)
     """Seconds the TLS handshake may take."""
