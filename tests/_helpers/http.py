@@ -122,12 +122,26 @@ def requests_of(events: Iterable[Event]) -> tuple[list[SimpleRequest], ProtocolE
     return done, None
 
 
-def h11_requests(data: bytes) -> tuple[list[SimpleRequest], bool, bool]:
-    """h11's reading of ``data`` as a server: the complete requests, whether it raised a
-    protocol error, and whether it stopped because the connection must close."""
+def _h11_after_empty_lines(data: bytes) -> h11.Connection:
+    """A fresh h11 server connection given ``data`` after up to ten leading CRLFs."""
+    for _ in range(10):
+        if not data.startswith(b"\r\n"):
+            break
+        data = data[2:]
     conn = h11.Connection(h11.SERVER, max_incomplete_event_size=16 * 1024)
     if data:
         conn.receive_data(data)  # (b"" would mean end of input to h11)
+    return conn
+
+
+def h11_requests(data: bytes) -> tuple[list[SimpleRequest], bool, bool]:
+    """h11's reading of ``data`` as a server: the complete requests, whether it raised a
+    protocol error, and whether it stopped because the connection must close.
+
+    h11 refuses empty lines before a request line, which RFC 9112 2.2 asks a server to skip
+    (dsexec skips up to ten CRLFs): they are skipped here before each request, h11 reading
+    the rest with a fresh connection."""
+    conn = _h11_after_empty_lines(data)
     done: list[SimpleRequest] = []
     current: h11.Request | None = None
     body = b""
@@ -147,6 +161,7 @@ def h11_requests(data: bytes) -> tuple[list[SimpleRequest], bool, bool]:
             if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
                 return done, False, True
             conn.start_next_cycle()
+            conn = _h11_after_empty_lines(conn.trailing_data[0])
             continue
         if isinstance(event, h11.Request):
             current, body = event, b""

@@ -8,7 +8,10 @@ reading the same bytes, agrees on every request dsexec accepts (dsexec may refus
 accept more). Known, documented differences with h11 are kept out of the generators:
 
 * chunk sizes longer than 20 hex digits (leading zeros): h11 caps them at 20 digits, llhttp
-  takes any number of leading zeros (RFC 9112 allows them) and dsexec cannot see the size line;
+  and dsexec take any number of leading zeros (RFC 9112 allows them) within the size line's
+  limit (``max_header_bytes``);
+* empty lines (CRLF) before a request line: h11 refuses them, dsexec skips up to ten as RFC
+  9112 2.2 asks; ``h11_requests`` skips them too.
 * HTTP/1.0 keep-alive: h11 always closes after an HTTP/1.0 request, dsexec honours
   ``Connection: keep-alive`` and reads the next pipelined request.
 """

@@ -187,6 +187,39 @@ VALID: list[tuple[str, bytes, list[Event]]] = [
         b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
         [head(headers=((b"Host", b"[::1]:8080"),)), END_OF_MESSAGE],
     ),
+    (
+        "empty lines before the request line are skipped (RFC 9112 2.2)",
+        b"\r\n\r\n" + GET,
+        [head(), END_OF_MESSAGE],
+    ),
+    (
+        "a CRLF after a body, before the next request, is skipped",
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc\r\n"
+        b"GET /2 HTTP/1.1\r\nHost: a\r\n\r\n",
+        [
+            head(b"POST", headers=((b"Host", b"a"), (b"Content-Length", b"3")), content_length=3),
+            BodyChunk(b"abc"),
+            END_OF_MESSAGE,
+            head(target=b"/2"),
+            END_OF_MESSAGE,
+        ],
+    ),
+    (
+        "a CRLF after a chunked body with trailers, before the next request, is skipped",
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3;e=\"q v\"\r\nabc\r\n0;last\r\nT: v\r\n\r\n\r\n" + GET,
+        [
+            head(
+                b"POST",
+                headers=((b"Host", b"a"), (b"Transfer-Encoding", b"chunked")),
+                chunked=True,
+            ),
+            BodyChunk(b"abc"),
+            END_OF_MESSAGE,
+            head(),
+            END_OF_MESSAGE,
+        ],
+    ),
 ]
 
 VALID_IDS = [case[0] for case in VALID]
@@ -536,6 +569,186 @@ def test_an_endless_chunk_extension_fed_in_pieces_is_refused() -> None:
     start = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;e="
     events = parse([start, *[b"x" * 10] * 20], max_header_bytes=100)
     assert events[-1] == ProtocolError(400, "chunk framing line longer than max_header_bytes")
+
+
+# -- chunk framing limits and empty lines, however the bytes are split ----------------------
+
+
+def splittings(data: bytes) -> list[list[bytes]]:
+    """``data`` whole, byte by byte, in pieces of 7 and of 500 bytes, and cut at random
+    points."""
+    rng = random.Random(11)
+    strides = [[data[i : i + n] for i in range(0, len(data), n)] for n in (7, 500)]
+    cut = [random_split(data, rng, cuts) for cuts in (2, 5, 40)]
+    return [[data], by_byte(data), *strides, *cut]
+
+
+CHUNKED_HEAD = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+CHUNKED = head(b"POST", headers=((b"Host", b"a"), (b"Transfer-Encoding", b"chunked")), chunked=True)
+LINE_TOO_LONG = ProtocolError(400, "chunk framing line longer than max_header_bytes")
+TRAILERS_TOO_LARGE = ProtocolError(431, "chunked trailers larger than max_header_bytes")
+LIMIT = 1024  # max_header_bytes in these cases
+
+
+def _size_line(total: int, size: bytes = b"1") -> bytes:
+    """A chunk-size line with an extension, ``total`` bytes with its CRLF."""
+    return size + b";e=" + b"v" * (total - len(size) - 5) + b"\r\n"
+
+
+def _trailers(total: int) -> bytes:
+    """A trailer section (one field, then the empty line) of ``total`` bytes."""
+    return b"T: " + b"v" * (total - 7) + b"\r\n\r\n"
+
+
+# (id, request bytes, expected events with body chunks merged), with max_header_bytes=LIMIT
+FRAMING: list[tuple[str, bytes, list[Event]]] = [
+    (
+        "an over-long chunk extension",
+        CHUNKED_HEAD + b"1;a=" + b"b" * 3000 + b"\r\nx\r\n0\r\n\r\n",
+        [CHUNKED, LINE_TOO_LONG],
+    ),
+    (
+        "an over-long chunk extension after some data",
+        CHUNKED_HEAD + b"2\r\nxy\r\n" + _size_line(LIMIT + 1) + b"z\r\n0\r\n\r\n",
+        [CHUNKED, BodyChunk(b"xy"), LINE_TOO_LONG],
+    ),
+    (
+        "an over-long extension on the last chunk",
+        CHUNKED_HEAD + _size_line(3000, b"0") + b"\r\n",
+        [CHUNKED, LINE_TOO_LONG],
+    ),
+    (
+        "a chunk-size line of exactly max_header_bytes",
+        CHUNKED_HEAD + _size_line(LIMIT) + b"x\r\n0\r\n\r\n" + GET,
+        [CHUNKED, BodyChunk(b"x"), END_OF_MESSAGE, head(), END_OF_MESSAGE],
+    ),
+    (
+        "a chunk-size line one byte longer than max_header_bytes",
+        CHUNKED_HEAD + _size_line(LIMIT + 1) + b"x\r\n0\r\n\r\n" + GET,
+        [CHUNKED, LINE_TOO_LONG],
+    ),
+    (
+        "long extensions on many chunks, each within the limit",
+        CHUNKED_HEAD + (_size_line(LIMIT) + b"x\r\n") * 5 + b"0\r\n\r\n" + GET,
+        [CHUNKED, BodyChunk(b"x" * 5), END_OF_MESSAGE, head(), END_OF_MESSAGE],
+    ),
+    (
+        "an over-long trailer",
+        CHUNKED_HEAD + b"0\r\nX-T: " + b"a" * 3000 + b"\r\n\r\n",
+        [CHUNKED, TRAILERS_TOO_LARGE],
+    ),
+    (
+        "many short trailers, over the limit together",
+        CHUNKED_HEAD + b"1\r\nx\r\n0\r\n" + b"T: vvvvvvvvvv\r\n" * 100 + b"\r\n",
+        [CHUNKED, BodyChunk(b"x"), TRAILERS_TOO_LARGE],
+    ),
+    (
+        "a trailer section of exactly max_header_bytes",
+        CHUNKED_HEAD + b"1\r\nx\r\n0\r\n" + _trailers(LIMIT) + GET,
+        [CHUNKED, BodyChunk(b"x"), END_OF_MESSAGE, head(), END_OF_MESSAGE],
+    ),
+    (
+        "a trailer section one byte larger than max_header_bytes",
+        CHUNKED_HEAD + b"1\r\nx\r\n0\r\n" + _trailers(LIMIT + 1) + GET,
+        [CHUNKED, BodyChunk(b"x"), TRAILERS_TOO_LARGE],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"), [c[1:] for c in FRAMING], ids=[c[0] for c in FRAMING]
+)
+def test_chunk_framing_limits_give_the_same_events_however_the_bytes_are_split(
+    data: bytes, expected: list[Event]
+) -> None:
+    for pieces in splittings(data):
+        assert parse(pieces, max_header_bytes=LIMIT) == expected
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        CHUNKED_HEAD + b"1;a\x01" + b"b" * 3000 + b"\r\nx\r\n0\r\n\r\n",
+        CHUNKED_HEAD + b"0\r\nX\x00: " + b"a" * 3000 + b"\r\n\r\n",
+    ],
+    ids=["bad extension byte", "NUL in a trailer name"],
+)
+def test_a_syntax_fault_within_a_framing_limit_is_reported_rather_than_the_limit(
+    data: bytes,
+) -> None:
+    events = [parse(pieces, max_header_bytes=LIMIT) for pieces in splittings(data)]
+    assert all(each == events[0] for each in events)
+    assert events[0][0] == CHUNKED
+    error = events[0][-1]
+    assert type(error) is ProtocolError
+    assert error.status == 400
+    assert error.reason.startswith("malformed request")
+
+
+@pytest.mark.parametrize("start", [b"1;e=", b"0\r\nT: "], ids=["extension", "trailer"])
+def test_endless_framing_bytes_are_refused_as_soon_as_they_pass_the_limit(start: bytes) -> None:
+    parser = RequestParser(max_header_bytes=100)
+    parser.feed(CHUNKED_HEAD + start)
+    assert parser.next_event() == CHUNKED
+    fed = len(start) - (3 if start.startswith(b"0") else 0)  # the trailers begin after b"0\r\n"
+    while (event := parser.next_event()) is NEED_DATA:
+        parser.feed(b"v")
+        fed += 1
+    assert event == (LINE_TOO_LONG if start.startswith(b"1") else TRAILERS_TOO_LARGE)
+    assert fed == 101
+
+
+EMPTY_LINES_SKIPPED = 10  # at most this many empty lines are skipped before a request line
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["whole", "byte by byte"])
+def test_up_to_ten_empty_lines_are_skipped_before_each_request_and_more_is_400(
+    whole: bool,
+) -> None:
+    lines = b"\r\n" * EMPTY_LINES_SKIPPED
+    data = (lines + GET) * 3
+    assert parse(data if whole else by_byte(data)) == [head(), END_OF_MESSAGE] * 3
+    data = GET + lines + b"\r\n" + GET
+    assert parse(data if whole else by_byte(data)) == [
+        head(),
+        END_OF_MESSAGE,
+        ProtocolError(400, "too many empty lines before the request line"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"\rGET / HTTP/1.1\r\nHost: a\r\n\r\n", GET + b"\r\n\r" + GET],
+    ids=["first request", "pipelined"],
+)
+def test_a_cr_without_lf_before_the_request_line_is_400(data: bytes) -> None:
+    for pieces in splittings(data):
+        events = parse(pieces)
+        assert events[-1] == ProtocolError(400, "a CR without LF before the request line")
+        assert events[:-1] == ([] if data.startswith(b"\r") else [head(), END_OF_MESSAGE])
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", GET + b"\r\n\n" + GET],
+    ids=["first request", "pipelined"],
+)
+def test_a_bare_lf_before_the_request_line_is_400(data: bytes) -> None:
+    for pieces in splittings(data):
+        events = parse(pieces)
+        assert events[-1] == ProtocolError(400, "a bare LF before the request line")
+        assert events[:-1] == ([] if data.startswith(b"\n") else [head(), END_OF_MESSAGE])
+
+
+def test_empty_lines_then_end_of_input_close_the_connection_and_a_lone_cr_is_400() -> None:
+    for pieces in splittings(GET + b"\r\n\r\n"):
+        assert parse(pieces, eof=True) == [head(), END_OF_MESSAGE, ConnectionClosed()]
+    for pieces in splittings(GET + b"\r\n\r"):
+        assert parse(pieces, eof=True) == [
+            head(),
+            END_OF_MESSAGE,
+            ProtocolError(400, "the connection closed in the middle of a request"),
+        ]
 
 
 def test_a_target_over_max_target_bytes_is_414() -> None:

@@ -671,6 +671,21 @@ def test_peers_are_normalised_on_a_dual_stack_acceptor() -> None:
         assert port == client.getsockname()[1]
 
 
+@pytest.mark.parametrize(
+    "rule", ["127.0.0.0/8", "::ffff:127.0.0.0/104"], ids=["ipv4-rule", "mapped-rule"]
+)
+def test_an_ipv4_rule_refuses_an_ipv4_client_of_a_dual_stack_acceptor(
+    audit: AuditRecords, rule: str
+) -> None:
+    """The dual-stack bypass: on ``::`` an IPv4 client arrives as ``::ffff:127.0.0.1``; an
+    IPv4 rule (or its mapped form) must still refuse it, and the audit names it as IPv4."""
+    with Served(hello, host="::", acl=AccessControlList(blocked=[rule])) as served:
+        client = served.connect("127.0.0.1")
+        assert served.closed_by_server(client)
+    (denied,) = [vars(record) for record in audit.records if vars(record)["event"] == "deny"]
+    assert denied["peer"] == ipaddress.IPv4Address("127.0.0.1")
+
+
 @pytest.mark.ipv6
 def test_ipv6_clients_are_served() -> None:
     with Served(hello, host="::1") as served:

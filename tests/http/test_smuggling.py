@@ -142,12 +142,6 @@ CASES = [
         400,
         "llhttp",
     ),
-    Case(
-        "empty line before the request line",
-        b"\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
-        400,
-        "dsexec",
-    ),
     Case("bare LF before the request line", b"\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", 400, "dsexec"),
     # control characters
     Case("NUL in a header value", b"GET / HTTP/1.1\r\nHost: a\r\nX: a\x00b\r\n\r\n", 400, "llhttp"),

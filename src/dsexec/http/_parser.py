@@ -11,9 +11,9 @@ Some facts about httptools 0.9 / llhttp 9 that shape this module (each checked b
   way to pause (httptools exposes neither ``llhttp_pause`` nor the error offset). So this module
   never gives llhttp more than one request: it feeds a head up to its blank line (``CRLFCRLF``;
   llhttp takes no bare-LF line endings, so that is where every head ends), a
-  ``Content-Length`` body exactly its length, and a chunked body up to each next ``CRLFCRLF``
-  (a chunked body always ends with one: the last chunk ``0\\r\\n`` then an empty line after any
-  trailers). Bytes after a request's end stay in our buffer until ``start_next_cycle()``:
+  ``Content-Length`` body exactly its length, and a chunked body up to its end as found by
+  following the chunk framing here (below). Bytes after a request's end stay in our buffer
+  until ``start_next_cycle()``:
   pausing is real, the order of events is the order of bytes, and the bytes after a
   ``Connection: close`` request are never parsed at all.
   These split points only choose where llhttp's input is cut: llhttp still sees the same
@@ -21,18 +21,35 @@ Some facts about httptools 0.9 / llhttp 9 that shape this module (each checked b
 * Because heads are cut at their ``CRLFCRLF``, the header size limit counts exactly the bytes
   before the end of the head, whether they arrive whole or one at a time; a head fed in pieces is
   kept (at most ``max_header_bytes``) for the request-line checks below.
+* httptools tells neither where a callback's bytes lie in what it was fed nor a chunk's size,
+  and llhttp bounds neither chunk extensions nor trailers. So a chunked body's framing is
+  followed here, by position in the byte stream (never by how it was split): each chunk-size
+  line is found (its size is the hex digits before any ``;``), the data and its CRLF are skipped
+  unread, and after the last chunk the trailer section ends at the first empty line. A
+  chunk-size line, extensions and CRLF included, longer than ``max_header_bytes`` is a 400
+  (extensions are no header fields: a 431 would send the client looking at its headers); a
+  trailer section (from after the last chunk's line to its empty line, included) larger than
+  ``max_header_bytes`` is a 431, like a head. llhttp is fed up to the point where the limit is
+  passed before the refusal, so a syntax fault within the limit wins. llhttp stays the
+  authority on syntax: it refuses a malformed size line when fed it, before the reading here of
+  that line can matter; for the lines it takes (hex digits, then ``;`` or CRLF) both read the
+  same size, so both find the same end of the message.
+* Up to ten empty lines (CRLF) before a request line are skipped here, before llhttp sees
+  them (RFC 9112 2.2: a server SHOULD ignore at least one, which some clients send after a
+  body; Apache's limit is ten as well): more, a bare LF or a CR not followed by LF is a 400.
 * llhttp is strict by default (no lenient flags are set here) and rejects by itself: bare CR or
   LF line endings, obs-fold, control characters (NUL, DEL, ...) in names, values and targets,
   ``Host : x`` (whitespace before the colon), non-digit / signed / hex / duplicate (even
   identical) ``Content-Length``, ``Content-Length`` with ``Transfer-Encoding``, a
   ``Transfer-Encoding`` not ending in ``chunked``, and bad chunk framing (bad hex, ``0x``,
   overflow, whitespace after the size, missing CRLF after the data, bad extension characters).
-* llhttp accepts, and this module rejects: extra spaces in the request line (``GET  /``), empty
-  lines or a bare LF before the request line, versions other than HTTP/1.0 and 1.1 (HTTP/0.9,
-  2.0; and ``RTSP/1.0``), ``Transfer-Encoding`` other than exactly ``chunked`` (``gzip,
-  chunked``, ``,chunked``), ``Transfer-Encoding`` on HTTP/1.0, missing or repeated ``Host`` (and
-  one with characters no host has), ``CONNECT`` (this is no proxy: 501), and ``Upgrade`` requests
-  with a body (llhttp would skip the body and hand its bytes to the next request).
+* llhttp accepts, and this module rejects: extra spaces in the request line (``GET  /``), a
+  bare LF or more than ten empty lines before the request line, versions other than HTTP/1.0
+  and 1.1 (HTTP/0.9, 2.0; and ``RTSP/1.0``), ``Transfer-Encoding`` other than exactly
+  ``chunked`` (``gzip, chunked``, ``,chunked``), ``Transfer-Encoding`` on HTTP/1.0, missing or
+  repeated ``Host`` (and one with characters no host has), ``CONNECT`` (this is no proxy:
+  501), and ``Upgrade`` requests with a body (llhttp would skip the body and hand its bytes to
+  the next request).
 * httptools hands a header over only once it is complete (it joins the pieces itself), so policy
   checks see whole names and values; ``should_keep_alive()`` is only meaningful inside the
   ``on_headers_complete`` callback (llhttp clears its flags at the end of each message).
@@ -85,6 +102,7 @@ DEFAULT_MAX_TARGET_BYTES: Final = 8 * 1024
 
 _LIMIT_MAX: Final = 1 << 62
 _CRLFCRLF: Final = b"\r\n\r\n"
+_MAX_EMPTY_LINES: Final = 10  # skipped before a request line (RFC 9112 2.2), like Apache's
 
 # What the parser is reading (follows llhttp's position in the stream).
 _HEAD: Final = 0
@@ -97,6 +115,10 @@ _DONE: Final = 1  # a request ended, keep-alive: PAUSED until start_next_cycle()
 _MUST_CLOSE: Final = 2  # a request ended, no keep-alive: PAUSED for good
 _ERROR: Final = 3  # a ProtocolError was queued: PAUSED for good
 _CLOSED: Final = 4  # ConnectionClosed was queued: PAUSED for good
+
+# Where a chunked body is, in _chunk_left: > 0, that many bytes of chunk data and its CRLF.
+_SIZE_LINE: Final = 0  # in (or at) a chunk-size line
+_TRAILERS: Final = -1  # in the trailer section, after the last chunk
 
 # Header names the policy looks at, by lower-case name.
 _HOST: Final = 1
@@ -146,22 +168,27 @@ class RequestParser:
     Limits (plain ints; a head over ``max_header_bytes`` is a 431, a target over
     ``max_target_bytes`` a 414, a body over ``max_body_bytes`` a 413, checked at the head for
     ``Content-Length`` and as the bytes stream in for chunked bodies). Chunk trailers are
-    checked and dropped; they count against ``max_header_bytes``.
+    checked and dropped: a trailer section over ``max_header_bytes`` is a 431, a chunk-size line
+    (with its extensions) over it a 400.
     """
 
     __slots__ = (
         "_body_left",
         "_body_seen",
         "_buf",
+        "_chunk_left",
         "_content_length",
+        "_empty_lines",
         "_eof",
         "_events",
         "_expect",
-        "_framing_run",
         "_head_part",
         "_headers",
         "_host_count",
         "_keep_alive",
+        "_limit_hit",
+        "_line_part",
+        "_line_seen",
         "_max_body",
         "_max_head",
         "_max_target",
@@ -172,7 +199,6 @@ class RequestParser:
         "_state",
         "_tail",
         "_te_seen",
-        "_trailer_bytes",
     )
 
     def __init__(
@@ -195,13 +221,19 @@ class RequestParser:
         self._phase = _HEAD
         self._head_part: bytearray | None = None
         self._raw_head: bytes | bytearray = b""  # the head being parsed, once complete
-        self._tail = b""
-        self._framing_run = 0
+        self._empty_lines = 0
         self._reject: ProtocolError | None = None
+        self._limit_hit: ProtocolError | None = None
         self._keep_alive = False
         self._body_left = 0
         self._body_seen = 0
-        self._trailer_bytes = 0
+        # The chunk framing (see _scan_chunked): the place in it, the bytes of the current
+        # size line or trailer section so far, the start of a size line fed in pieces, and the
+        # last bytes of the trailer section so far (its end may straddle two pieces).
+        self._chunk_left = _SIZE_LINE
+        self._line_seen = 0
+        self._line_part = b""
+        self._tail = b""
         self._reset_message()
 
     def _reset_message(self) -> None:
@@ -330,8 +362,12 @@ class RequestParser:
                     part = self._head_part
                     if part is None:
                         if buf[pos] in b"\r\n":
-                            self._fail(400, "an empty line or bare LF before the request line")
-                            return
+                            pos = self._skip_empty_lines(buf, pos, size)
+                            if pos < 0:
+                                return
+                            if pos < size and buf[pos] == 13:
+                                break  # a CR ending the buffer: its LF is still to come
+                            continue
                         found = buf.find(_CRLFCRLF, pos)
                         end = found + 4 if found >= 0 else size
                         if end - pos > self._max_head:
@@ -363,27 +399,15 @@ class RequestParser:
                     end = min(size, pos + self._body_left)
                     feed(buf[pos:end])
                 else:
-                    tail = self._tail
-                    found = (tail + buf[pos : pos + 3]).find(_CRLFCRLF) if tail else -1
-                    if found >= 0:
-                        end = pos + found + 4 - len(tail)
-                    else:
-                        found = buf.find(_CRLFCRLF, pos)
-                        end = found + 4 if found >= 0 else size
-                    chunk = buf[pos:end]
-                    progress = self._body_seen + self._trailer_bytes
-                    feed(chunk)
-                    self._tail = bytes(chunk[-3:] if len(chunk) >= 3 else (tail + chunk)[-3:])
-                    if self._phase == _BODY_CHUNKED:
-                        if progress == self._body_seen + self._trailer_bytes:
-                            # Bytes that were neither data nor trailers: a size line or an
-                            # extension growing across feeds.
-                            self._framing_run += len(chunk)
-                            if self._framing_run > self._max_head:
-                                self._fail(400, "chunk framing line longer than max_header_bytes")
-                                return
-                        else:
-                            self._framing_run = 0
+                    end = self._scan_chunked(buf, pos, size)
+                    if end > pos:
+                        feed(buf if pos == 0 and end == size else buf[pos:end])
+                    hit = self._limit_hit
+                    if hit is not None:
+                        # (the bytes up to the limit were fed first: a fault in them would
+                        # have made llhttp raise, and the first fault is the verdict)
+                        self._fail(hit.status, hit.reason)
+                        return
                 pos = end
         except httptools.HttpParserUpgrade:
             # A bodiless Upgrade request (the only kind let through) ended exactly at the end
@@ -399,6 +423,117 @@ class RequestParser:
         else:
             self._buf = buf[pos:]
 
+    def _skip_empty_lines(self, buf: bytes | bytearray, pos: int, size: int) -> int:
+        """Skip the empty lines (CRLF, RFC 9112 2.2) at ``buf[pos:size]`` before a request
+        line: returns the position after them (at a CR that ends the buffer, if any: it stays
+        unparsed until its LF comes). More than ``_MAX_EMPTY_LINES`` of them, a bare LF or a
+        CR followed by anything but LF is refused (400, as bare CR and LF are everywhere):
+        returns -1."""
+        count = self._empty_lines
+        while pos < size:
+            byte = buf[pos]
+            if byte == 10:
+                self._fail(400, "a bare LF before the request line")
+                return -1
+            if byte != 13 or pos + 1 == size:
+                break
+            if buf[pos + 1] != 10:
+                self._fail(400, "a CR without LF before the request line")
+                return -1
+            count += 1
+            if count > _MAX_EMPTY_LINES:
+                self._fail(400, "too many empty lines before the request line")
+                return -1
+            pos += 2
+        self._empty_lines = count
+        return pos
+
+    def _scan_chunked(self, buf: bytes | bytearray, pos: int, size: int) -> int:
+        """Follow the chunk framing through ``buf[pos:size]`` and return how far to feed
+        llhttp: ``size``, the end of the message, or the point where a chunk-size line or the
+        trailer section passes ``max_header_bytes`` (then ``_limit_hit`` holds the refusal).
+
+        Only positions are decided here; llhttp checks every byte when fed. A size line that
+        ``int`` cannot read (llhttp refuses it when fed) is fed whole and, should llhttp ever
+        take it, refused (400) rather than followed with a wrong size.
+        """
+        left = self._chunk_left
+        while pos < size:
+            if left > 0:  # chunk data and its CRLF: skipped unread
+                if size - pos <= left:
+                    self._chunk_left = left - (size - pos)
+                    return size
+                pos += left
+                left = _SIZE_LINE
+                continue
+            seen = self._line_seen
+            room = self._max_head - seen  # the bytes the line or section may still take
+            if left == _SIZE_LINE:
+                eol = buf.find(b"\n", pos, pos + room)
+                if eol < 0:
+                    if size - pos > room:
+                        self._chunk_left = left
+                        return self._over_limit(
+                            pos + room, 400, "chunk framing line longer than max_header_bytes"
+                        )
+                    self._line_seen = seen + size - pos
+                    self._line_part += buf[pos:size]
+                    self._chunk_left = left
+                    return size
+                digits: bytes | bytearray
+                if seen:
+                    line = self._line_part + buf[pos : eol + 1]
+                    self._line_seen = 0
+                    self._line_part = b""
+                    semi = line.find(b";")
+                    digits = line[:semi] if semi >= 0 else line[:-2]
+                else:
+                    semi = buf.find(b";", pos, eol)
+                    digits = buf[pos : semi if semi >= 0 else eol - 1]
+                pos = eol + 1
+                try:
+                    chunk_size = int(digits, 16)
+                except ValueError:
+                    chunk_size = -1
+                if chunk_size < 0:
+                    self._chunk_left = left
+                    return self._over_limit(pos, 400, "malformed chunk size")
+                if chunk_size:
+                    left = chunk_size + 2
+                else:
+                    left = _TRAILERS
+                    # The last chunk's CRLF counts as the first half of the CRLFCRLF that
+                    # ends the section: "0\r\n\r\n" has no trailers.
+                    self._tail = b"\r\n"
+                continue
+            # The trailer section: it ends at the first CRLFCRLF, which may straddle pieces.
+            if not seen and buf[pos : pos + 2] == b"\r\n":
+                self._chunk_left = left
+                return pos + 2  # no trailers (the common case): the end of the message
+            tail = self._tail
+            found = (tail + buf[pos : pos + 3]).find(_CRLFCRLF)
+            if found >= 0:
+                end = pos + found + 4 - len(tail)
+            else:
+                found = buf.find(_CRLFCRLF, pos, pos + room)
+                end = found + 4 if found >= 0 else -1
+            self._chunk_left = left
+            if 0 <= end - pos <= room:
+                return end  # the end of the message (llhttp completes it)
+            if end >= 0 or size - pos > room:
+                return self._over_limit(
+                    pos + room, 431, "chunked trailers larger than max_header_bytes"
+                )
+            self._line_seen = seen + size - pos
+            self._tail = bytes((tail + buf[max(pos, size - 3) : size])[-3:])
+            return size
+        self._chunk_left = left
+        return size
+
+    def _over_limit(self, end: int, status: int, reason: str) -> int:
+        self._limit_hit = _new_tuple(ProtocolError, (status, reason))
+        return end
+
     def _head_too_large(self, allowed: bytes | bytearray) -> None:
         """Refuse a head over the limit, unless the bytes within the limit hold an earlier
         fault: the verdict is the first fault in the byte stream, however it was split."""
@@ -410,7 +545,8 @@ class RequestParser:
         self._fail(431, "request head larger than max_header_bytes")
 
     def _at_eof(self) -> None:
-        if self._phase != _HEAD or self._head_part is not None:
+        # (unparsed bytes at the end of input: a CR before a request line still waiting for LF)
+        if self._phase != _HEAD or self._head_part is not None or self._buf:
             self._fail(400, "the connection closed in the middle of a request")
         else:
             self._events.append(ConnectionClosed())
@@ -438,11 +574,8 @@ class RequestParser:
     def on_header(self, name: bytes, value: bytes) -> None:
         """llhttp callback (not for users): one complete header (or trailer) field."""
         value = value.rstrip(b" \t")
-        if self._phase:  # not _HEAD: a trailer
-            self._trailer_bytes += len(name) + len(value) + 4
-            if self._trailer_bytes > self._max_head:
-                self._refuse(431, "chunked trailers larger than max_header_bytes")
-            return
+        if self._phase:  # not _HEAD: a trailer, checked by llhttp and dropped
+            return  # (the size of the trailer section is bounded in _scan_chunked)
         self._headers.append((name, value))
         if len(name) not in _SPECIAL_LENGTHS:
             return
@@ -526,10 +659,10 @@ class RequestParser:
         self._raw_head = b""
         if chunked:
             self._phase = _BODY_CHUNKED
-            self._tail = b""
-            self._framing_run = 0
+            self._chunk_left = _SIZE_LINE
+            self._line_seen = 0
+            self._line_part = b""
             self._body_seen = 0
-            self._trailer_bytes = 0
         elif content_length:
             self._phase = _BODY_LENGTH
             self._body_left = content_length
@@ -554,6 +687,7 @@ class RequestParser:
         self._events.append(END_OF_MESSAGE)
         self._state = _DONE if self._keep_alive else _MUST_CLOSE
         self._phase = _HEAD
+        self._empty_lines = 0
         # _reset_message(), inlined: this runs once per request.
         self._headers = []
         self._host_count = 0
