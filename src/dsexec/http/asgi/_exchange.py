@@ -23,21 +23,29 @@ enough to write one:
 
 ``receive()`` gives ``http.request`` messages with the body as it arrives
 (``request.body_chunk()``), ``more_body`` telling whether more follows; afterwards it waits
-until the response is complete or the client is gone, then says ``http.disconnect``. Once the
-response is handed to the server the body cannot be read any more (the server skips what is
-left, or closes): ``receive()`` then says ``http.disconnect`` too. ``send()`` after the client
-has gone raises :class:`ClientDisconnected` (an ``OSError``, as ASGI 2.4 asks).
+until the response is complete or the client is gone, then says ``http.disconnect``. From the
+first such wait on, a read on the socket watches for the client's end (``_disconnect.py``;
+withdrawn before the end of the response is handed over, and when the app or the connection
+ends; bytes of a pipelined request it meets go to the parser, for the next request). A client
+seen gone that way does not cancel the app (it is waiting for just that news, as under
+uvicorn); a streamed response under way is cut off. Once the response is handed to the server
+the body cannot be read any more (the server skips what is left, or closes): ``receive()``
+then says ``http.disconnect`` at once. ``send()`` after the client has gone raises
+:class:`ClientDisconnected` (an ``OSError``, as ASGI 2.4 asks).
 
 Failures: an app that raises, returns without a response, or sends an impossible one (bad
 status or headers, a body that contradicts its ``Content-Length``) before its response is
 under way is answered ``500`` and the connection closed; once a streamed response is under way
 the connection is closed (the client sees a truncated body, never a complete-looking one).
-Each is logged to ``dsexec.http``. A stop request (a server drain running out of time) cancels
-the app's task and completes the operation with ``set_stopped``.
+Each is logged to ``dsexec.http``. A stop request (a server drain running out of time, a
+deadline passed) cancels the app's task -- an app waiting in ``receive()`` gets its
+``http.disconnect`` first, and the cancellation at its next wait -- and completes the
+operation with ``set_stopped``.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Coroutine
 from types import CoroutineType
@@ -56,6 +64,7 @@ from ..._core import (
 from ...schedulers._reactor import run_on_loop
 from .._request import Request
 from .._response import FileBody, Response, StreamBody
+from ._disconnect import DisconnectWatch
 from ._driver import Cancellable, Driver, Job, resume_inline
 from ._scope import http_scope
 
@@ -379,6 +388,7 @@ class Exchange(Sender[Response]):
 
     __slots__ = (
         "_body",
+        "_cancel_due",
         "_chunked",
         "_close",
         "_deferred",
@@ -386,6 +396,7 @@ class Exchange(Sender[Response]):
         "_headers",
         "_launched",
         "_length",
+        "_lost",
         "_observed",
         "_phase",
         "_reading",
@@ -394,6 +405,7 @@ class Exchange(Sender[Response]):
         "_recv_waiter",
         "_status",
         "_stream",
+        "_watch",
         "coro",
         "ctx",
         "disconnected",
@@ -421,8 +433,11 @@ class Exchange(Sender[Response]):
         self._reading: _Pending | None = None
         self._recv_waiter: _Pending | None = None
         self._stream: _Stream | None = None
+        self._watch: DisconnectWatch | None = None
         self._failure: BaseException | None = None
         self.disconnected = False
+        self._lost = False
+        self._cancel_due = False
         self.stepping = False
         self._deferred: Response | None = None
 
@@ -497,6 +512,9 @@ class Exchange(Sender[Response]):
         if source is not None:
             self._observed = None
             source.unobserve(self)
+        watch = self._watch
+        if watch is not None and self._phase != _STREAMING:
+            watch.stop()  # before the handover: the next read_request may start inside it
         if response is not None:
             receiver.set_value(response)
         elif error is not None:
@@ -527,6 +545,7 @@ class Exchange(Sender[Response]):
 
     def _app_done(self, error: BaseException | None) -> None:
         self.task = None
+        self._stop_watch()
         phase = self._phase
         quiet = error is not None and (
             isinstance(error, _QUIET_ERRORS) or _is_cancellation(error, self.driver)
@@ -542,6 +561,8 @@ class Exchange(Sender[Response]):
         if phase == _STREAMING:
             stream = self._stream
             assert stream is not None
+            if self.disconnected and (error is None or quiet):
+                return  # the client went first: the stream is cut off already, nothing to log
             if error is None:
                 what = "returned before finishing its streamed response"
                 _logger.error("ASGI app %s to %r: connection closed", what, self.request)
@@ -577,27 +598,69 @@ class Exchange(Sender[Response]):
 
     def connection_lost(self) -> None:
         """The client is gone or the server gave up on it: waits end, the app's task is
-        cancelled, ``send`` raises from now on."""
+        cancelled, ``send`` raises from now on. An app woken in ``receive()`` (now, or by
+        ``client_gone`` before) gets its ``http.disconnect`` first: its task is cancelled when
+        that ``receive()`` returns, so the cancellation lands at the app's next wait."""
+        if self._lost:
+            return
+        self._lost = True
+        self._stop_watch()
+        woken = self._recv_waiter is not None or self._reading is not None
+        if not self.disconnected:
+            self.disconnected = True
+            reading = self._reading
+            if reading is not None:
+                self._reading = None
+                reading.cancel()
+            self._wake_receive()
+            stream = self._stream
+            if stream is not None:
+                stream.fail(ClientDisconnected("the client disconnected"))
+        task = self.task
+        if task is not None:
+            if woken:
+                self._cancel_due = True
+            else:
+                task.cancel()
+
+    def client_gone(self, error: BaseException | None) -> None:
+        """The disconnect watch saw the client go (``error``: how; ``None``: end of input): the
+        waiting ``receive()`` says ``http.disconnect``, ``send`` raises from now on, a streamed
+        response is cut off (with a connection error: the server closes quietly). The app's
+        task is not cancelled (it awaits this very news, and ends as it sees fit) unless the
+        server gives up on it later (``connection_lost``: a drain running out, a deadline)."""
         if self.disconnected:
             return
         self.disconnected = True
-        reading = self._reading
-        if reading is not None:
-            self._reading = None
-            reading.cancel()
         self._wake_receive()
         stream = self._stream
         if stream is not None:
-            stream.fail(ClientDisconnected("the client disconnected"))
+            if not isinstance(error, _CONNECTION_ERRORS):
+                error = NetError(errno.ECONNRESET, "the client closed the connection")
+            stream.fail(error)
+
+    def _wake_receive(self) -> None:
+        """Wake a waiting ``receive()``; it stays ``_recv_waiter`` until that ``receive()`` is
+        back in the app (``connection_lost`` looks)."""
+        waiter = self._recv_waiter
+        if waiter is not None and not waiter.done:
+            waiter.set_value(None)
+
+    def _back_in_app(self, waiter: _Pending) -> None:
+        """A waiting ``receive()`` is back in the app: it is no longer the one to wake."""
+        if self._recv_waiter is waiter:
+            self._recv_waiter = None
+        if self._cancel_due:
+            self._cancel_now()
+
+    def _cancel_now(self) -> None:
+        """The cancellation ``connection_lost`` held back for a woken ``receive()``, which is
+        back in the app: cancelled from inside its own step, a task gets it at its next wait,
+        after the ``http.disconnect`` this ``receive()`` returns."""
+        self._cancel_due = False
         task = self.task
         if task is not None:
             task.cancel()
-
-    def _wake_receive(self) -> None:
-        waiter = self._recv_waiter
-        if waiter is not None:
-            self._recv_waiter = None
-            waiter.set_value(None)
 
     # -- receive ----------------------------------------------------------------------------
 
@@ -610,7 +673,19 @@ class Exchange(Sender[Response]):
                 waiter = self._recv_waiter
                 if waiter is None or waiter.done:
                     waiter = self._recv_waiter = _Pending(self)
-                await waiter
+                # Only now is the socket watched for the client's end (_disconnect.py).
+                watch = self._watch
+                if watch is None:
+                    watch = self._watch = DisconnectWatch(self)
+                watch.start()
+                try:
+                    await waiter
+                except BaseException:
+                    # Cancelled. The watch goes on: a receive() cancelled at once is how some
+                    # apps poll for the disconnect (Starlette's is_disconnected).
+                    self._back_in_app(waiter)
+                    raise
+                self._back_in_app(waiter)
             return _disconnect()
         if body == _BODY_NONE:
             self._body = _BODY_DONE
@@ -633,6 +708,8 @@ class Exchange(Sender[Response]):
             if isinstance(error, _CONNECTION_ERRORS):
                 self._failure = error
             self.connection_lost()
+            if self._cancel_due:  # a stop woke this read
+                self._cancel_now()
             return _disconnect()
         chunk: bytes = pending.value
         received = self._received = self._received + len(chunk)
@@ -800,6 +877,7 @@ class Exchange(Sender[Response]):
                     raise ClientDisconnected("the client disconnected") from waiter.error
             if not more:
                 self._end(stream)  # before the last piece goes: the writer then ends at once
+                self._stop_watch()
             writer = stream.writer
             if writer is not None:
                 stream.writer = None
@@ -808,6 +886,7 @@ class Exchange(Sender[Response]):
                 stream.slot = data
         elif not more:
             self._end(stream)
+            self._stop_watch()
             writer = stream.writer
             if writer is not None:
                 stream.writer = None
@@ -815,6 +894,14 @@ class Exchange(Sender[Response]):
         if not more:
             self._phase = _COMPLETE
             self._wake_receive()
+
+    def _stop_watch(self) -> None:
+        """Withdraw the disconnect watch's read, if one is pending: before the end of the
+        response is handed over (the next read_request may start as the writer finishes,
+        inside that call) and when the connection is lost."""
+        watch = self._watch
+        if watch is not None:
+            watch.stop()
 
     def _pathsend(self, message: Any) -> None:
         path = message["path"]

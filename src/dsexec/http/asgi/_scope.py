@@ -30,7 +30,7 @@ from urllib.parse import unquote_to_bytes
 
 from ...net import IPAddress
 from .._connection import HttpConnection
-from .._request import Request
+from .._request import Request, origin_form
 
 __all__ = ["ASGI_VERSION", "SPEC_VERSION", "endpoint", "http_scope"]
 
@@ -99,10 +99,7 @@ def http_scope(request: Request, root_path: str, state: dict[str, Any]) -> dict[
     head = request.head
     conn = request.connection
     method = head.method
-    target = head.target
-    if target[:1] != b"/" and b"://" in target:  # absolute form: keep only the path
-        slash = target.find(b"/", target.index(b"://") + 3)
-        target = b"/" if slash < 0 else target[slash:]
+    target = origin_form(head.target)
     query = target.find(b"?")
     if query < 0:
         raw_path = target
