@@ -42,6 +42,20 @@ async def app(scope, receive, send):
         await receive()
         await send({"type": "lifespan.startup.failed", "message": "no database here"})
 """,
+    "which_loop_app": """
+import asyncio
+
+import sniffio
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    library = sniffio.current_async_library()
+    if library == "asyncio":  # uvloop is asyncio too: its loop says which
+        library = type(asyncio.get_running_loop()).__module__.split(".")[0]
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": library.encode()})
+""",
     "broken_module": "raise ZeroDivisionError('broken at import')\n",
     # Startup announces itself, then waits for the test to create the file ``go``.
     "slow_start_app": """
@@ -189,6 +203,18 @@ def test_serves_every_port_and_exits_0_on_a_signal(app_dir: Path, signum: int) -
         running.signal(signum)
         assert running.wait() == 0
         assert b"shutting down" in running.err
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop", "trio"])
+def test_loop_chooses_the_event_loop_the_app_runs_on(app_dir: Path, loop: str) -> None:
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    args = ("which_loop_app:app", "--port", "0", "--host", "127.0.0.1", "--loop", loop)
+    with server(app_dir, *args) as running:
+        (port,) = running.ports()
+        assert get(port).endswith(b"\r\n\r\n" + loop.encode())
+        running.signal(signal.SIGINT)
+        assert running.wait() == 0
 
 
 def test_a_signal_during_the_apps_startup_drains_once_it_is_done(app_dir: Path) -> None:
