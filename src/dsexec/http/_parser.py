@@ -64,6 +64,31 @@ Some facts about httptools 0.9 / llhttp 9 that shape this module (each checked b
 * The status of a refusal is that of the first fault in the byte stream, however it was split
   (a head over the limit is first fed up to the limit, so an earlier syntax error wins over
   431). Which of two faults in one header line gets named in ``reason`` can depend on the split.
+
+Known heads. Clients send the same head again and again (polling, health checks, load
+balancers, wrk), so the head of a request without a body is read once per process:
+
+* ``_know`` keeps a head in ``_KNOWN_HEADS`` (by its bytes, with its ``RequestHead``:
+  immutable, nothing of the connection in it; shared by all parsers; at most
+  ``_KNOWN_HEADS_SIZE`` heads of up to ``_KNOWN_HEAD_BYTES``, cleared when full) once llhttp,
+  fed that whole head alone (not in pieces: a ``_head_part`` is not kept), has ended its
+  request without an error. So the request had no body (no ``Transfer-Encoding``, no
+  ``Content-Length`` but 0) and no upgrade (that raises ``HttpParserUpgrade``), llhttp and the
+  policy accepted it, and nothing of it is left to refuse.
+* A whole head that is byte for byte a known one is not fed to llhttp: ``_from_known`` runs
+  the callbacks llhttp would run, ``on_headers_complete`` (which emits the known
+  ``RequestHead`` instead of checking the head again; the ``on_header`` calls only feed those
+  checks) and ``on_message_complete``: the same events, the same state.
+
+That is what llhttp gives, because what llhttp and the checks make of a head depends only on
+its bytes and the limits. llhttp is in its start state at every request (it resets at the end
+of each keep-alive message, and nothing is read after one that is not), and between requests
+the parser keeps nothing that the reading of a head uses but the count of empty lines, which
+matters only before the head. The head's size (431) is checked before the lookup, its target
+(414) against the entry's on a hit (a head over this parser's limit goes to llhttp, to be
+refused as usual); ``max_body_bytes`` cannot matter without a body. (A hit is faster: a client
+timing its requests can tell whether a head was sent lately, but only by sending that whole
+head, byte for byte, secrets included.)
 """
 
 from __future__ import annotations
@@ -141,6 +166,14 @@ _HOST_BYTES: Final = (
 
 _new_tuple = tuple.__new__
 
+# The known heads (see the module docstring): by their bytes, the RequestHead of each head of a
+# bodiless request accepted before, up to _KNOWN_HEAD_BYTES; at most _KNOWN_HEADS_SIZE of them,
+# cleared when full. A lookup is one dict get and a store one set, of immutable values: a reader
+# on another thread sees an entry whole or not at all.
+_KNOWN_HEADS: Final[dict[bytes, RequestHead]] = {}
+_KNOWN_HEADS_SIZE: Final = 256
+_KNOWN_HEAD_BYTES: Final = 1024
+
 
 @mypyc_attr(native_class=False)  # compiled: an Exception subclass stays a Python class
 class _Reject(Exception):
@@ -170,6 +203,10 @@ class RequestParser:
     ``Content-Length`` and as the bytes stream in for chunked bodies). Chunk trailers are
     checked and dropped: a trailer section over ``max_header_bytes`` is a 431, a chunk-size line
     (with its extensions) over it a 400.
+
+    The head of a request without a body that any parser of the process read before, byte for
+    byte (up to 1 KiB), is found again without llhttp: the same events, the same (immutable)
+    ``RequestHead`` object.
     """
 
     __slots__ = (
@@ -186,6 +223,7 @@ class RequestParser:
         "_headers",
         "_host_count",
         "_keep_alive",
+        "_known",
         "_limit_hit",
         "_line_part",
         "_line_seen",
@@ -225,6 +263,7 @@ class RequestParser:
         self._reject: ProtocolError | None = None
         self._limit_hit: ProtocolError | None = None
         self._keep_alive = False
+        self._known: RequestHead | None = None  # a known head for on_headers_complete
         self._body_left = 0
         self._body_seen = 0
         # The chunk framing (see _scan_chunked): the place in it, the bytes of the current
@@ -344,6 +383,11 @@ class RequestParser:
             # The common case, one whole head and nothing after it: the loop below would do
             # the same in one turn.
             self._buf = b""
+            key = buf if size <= _KNOWN_HEAD_BYTES and type(buf) is bytes else None
+            if key is not None:
+                known = _KNOWN_HEADS.get(key)
+                if known is not None and self._from_known(known):
+                    return
             self._raw_head = buf
             try:
                 self._parser.feed_data(buf)
@@ -351,6 +395,9 @@ class RequestParser:
                 pass
             except httptools.HttpParserError as exc:
                 self._fail_from(exc)
+            else:
+                if key is not None and self._state != _RECV:
+                    self._know(key)
             return
         pos = 0
         end = 0
@@ -360,6 +407,7 @@ class RequestParser:
                 phase = self._phase
                 if phase == _HEAD:
                     part = self._head_part
+                    key = None  # the head as bytes, if whole and small enough to be known
                     if part is None:
                         if buf[pos] in b"\r\n":
                             pos = self._skip_empty_lines(buf, pos, size)
@@ -375,6 +423,13 @@ class RequestParser:
                             return
                         if found >= 0:
                             chunk = buf if pos == 0 and end == size else buf[pos:end]
+                            if end - pos <= _KNOWN_HEAD_BYTES:
+                                key = chunk if type(chunk) is bytes else bytes(chunk)
+                                known = _KNOWN_HEADS.get(key)
+                                if known is not None and self._from_known(known):
+                                    pos = end
+                                    continue  # (the request has ended: the loop too)
+                                chunk = key
                             self._raw_head = chunk
                         else:
                             chunk = buf[pos:]
@@ -395,6 +450,8 @@ class RequestParser:
                         if found >= 0:
                             self._raw_head = part
                     feed(chunk)
+                    if key is not None and self._state != _RECV:
+                        self._know(key)
                 elif phase == _BODY_LENGTH:
                     end = min(size, pos + self._body_left)
                     feed(buf[pos:end])
@@ -530,6 +587,27 @@ class RequestParser:
         self._chunk_left = left
         return size
 
+    def _from_known(self, head: RequestHead) -> bool:
+        """A whole head read between requests is a known one, ``head`` its entry: unless its
+        target is over this parser's limit (False: nothing changes, llhttp reads the head and
+        refuses it), run the callbacks llhttp would (see the module docstring): True."""
+        if len(head.target) > self._max_target:
+            return False
+        self._known = head
+        self.on_headers_complete()
+        self.on_message_complete()
+        return True
+
+    def _know(self, raw: bytes) -> None:
+        """``raw``, a whole head fed to llhttp alone, ended its request without an error or an
+        upgrade (``HttpParserUpgrade``): a bodiless request, accepted. Its head is known from
+        now on (see the module docstring)."""
+        head = self._events[0]  # (events were empty before the head: _pump runs only then)
+        if type(head) is RequestHead:
+            if len(_KNOWN_HEADS) >= _KNOWN_HEADS_SIZE:
+                _KNOWN_HEADS.clear()
+            _KNOWN_HEADS[raw] = head
+
     def _over_limit(self, end: int, status: int, reason: str) -> int:
         self._limit_hit = _new_tuple(ProtocolError, (status, reason))
         return end
@@ -601,47 +679,55 @@ class RequestParser:
             self._expect = True
 
     def on_headers_complete(self) -> None:
-        """llhttp callback (not for users): the head is complete; validate and emit it."""
-        parser = self._parser
-        method = parser.get_method()
-        raw = self._raw_head
-        if type(raw) is not bytes:  # a slice of a bytearray buffer
-            raw = bytes(raw)
-        # The request line, as llhttp accepted it: method SP+ target SP+ version CRLF, with
-        # the method at the start (a head never starts with CR or LF here).
-        line_end = raw.find(b"\r\n")
-        version_tail = raw[line_end - 9 : line_end]
-        if version_tail == b" HTTP/1.1":
-            version = "1.1"
-        elif version_tail == b" HTTP/1.0":
-            version = "1.0"
-        elif b" HTTP/" in raw[:line_end]:
-            self._refuse(505, "HTTP version other than 1.0 and 1.1")
+        """llhttp callback (not for users): the head is complete; validate and emit it.
+
+        Also called, after no llhttp at all, by ``_from_known`` for a known head (in
+        ``_known``): it passed these checks when it was read, and is emitted as it was."""
+        head = self._known
+        if head is not None:
+            self._known = None
+            keep_alive = head.keep_alive
+            content_length = head.content_length
+            chunked = head.chunked
         else:
-            self._refuse(400, "malformed request line")
-        url = raw[len(method) + 1 : line_end - 9]
-        if url[:1] == b" " or url[-1:] == b" ":
-            self._refuse(400, "request line with extra whitespace")
-        if len(url) > self._max_target:
-            self._refuse(414, "request target longer than max_target_bytes")
-        host_count = self._host_count
-        if host_count > 1 or (host_count == 0 and version == "1.1"):
-            self._refuse(400, "HTTP/1.1 request without exactly one Host")
-        content_length = self._content_length
-        chunked = self._te_seen
-        if chunked and version == "1.0":
-            self._refuse(400, "Transfer-Encoding in an HTTP/1.0 request")
-        if content_length is not None and content_length > self._max_body:
-            self._refuse(413, "Content-Length larger than max_body_bytes")
-        if parser.should_upgrade():
-            if method == b"CONNECT":
-                self._refuse(501, "CONNECT is not supported")
-            if chunked or content_length:
-                self._refuse(400, "Upgrade request with a body")
-        keep_alive = parser.should_keep_alive()
-        self._keep_alive = keep_alive
-        self._events.append(
-            _new_tuple(
+            parser = self._parser
+            method = parser.get_method()
+            raw = self._raw_head
+            if type(raw) is not bytes:  # a slice of a bytearray buffer
+                raw = bytes(raw)
+            # The request line, as llhttp accepted it: method SP+ target SP+ version CRLF, with
+            # the method at the start (a head never starts with CR or LF here).
+            line_end = raw.find(b"\r\n")
+            version_tail = raw[line_end - 9 : line_end]
+            if version_tail == b" HTTP/1.1":
+                version = "1.1"
+            elif version_tail == b" HTTP/1.0":
+                version = "1.0"
+            elif b" HTTP/" in raw[:line_end]:
+                self._refuse(505, "HTTP version other than 1.0 and 1.1")
+            else:
+                self._refuse(400, "malformed request line")
+            url = raw[len(method) + 1 : line_end - 9]
+            if url[:1] == b" " or url[-1:] == b" ":
+                self._refuse(400, "request line with extra whitespace")
+            if len(url) > self._max_target:
+                self._refuse(414, "request target longer than max_target_bytes")
+            host_count = self._host_count
+            if host_count > 1 or (host_count == 0 and version == "1.1"):
+                self._refuse(400, "HTTP/1.1 request without exactly one Host")
+            content_length = self._content_length
+            chunked = self._te_seen
+            if chunked and version == "1.0":
+                self._refuse(400, "Transfer-Encoding in an HTTP/1.0 request")
+            if content_length is not None and content_length > self._max_body:
+                self._refuse(413, "Content-Length larger than max_body_bytes")
+            if parser.should_upgrade():
+                if method == b"CONNECT":
+                    self._refuse(501, "CONNECT is not supported")
+                if chunked or content_length:
+                    self._refuse(400, "Upgrade request with a body")
+            keep_alive = parser.should_keep_alive()
+            head = _new_tuple(
                 RequestHead,
                 (
                     method,
@@ -654,7 +740,8 @@ class RequestParser:
                     chunked,
                 ),
             )
-        )
+        self._keep_alive = keep_alive
+        self._events.append(head)
         self._head_part = None
         self._raw_head = b""
         if chunked:
@@ -683,7 +770,8 @@ class RequestParser:
         self._events.append(_new_tuple(BodyChunk, (body,)))
 
     def on_message_complete(self) -> None:
-        """llhttp callback (not for users): the request is complete."""
+        """llhttp callback (not for users): the request is complete. Also how a known head's
+        request ends (``_from_known``)."""
         self._events.append(END_OF_MESSAGE)
         self._state = _DONE if self._keep_alive else _MUST_CLOSE
         self._phase = _HEAD
