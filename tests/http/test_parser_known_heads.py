@@ -309,6 +309,22 @@ def test_a_head_with_a_body_an_upgrade_a_refusal_or_over_the_size_bound_is_never
     assert not _KNOWN_HEADS
 
 
+@pytest.mark.parametrize(
+    "credentials",
+    [b"Authorization: Bearer 1234", b"cookie: session=1234", b"Proxy-Authorization: Basic eDp5"],
+)
+def test_a_head_with_credentials_is_never_known(credentials: bytes) -> None:
+    """A hit is faster than a miss: a head with a token must not let another client confirm a
+    guess of it by timing."""
+    request_bytes = b"GET / HTTP/1.1\r\nHost: a\r\n" + credentials + b"\r\n\r\n"
+    expected = parse(by_byte(request_bytes))
+    for _ in range(2):
+        parser, llhttp = counting_parser()
+        assert drive(parser, [request_bytes]) == expected
+        assert llhttp.fed
+    assert not _KNOWN_HEADS
+
+
 def test_heads_up_to_the_size_bound_are_known() -> None:
     filler = _KNOWN_HEAD_BYTES - len(b"GET / HTTP/1.1\r\nHost: a\r\nX: \r\n\r\n")
     largest = b"GET / HTTP/1.1\r\nHost: a\r\nX: " + b"y" * filler + b"\r\n\r\n"

@@ -88,11 +88,13 @@ matters only before the head. The head's size (431) is checked before the lookup
 (414) against the entry's on a hit (a head over this parser's limit goes to llhttp, to be
 refused as usual); ``max_body_bytes`` cannot matter without a body. (A hit is faster: a client
 timing its requests can tell whether a head was sent lately, but only by sending that whole
-head, byte for byte, secrets included.)
+head, byte for byte: a head with credentials, ``Authorization``, ``Proxy-Authorization`` or
+``Cookie``, is never known, so that no guessed token can be confirmed that way.)
 """
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from typing import Final, NoReturn, SupportsIndex, final
 
@@ -173,6 +175,9 @@ _new_tuple = tuple.__new__
 _KNOWN_HEADS: Final[dict[bytes, RequestHead]] = {}
 _KNOWN_HEADS_SIZE: Final = 256
 _KNOWN_HEAD_BYTES: Final = 1024
+# Heads that carry credentials are never known: a hit is faster than a miss, and a client must
+# not learn by timing whether another client sent these exact bytes (a guessed token included).
+_CREDENTIALS: Final = re.compile(rb"\r\n(?:proxy-)?(?:authorization|cookie)[ \t]*:", re.IGNORECASE)
 
 
 @mypyc_attr(native_class=False)  # compiled: an Exception subclass stays a Python class
@@ -603,7 +608,7 @@ class RequestParser:
         upgrade (``HttpParserUpgrade``): a bodiless request, accepted. Its head is known from
         now on (see the module docstring)."""
         head = self._events[0]  # (events were empty before the head: _pump runs only then)
-        if type(head) is RequestHead:
+        if type(head) is RequestHead and _CREDENTIALS.search(raw) is None:
             if len(_KNOWN_HEADS) >= _KNOWN_HEADS_SIZE:
                 _KNOWN_HEADS.clear()
             _KNOWN_HEADS[raw] = head
