@@ -1,7 +1,8 @@
 """RequestParser's known heads: the head of a bodiless request read before is found again
-without llhttp, with the events and the state llhttp's reading gives; heads with a body, heads
-fed in pieces, upgrades, refused heads and heads over the size bound are never found again; the
-cache stays bounded; and each parser's own limits still hold on a known head."""
+without llhttp, with the events and the state llhttp's reading gives; heads with a body,
+upgrades, refused heads, heads with credentials and heads over the size bound are never found
+again, and a head fed in pieces is not looked up; the cache stays bounded; and each parser's own
+limits still hold on a known head."""
 
 from __future__ import annotations
 
@@ -146,6 +147,7 @@ REPEATED_HEADS = [
     b"POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc",
     b"POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
     b"GET / HTTP/1.1\r\n\r\n",  # no Host: 400
+    b"GET /me HTTP/1.1\r\nHost: a\r\nCookie: s=1\r\n\r\n",  # never known
 ]
 
 
@@ -325,6 +327,22 @@ def test_a_head_with_credentials_is_never_known(credentials: bytes) -> None:
     assert not _KNOWN_HEADS
 
 
+def test_after_credentials_no_head_of_the_connection_is_looked_up_or_known() -> None:
+    # Its client sends them again: a lookup would only cost the hashing of the head.
+    parse(POLL)
+    secret = b"GET / HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer 1234\r\n\r\n"
+    other = b"GET /other HTTP/1.1\r\nHost: a\r\n\r\n"
+    parser, llhttp = counting_parser()
+    assert drive(parser, [secret, POLL, other]) == parse(by_byte(secret + POLL + other))
+    assert llhttp.fed == [secret, POLL, other]
+    assert secret not in _KNOWN_HEADS
+    assert other not in _KNOWN_HEADS
+    parser, llhttp = counting_parser()
+    assert drive(parser, [POLL, other]) == parse(by_byte(POLL + other))
+    assert llhttp.fed == [other]
+    assert other in _KNOWN_HEADS
+
+
 def test_heads_up_to_the_size_bound_are_known() -> None:
     filler = _KNOWN_HEAD_BYTES - len(b"GET / HTTP/1.1\r\nHost: a\r\nX: \r\n\r\n")
     largest = b"GET / HTTP/1.1\r\nHost: a\r\nX: " + b"y" * filler + b"\r\n\r\n"
@@ -335,13 +353,17 @@ def test_heads_up_to_the_size_bound_are_known() -> None:
     assert llhttp.fed == []
 
 
-def test_a_head_fed_in_pieces_is_neither_known_nor_looked_up() -> None:
-    parse(by_byte(POLL))
-    assert not _KNOWN_HEADS
-    parse(POLL)
+def test_a_head_fed_in_pieces_is_not_looked_up_but_becomes_known() -> None:
+    pieces = [POLL[:10], POLL[10:]]
     parser, llhttp = counting_parser()
-    assert drive(parser, [POLL[:10], POLL[10:]]) == parse(POLL)
-    assert llhttp.fed == [POLL[:10], POLL[10:]]
+    assert drive(parser, pieces) == parse(by_byte(POLL))
+    assert POLL in _KNOWN_HEADS
+    parser, llhttp = counting_parser()
+    assert drive(parser, pieces) == parse(by_byte(POLL))
+    assert llhttp.fed == pieces
+    parser, llhttp = counting_parser()
+    assert drive(parser, [POLL]) == parse(by_byte(POLL))
+    assert llhttp.fed == []
 
 
 @pytest.mark.parametrize(

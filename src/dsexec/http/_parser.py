@@ -68,13 +68,13 @@ Some facts about httptools 0.9 / llhttp 9 that shape this module (each checked b
 Known heads. Clients send the same head again and again (polling, health checks, load
 balancers, wrk), so the head of a request without a body is read once per process:
 
-* ``_know`` keeps a head in ``_KNOWN_HEADS`` (by its bytes, with its ``RequestHead``:
-  immutable, nothing of the connection in it; shared by all parsers; at most
-  ``_KNOWN_HEADS_SIZE`` heads of up to ``_KNOWN_HEAD_BYTES``, cleared when full) once llhttp,
-  fed that whole head alone (not in pieces: a ``_head_part`` is not kept), has ended its
-  request without an error. So the request had no body (no ``Transfer-Encoding``, no
-  ``Content-Length`` but 0) and no upgrade (that raises ``HttpParserUpgrade``), llhttp and the
-  policy accepted it, and nothing of it is left to refuse.
+* ``on_headers_complete`` marks a head to be known when its request has no body (no
+  ``Transfer-Encoding``, no ``Content-Length`` but 0), no upgrade and no credentials (below),
+  and the head is at most ``_KNOWN_HEAD_BYTES``; ``on_message_complete`` then keeps it in
+  ``_KNOWN_HEADS`` (by its bytes, with its ``RequestHead``: immutable, nothing of the
+  connection in it; shared by all parsers; at most ``_KNOWN_HEADS_SIZE``, cleared when full).
+  By then llhttp and the policy have accepted the whole request and nothing of it is left to
+  refuse (an upgrade would still raise ``HttpParserUpgrade``: never kept).
 * A whole head that is byte for byte a known one is not fed to llhttp: ``_from_known`` runs
   the callbacks llhttp would run, ``on_headers_complete`` (which emits the known
   ``RequestHead`` instead of checking the head again; the ``on_header`` calls only feed those
@@ -89,12 +89,13 @@ matters only before the head. The head's size (431) is checked before the lookup
 refused as usual); ``max_body_bytes`` cannot matter without a body. (A hit is faster: a client
 timing its requests can tell whether a head was sent lately, but only by sending that whole
 head, byte for byte: a head with credentials, ``Authorization``, ``Proxy-Authorization`` or
-``Cookie``, is never known, so that no guessed token can be confirmed that way.)
+``Cookie``, is never known, so that no guessed token can be confirmed that way. Nor is any head
+of its connection known or looked up from then on: its client sends them again, and a lookup
+of a head that cannot be known would only cost the hashing of its bytes.)
 """
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from typing import Final, NoReturn, SupportsIndex, final
 
@@ -152,11 +153,20 @@ _HOST: Final = 1
 _CONTENT_LENGTH: Final = 2
 _TRANSFER_ENCODING: Final = 3
 _EXPECT: Final = 4
+# Heads that carry credentials are never known: a hit is faster than a miss, and a client must
+# not learn by timing whether another client sent these exact bytes (a guessed token included).
+# ("cookie" has the length of "expect"; names as long as the two Authorization ones, such as
+# Cache-Control or If-None-Match, now cost on_header a lookup too.)
+# One such head leaves its connection out of the known heads (RequestParser._credentials).
+_CREDENTIALS: Final = 5
 _SPECIAL: Final = {
     b"host": _HOST,
     b"content-length": _CONTENT_LENGTH,
     b"transfer-encoding": _TRANSFER_ENCODING,
     b"expect": _EXPECT,
+    b"authorization": _CREDENTIALS,
+    b"proxy-authorization": _CREDENTIALS,
+    b"cookie": _CREDENTIALS,
 }
 _SPECIAL_LENGTHS: Final = frozenset(len(name) for name in _SPECIAL)
 
@@ -175,9 +185,6 @@ _new_tuple = tuple.__new__
 _KNOWN_HEADS: Final[dict[bytes, RequestHead]] = {}
 _KNOWN_HEADS_SIZE: Final = 256
 _KNOWN_HEAD_BYTES: Final = 1024
-# Heads that carry credentials are never known: a hit is faster than a miss, and a client must
-# not learn by timing whether another client sent these exact bytes (a guessed token included).
-_CREDENTIALS: Final = re.compile(rb"\r\n(?:proxy-)?(?:authorization|cookie)[ \t]*:", re.IGNORECASE)
 
 
 @mypyc_attr(native_class=False)  # compiled: an Exception subclass stays a Python class
@@ -210,8 +217,8 @@ class RequestParser:
     (with its extensions) over it a 400.
 
     The head of a request without a body that any parser of the process read before, byte for
-    byte (up to 1 KiB), is found again without llhttp: the same events, the same (immutable)
-    ``RequestHead`` object.
+    byte (up to 1 KiB; not on a connection that sent ``Authorization`` or ``Cookie``), is found
+    again without llhttp: the same events, the same (immutable) ``RequestHead`` object.
     """
 
     __slots__ = (
@@ -220,6 +227,7 @@ class RequestParser:
         "_buf",
         "_chunk_left",
         "_content_length",
+        "_credentials",
         "_empty_lines",
         "_eof",
         "_events",
@@ -263,12 +271,17 @@ class RequestParser:
         self._eof = False
         self._phase = _HEAD
         self._head_part: bytearray | None = None
-        self._raw_head: bytes | bytearray = b""  # the head being parsed, once complete
+        # The head being parsed, once complete; after on_headers_complete, the head to be known
+        # at on_message_complete (b"" if it may not be).
+        self._raw_head: bytes | bytearray = b""
         self._empty_lines = 0
         self._reject: ProtocolError | None = None
         self._limit_hit: ProtocolError | None = None
         self._keep_alive = False
         self._known: RequestHead | None = None  # a known head for on_headers_complete
+        # The client sent credentials (Authorization, Cookie): no head of the connection is
+        # known or looked up any more (it sends them again; see the module docstring).
+        self._credentials = False
         self._body_left = 0
         self._body_seen = 0
         # The chunk framing (see _scan_chunked): the place in it, the bytes of the current
@@ -388,9 +401,8 @@ class RequestParser:
             # The common case, one whole head and nothing after it: the loop below would do
             # the same in one turn.
             self._buf = b""
-            key = buf if size <= _KNOWN_HEAD_BYTES and type(buf) is bytes else None
-            if key is not None:
-                known = _KNOWN_HEADS.get(key)
+            if size <= _KNOWN_HEAD_BYTES and type(buf) is bytes and not self._credentials:
+                known = _KNOWN_HEADS.get(buf)
                 if known is not None and self._from_known(known):
                     return
             self._raw_head = buf
@@ -400,9 +412,6 @@ class RequestParser:
                 pass
             except httptools.HttpParserError as exc:
                 self._fail_from(exc)
-            else:
-                if key is not None and self._state != _RECV:
-                    self._know(key)
             return
         pos = 0
         end = 0
@@ -412,7 +421,6 @@ class RequestParser:
                 phase = self._phase
                 if phase == _HEAD:
                     part = self._head_part
-                    key = None  # the head as bytes, if whole and small enough to be known
                     if part is None:
                         if buf[pos] in b"\r\n":
                             pos = self._skip_empty_lines(buf, pos, size)
@@ -428,7 +436,7 @@ class RequestParser:
                             return
                         if found >= 0:
                             chunk = buf if pos == 0 and end == size else buf[pos:end]
-                            if end - pos <= _KNOWN_HEAD_BYTES:
+                            if end - pos <= _KNOWN_HEAD_BYTES and not self._credentials:
                                 key = chunk if type(chunk) is bytes else bytes(chunk)
                                 known = _KNOWN_HEADS.get(key)
                                 if known is not None and self._from_known(known):
@@ -455,8 +463,6 @@ class RequestParser:
                         if found >= 0:
                             self._raw_head = part
                     feed(chunk)
-                    if key is not None and self._state != _RECV:
-                        self._know(key)
                 elif phase == _BODY_LENGTH:
                     end = min(size, pos + self._body_left)
                     feed(buf[pos:end])
@@ -603,16 +609,6 @@ class RequestParser:
         self.on_message_complete()
         return True
 
-    def _know(self, raw: bytes) -> None:
-        """``raw``, a whole head fed to llhttp alone, ended its request without an error or an
-        upgrade (``HttpParserUpgrade``): a bodiless request, accepted. Its head is known from
-        now on (see the module docstring)."""
-        head = self._events[0]  # (events were empty before the head: _pump runs only then)
-        if type(head) is RequestHead and _CREDENTIALS.search(raw) is None:
-            if len(_KNOWN_HEADS) >= _KNOWN_HEADS_SIZE:
-                _KNOWN_HEADS.clear()
-            _KNOWN_HEADS[raw] = head
-
     def _over_limit(self, end: int, status: int, reason: str) -> int:
         self._limit_hit = _new_tuple(ProtocolError, (status, reason))
         return end
@@ -680,6 +676,8 @@ class RequestParser:
             if self._te_seen or value.lower() != b"chunked":
                 self._refuse(400, "Transfer-Encoding other than a single 'chunked'")
             self._te_seen = True
+        elif kind == _CREDENTIALS:
+            self._credentials = True
         elif value.lower() == b"100-continue":
             self._expect = True
 
@@ -691,6 +689,7 @@ class RequestParser:
         head = self._known
         if head is not None:
             self._known = None
+            raw: bytes | bytearray = b""
             keep_alive = head.keep_alive
             content_length = head.content_length
             chunked = head.chunked
@@ -726,7 +725,8 @@ class RequestParser:
                 self._refuse(400, "Transfer-Encoding in an HTTP/1.0 request")
             if content_length is not None and content_length > self._max_body:
                 self._refuse(413, "Content-Length larger than max_body_bytes")
-            if parser.should_upgrade():
+            upgrade = parser.should_upgrade()
+            if upgrade:
                 if method == b"CONNECT":
                     self._refuse(501, "CONNECT is not supported")
                 if chunked or content_length:
@@ -745,10 +745,18 @@ class RequestParser:
                     chunked,
                 ),
             )
+            if (
+                chunked
+                or content_length
+                or upgrade
+                or self._credentials
+                or len(raw) > _KNOWN_HEAD_BYTES
+            ):
+                raw = b""  # never to be known
         self._keep_alive = keep_alive
         self._events.append(head)
         self._head_part = None
-        self._raw_head = b""
+        self._raw_head = raw  # (to be known at on_message_complete, unless b"")
         if chunked:
             self._phase = _BODY_CHUNKED
             self._chunk_left = _SIZE_LINE
@@ -777,6 +785,16 @@ class RequestParser:
     def on_message_complete(self) -> None:
         """llhttp callback (not for users): the request is complete. Also how a known head's
         request ends (``_from_known``)."""
+        raw = self._raw_head
+        if raw:
+            # A bodiless request, accepted, and llhttp is done with it (an upgrade, never to be
+            # known, raises HttpParserUpgrade after this): its head is known from now on.
+            self._raw_head = b""
+            head = self._events[-1]
+            if type(head) is RequestHead and type(raw) is bytes:
+                if len(_KNOWN_HEADS) >= _KNOWN_HEADS_SIZE:
+                    _KNOWN_HEADS.clear()
+                _KNOWN_HEADS[raw] = head
         self._events.append(END_OF_MESSAGE)
         self._state = _DONE if self._keep_alive else _MUST_CLOSE
         self._phase = _HEAD
