@@ -122,8 +122,9 @@ def requests_of(events: Iterable[Event]) -> tuple[list[SimpleRequest], ProtocolE
     return done, None
 
 
-def _h11_after_empty_lines(data: bytes) -> h11.Connection:
-    """A fresh h11 server connection given ``data`` after up to ten leading CRLFs."""
+def h11_server(data: bytes) -> h11.Connection:
+    """A fresh h11 server connection given ``data`` after up to ten leading CRLFs (h11 refuses
+    empty lines before a request line; dsexec skips up to ten, as RFC 9112 2.2 asks)."""
     for _ in range(10):
         if not data.startswith(b"\r\n"):
             break
@@ -141,7 +142,7 @@ def h11_requests(data: bytes) -> tuple[list[SimpleRequest], bool, bool]:
     h11 refuses empty lines before a request line, which RFC 9112 2.2 asks a server to skip
     (dsexec skips up to ten CRLFs): they are skipped here before each request, h11 reading
     the rest with a fresh connection."""
-    conn = _h11_after_empty_lines(data)
+    conn = h11_server(data)
     done: list[SimpleRequest] = []
     current: h11.Request | None = None
     body = b""
@@ -161,7 +162,7 @@ def h11_requests(data: bytes) -> tuple[list[SimpleRequest], bool, bool]:
             if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
                 return done, False, True
             conn.start_next_cycle()
-            conn = _h11_after_empty_lines(conn.trailing_data[0])
+            conn = h11_server(conn.trailing_data[0])
             continue
         if isinstance(event, h11.Request):
             current, body = event, b""
