@@ -267,6 +267,7 @@ async def test_a_request_pipelined_while_the_app_waits_is_no_disconnect_and_is_s
     seen: list[object] = []
     waiting = anyio.Event()
     answer = anyio.Event()
+    told = anyio.Event()
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -281,6 +282,7 @@ async def test_a_request_pipelined_while_the_app_waits_is_no_disconnect_and_is_s
         async def listen() -> None:
             waiting.set()
             seen.append(await receive())  # waits until the response is complete
+            told.set()
 
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(listen)
@@ -304,6 +306,7 @@ async def test_a_request_pipelined_while_the_app_waits_is_no_disconnect_and_is_s
             received = await read_until(stream, b"/second")
             assert received.count(b"HTTP/1.1 200") == 2
             assert received.index(b"/first") < received.index(b"/second")
+            await told.wait()  # the app's listener may run after the client has read both
             assert seen == ["answered", DISCONNECT]  # after the response, not before
             # the watch is gone: the connection reads its next request as usual
             await stream.send(get("/third"))
