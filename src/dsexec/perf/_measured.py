@@ -1,4 +1,6 @@
-"""``monitor.measured()``: a pipeline step that measures its upstream as one operation.
+"""``monitor.measured()`` and ``| timer``: pipeline steps that measure their upstream.
+
+``monitor.measured()`` (:class:`MeasuredSender`) times each run of its upstream as one operation:
 
 * ``start()`` counts the operation in flight and takes the start time, then starts the upstream.
 * ``set_value(v)`` finishes it ok, ``set_error(e)`` as an error, ``set_stopped()`` as stopped
@@ -10,6 +12,13 @@ requests reach the upstream. Like ``then``, the step is restartable when its ups
 (``repeat`` of a measured ``async_read`` restarts one operation state round after round, each
 round a new measured operation; see ``senders/_trampoline.py``): ``start()`` takes a fresh start
 time and the completion reads it before passing the completion on.
+
+``sender | timer`` (:class:`TimedSender`, ``timer`` an ``OperationTimer`` from
+``monitor.start_operation()``) finishes a timer already running when its upstream completes:
+ok on a value, failed on an error, stopped on stopped, then passes the completion on
+unchanged. The operation began when the timer was started (for example when a request arrived,
+inside the ``let_value`` that builds its pipeline), not when the step starts. A timer is one
+operation: a step that completes again (a restart under ``repeat``) records nothing more.
 """
 
 from __future__ import annotations
@@ -19,9 +28,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, final
 from .._core import BasicSender, Env, Receiver, Sender, WrappingOperation
 
 if TYPE_CHECKING:
-    from ._monitor import PerfMonitor
+    from ._monitor import OperationTimer, PerfMonitor
 
-__all__ = ["MeasuredSender"]
+__all__ = ["MeasuredSender", "TimedSender"]
 
 
 @final
@@ -72,3 +81,48 @@ class MeasuredSender(BasicSender):
     @classmethod
     def describe(cls, data: Any) -> str:
         return ""
+
+
+@final
+class _TimedOp(WrappingOperation):
+    """The operation state of ``sender | timer``, and the receiver the upstream completes into."""
+
+    __slots__ = ("_receiver", "_timer")
+
+    def __init__(
+        self, upstream: Sender[Any], timer: OperationTimer, receiver: Receiver[Any]
+    ) -> None:
+        self._timer = timer
+        self._receiver = receiver
+        self._child = upstream.connect(self)
+
+    def set_value(self, value: Any, /) -> None:
+        self._timer.finish(True)
+        self._receiver.set_value(value)
+
+    def set_error(self, error: BaseException, /) -> None:
+        self._timer.finish(False)
+        self._receiver.set_error(error)
+
+    def set_stopped(self) -> None:
+        self._timer.finish_stopped()
+        self._receiver.set_stopped()
+
+    def get_env(self) -> Env:
+        return self._receiver.get_env()
+
+
+@final
+class TimedSender(BasicSender):
+    """``sender | timer``: the upstream's completion, finishing the ``OperationTimer`` in
+    ``data``."""
+
+    __slots__ = ()
+    name: ClassVar[str] = "OperationTimer"
+    restartable_with_upstream: ClassVar[bool] = True
+
+    operation = _TimedOp
+
+    @classmethod
+    def describe(cls, data: Any) -> str:
+        return repr(data)

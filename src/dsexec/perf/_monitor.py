@@ -44,8 +44,8 @@ import attrs
 import numpy as np
 from numpy.typing import NDArray
 
-from .._core import MISSING, PreservingAdaptor, Sender, Stopped, require_sender
-from ._measured import MeasuredSender
+from .._core import MISSING, Adaptor, PreservingAdaptor, Sender, Stopped, require_sender
+from ._measured import MeasuredSender, TimedSender
 from ._prometheus import prometheus_exposition
 from ._recorder import LatencyRecorder
 
@@ -123,14 +123,17 @@ class PerfSnapshot:
 
 
 @final
-class OperationTimer:
+class OperationTimer(Adaptor):
     """One measured operation, from ``PerfMonitor.start_operation()`` until it is finished.
 
     ``finish(ok=True)`` records it (``ok=False``: an error), ``finish_stopped()`` records it as
     cancelled. Only the first of these counts: later calls do nothing and return ``False``. As a
     context manager it finishes on exit, if not finished already: ok, or an error when an
     ``Exception`` escapes, or stopped for ``dsexec.Stopped`` and non-``Exception`` exits such as
-    cancellation. A timer never finished stays in flight.
+    cancellation. As a pipeline step, ``sender | timer`` finishes it when ``sender`` completes:
+    ok on a value, an error on an error, stopped on stopped; the completion (and, upstream, the
+    environment with its stop requests) passes through unchanged. A timer never finished stays
+    in flight.
     """
 
     __slots__ = ("_monitor", "_start", "latency")
@@ -168,6 +171,12 @@ class OperationTimer:
         if self.latency is not None:
             return False
         return self._monitor.end(self._start, None, self)
+
+    def __call__(self, sender: Sender[T], /) -> Sender[T]:
+        """``sender | timer``: ``sender``, finishing this timer when it completes (see the class
+        documentation). ``TypeError`` if ``sender`` is not a sender."""
+        require_sender("OperationTimer", sender)
+        return TimedSender(sender, self)
 
     def __enter__(self) -> OperationTimer:
         return self
