@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 from typing import TypeAlias
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from numpy.typing import NDArray
 
 from dsexec.net import IPAddress
 from dsexec.security import AccessControlList, AclDecision
+from dsexec.security import _acl as acl_module
 
 V4, V6 = ipaddress.IPv4Address, ipaddress.IPv6Address
 N4, N6 = ipaddress.IPv4Network, ipaddress.IPv6Network
@@ -464,3 +466,28 @@ def test_a_large_batch_matches_the_single_answers(blocked: list[Network], random
             addresses.append(V6(value % 2**128))
     single = [acl.is_blocked(address) for address in addresses]
     assert acl.is_blocked_many(rows(addresses)).tolist() == single
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_v4_networks(), min_size=1, max_size=40), st.randoms(use_true_random=False))
+def test_ipv4_leaves_and_the_search_past_their_limit_agree(
+    blocked: list[Network], random: object
+) -> None:
+    # Keys in a cut /24 are answered from a leaf of 256 addresses; past _MAX_V4_LEAVES leaves
+    # (a huge block list) they are searched instead. Both must give the single answers.
+    import random as random_module
+
+    assert isinstance(random, random_module.Random)
+    addresses: list[IPAddress] = []
+    for _ in range(200):
+        rule = random.choice(blocked)
+        offset = random.randrange(-300, min(rule.num_addresses, 2**20) + 300)
+        addresses.append(V4((int(rule.network_address) + offset) % 2**32))
+    with_leaves = AccessControlList(blocked=blocked)
+    with mock.patch.object(acl_module, "_MAX_V4_LEAVES", 0):
+        searched = AccessControlList(blocked=blocked)
+    if with_leaves._v4_leaves.size:  # some /24 is cut: the other ACL searches instead
+        assert searched._v4_leaf_row is None
+    single = [with_leaves.is_blocked(address) for address in addresses]
+    assert with_leaves.is_blocked_many(rows(addresses)).tolist() == single
+    assert searched.is_blocked_many(rows(addresses)).tolist() == single

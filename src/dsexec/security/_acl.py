@@ -36,8 +36,12 @@ intervals ``[start, end)``, and a key is blocked exactly when an odd number of b
 
 ``is_blocked_many`` looks every key up in a table of 2**16 buckets -- one per /16 of IPv4 for
 mapped keys, one per top 16 bits for the rest of the space -- that answers each key whose bucket
-no boundary cuts. A cut IPv4 /16 has a second-level row of 256 /24 buckets; a key in a cut /24 is
-found by ``searchsorted`` among the IPv4 boundaries. A key in another cut bucket is ranked among
+no boundary cuts. A cut IPv4 /16 has a second-level row of 256 /24 buckets, and a cut /24 a leaf
+of its 256 addresses' answers (built from the boundaries by a running parity, up to
+``_MAX_V4_LEAVES`` leaves; past that, a key in a cut /24 is found by ``searchsorted`` among the
+IPv4 boundaries). The bucket of every key is computed without ``np.where`` (a product with the
+"mapped" mask chooses between the two 16-bit fields, several times cheaper). A key in another
+cut bucket is ranked among
 that bucket's own boundaries (contiguous in the sorted list, usually two or four), compared one
 by one on (high, low) ``uint64`` halves; a bucket with many is searched (``searchsorted`` on the
 high halves, then on the low halves among equal highs). Every path reads the same boundaries;
@@ -78,9 +82,12 @@ _V6_SHIFT: Final = _KEY_BITS - _BUCKET_BITS  # any other key's bucket: its top 1
 _ALLOWED, _BLOCKED, _CUT = 0, 1, 2  # bucket states
 _FEW_TIES: Final = 4  # boundaries sharing a key's high half that _rank compares one by one
 _FEW_BOUNDS: Final = 6  # boundaries in a bucket that are compared one by one, not searched
-# Bytes 8..11 of a key, as the second native-order uint64 of a row: 00 00 ff ff when mapped.
-_MAPPED_MASK: Final = np.frombuffer(b"\xff\xff\xff\xff\0\0\0\0", dtype=np.uint64)[0]
-_MAPPED_WORD: Final = np.frombuffer(b"\0\0\xff\xff\0\0\0\0", dtype=np.uint64)[0]
+# Third level for IPv4: cut /24 buckets get a leaf of 256 addresses' states, up to this many
+# leaves (256 bytes each: 4 MiB); past it, keys in cut /24 buckets are searched instead.
+_MAX_V4_LEAVES: Final = 1 << 14
+# Bytes 8..11 of a key, as the third native-order uint32 of a row: 00 00 ff ff when mapped.
+_MAPPED_WORD: Final = np.frombuffer(b"\0\0\xff\xff", dtype=np.uint32)[0]
+_BUCKETS_INT32: Final = np.int32(_BUCKETS)
 _ADDRESS_TYPES: Final = "str, ipaddress.IPv4Address or ipaddress.IPv6Address"
 
 
@@ -251,6 +258,41 @@ def _bucket_states(
     return states
 
 
+def _v4_leaves(
+    cut_v4: NDArray[np.intp],
+    v4_table: NDArray[np.int8],
+    v4_bounds: NDArray[np.uint32],
+    rank_base: int,
+) -> tuple[NDArray[np.int32] | None, NDArray[np.int8]]:
+    """The third IPv4 level: for each cut /24 of ``v4_table`` (rows of 256 /24 states, one row
+    per cut /16 of ``cut_v4``), a leaf of its 256 addresses' states, ``_BLOCKED`` or
+    ``_ALLOWED``. Returns the leaf index of each ``v4_table`` entry (-1: no leaf) and the leaves,
+    flat; ``(None, empty)`` when there would be more than ``_MAX_V4_LEAVES``.
+
+    An address is blocked when an odd number of boundaries (``rank_base`` below the mapped
+    range, ``v4_bounds`` in it) are ``<=`` it: a leaf starts from the parity of the boundaries
+    below its /24 and toggles at each boundary inside it (a running sum).
+    """
+    cut = np.flatnonzero(v4_table == _CUT)
+    if len(cut) > _MAX_V4_LEAVES:
+        return None, np.zeros(0, dtype=np.int8)
+    leaf_row = np.full(len(v4_table), -1, dtype=np.int32)
+    if not len(cut):
+        return leaf_row, np.zeros(0, dtype=np.int8)
+    leaf_row[cut] = np.arange(len(cut), dtype=np.int32)
+    # The /24 of each leaf, as an IPv4 value shifted right by 8 (ascending, as ``cut`` is).
+    slash24 = (cut_v4[cut >> 8].astype(np.uint32) << np.uint32(8)) | (cut & 0xFF).astype(np.uint32)
+    below = rank_base + np.searchsorted(v4_bounds, slash24 << np.uint32(8), side="left")
+    toggles = np.zeros((len(cut), 256), dtype=np.int32)
+    inside = np.searchsorted(slash24, v4_bounds >> np.uint32(8))
+    inside[inside == len(cut)] = 0
+    hit = np.flatnonzero(slash24[inside] == v4_bounds >> np.uint32(8))
+    np.add.at(toggles, (inside[hit], v4_bounds[hit] & 0xFF), 1)
+    parity = (below[:, None] + np.cumsum(toggles, axis=1)) & 1
+    leaves = np.where(parity == 1, _BLOCKED, _ALLOWED).astype(np.int8).reshape(-1)
+    return leaf_row, leaves
+
+
 def _split_keys(bounds: list[int]) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
     high = np.array([bound >> 64 for bound in bounds], dtype=np.uint64)
     low = np.array([bound & 0xFFFF_FFFF_FFFF_FFFF for bound in bounds], dtype=np.uint64)
@@ -361,6 +403,8 @@ class AccessControlList:
     _v4_table: NDArray[np.int8] = attrs.field(init=False, repr=False, eq=False)
     _v4_bounds: NDArray[np.uint32] = attrs.field(init=False, repr=False, eq=False)
     _v4_rank_base: int = attrs.field(init=False, repr=False, eq=False)
+    _v4_leaf_row: NDArray[np.int32] | None = attrs.field(init=False, repr=False, eq=False)
+    _v4_leaves: NDArray[np.int8] = attrs.field(init=False, repr=False, eq=False)
     _blocked_index: _RuleIndex = attrs.field(init=False, repr=False, eq=False)
     _allowed_index: _RuleIndex = attrs.field(init=False, repr=False, eq=False)
 
@@ -394,6 +438,8 @@ class AccessControlList:
             [b - _V4_MAPPED for b in bounds if _V4_MAPPED <= b <= _V4_MAPPED | 0xFFFF_FFFF],
             dtype=np.uint32,
         )
+        rank_base = bisect_left(bounds, _V4_MAPPED)
+        leaf_row, leaves = _v4_leaves(cut_v4, v4_table, v4_bounds, rank_base)
         for name, value in (
             ("_bounds", bounds),
             ("_bounds_high", high),
@@ -403,7 +449,9 @@ class AccessControlList:
             ("_v4_row", v4_row),
             ("_v4_table", v4_table),
             ("_v4_bounds", v4_bounds),
-            ("_v4_rank_base", bisect_left(bounds, _V4_MAPPED)),
+            ("_v4_rank_base", rank_base),
+            ("_v4_leaf_row", leaf_row),
+            ("_v4_leaves", leaves),
             ("_blocked_index", _rule_index(self.blocked)),
             ("_allowed_index", _rule_index(self.allowed or ())),
         ):
@@ -427,20 +475,26 @@ class AccessControlList:
         form is the fast one; a sequence is converted address by address first.
         """
         rows = _rows_of(addrs)
-        words = rows.view(np.uint64)  # native order: only compared with same-order constants
-        mapped = (words[:, 0] == 0) & ((words[:, 1] & _MAPPED_MASK) == _MAPPED_WORD)
+        # Native-order words, only compared with same-order constants: bytes 0..7 zero and
+        # bytes 8..11 00 00 ff ff.
+        mapped = (rows.view(np.uint64)[:, 0] == 0) & (rows.view(np.uint32)[:, 2] == _MAPPED_WORD)
         halves = rows.view(">u2")
-        # The bucket: the top 16 bits of the IPv4 address, or (after those) of the key.
-        bucket = np.where(mapped, halves[:, 6], halves[:, 0].astype(np.int32) + _BUCKETS)
+        # The bucket: the top 16 bits of the IPv4 address, or (after those) of the key. A
+        # product with the mask chooses, in cheap whole-column passes (np.where costs more).
+        bucket = halves[:, 0].astype(np.int32)
+        bucket += _BUCKETS_INT32
+        mapped_part = halves[:, 6].astype(np.int32)
+        mapped_part -= bucket
+        mapped_part *= mapped
+        bucket += mapped_part
         states = self._table[bucket]
         blocked: NDArray[np.bool_] = states == _BLOCKED
-        cut = np.flatnonzero(states == _CUT)
-        if cut.size:
-            cut_mapped = mapped[cut]
-            v4 = cut[cut_mapped]
+        cut = states == _CUT
+        if cut.any():
+            v4 = np.flatnonzero(cut & mapped)
             if v4.size:
                 self._blocked_ipv4(rows, bucket, v4, blocked)
-            v6 = cut[~cut_mapped]
+            v6 = np.flatnonzero(cut & ~mapped)
             if v6.size:
                 self._blocked_other(rows, bucket, v6, blocked)
         return blocked
@@ -487,11 +541,18 @@ class AccessControlList:
         sub = (self._v4_row[bucket[v4]] << 8) | rows[v4, 14]
         states = self._v4_table[sub]
         blocked[v4] = states == _BLOCKED
-        cut = v4[states == _CUT]
-        if cut.size:
-            ipv4 = rows[cut].view(">u4")[:, 3].astype(np.uint32)
-            rank = self._v4_rank_base + np.searchsorted(self._v4_bounds, ipv4, "right")
-            blocked[cut] = (rank & 1).astype(bool)
+        in_cut = states == _CUT
+        cut = v4[in_cut]
+        if not cut.size:
+            return
+        leaf_row = self._v4_leaf_row
+        if leaf_row is not None:  # third level: the leaf of the /24, per address
+            leaf = (leaf_row[sub[in_cut]] << 8) | rows[cut, 15]
+            blocked[cut] = self._v4_leaves[leaf] == _BLOCKED
+            return
+        ipv4 = rows[cut].view(">u4")[:, 3].astype(np.uint32)
+        rank = self._v4_rank_base + np.searchsorted(self._v4_bounds, ipv4, "right")
+        blocked[cut] = (rank & 1).astype(bool)
 
     def _rank(self, high: NDArray[np.uint64], low: NDArray[np.uint64]) -> NDArray[np.intp]:
         """How many boundaries are ``<=`` each key, comparing (high, low) lexicographically."""
