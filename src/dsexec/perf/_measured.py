@@ -33,34 +33,45 @@ if TYPE_CHECKING:
 __all__ = ["MeasuredSender", "TimedSender"]
 
 
+# What a measured operation records into: the monitor, the start time of a running timer, and
+# that timer (``sender | timer``); or just the monitor (``measured()``: a start per run).
+_TimerData = tuple["PerfMonitor", float, "OperationTimer"]
+
+
 @final
 class _MeasuredOp(WrappingOperation):
-    """The operation state, and the receiver the upstream completes into."""
+    """The operation state of both steps, and the receiver the upstream completes into:
+    ``data`` is the monitor (``measured()``: each start begins an operation) or a running
+    timer's ``(monitor, start, timer)`` (``| timer``: completions finish that timer, once)."""
 
-    __slots__ = ("_monitor", "_receiver", "_start")
+    __slots__ = ("_monitor", "_receiver", "_start", "_timer")
 
     def __init__(
-        self, upstream: Sender[Any], monitor: PerfMonitor, receiver: Receiver[Any]
+        self, upstream: Sender[Any], data: PerfMonitor | _TimerData, receiver: Receiver[Any]
     ) -> None:
-        self._monitor = monitor
+        self._timer: OperationTimer | None
+        if isinstance(data, tuple):
+            self._monitor, self._start, self._timer = data
+        else:
+            self._monitor, self._start, self._timer = data, 0.0, None
         self._receiver = receiver
-        self._start = 0.0
         self._child = upstream.connect(self)
 
     def start(self) -> None:
-        self._start = self._monitor.begin()
+        if self._timer is None:
+            self._start = self._monitor.begin()
         self._child.start()
 
     def set_value(self, value: Any, /) -> None:
-        self._monitor.end(self._start, True)
+        self._monitor.end(self._start, True, self._timer)
         self._receiver.set_value(value)
 
     def set_error(self, error: BaseException, /) -> None:
-        self._monitor.end(self._start, False)
+        self._monitor.end(self._start, False, self._timer)
         self._receiver.set_error(error)
 
     def set_stopped(self) -> None:
-        self._monitor.end(self._start, None)
+        self._monitor.end(self._start, None, self._timer)
         self._receiver.set_stopped()
 
     def get_env(self) -> Env:
@@ -84,45 +95,16 @@ class MeasuredSender(BasicSender):
 
 
 @final
-class _TimedOp(WrappingOperation):
-    """The operation state of ``sender | timer``, and the receiver the upstream completes into."""
-
-    __slots__ = ("_receiver", "_timer")
-
-    def __init__(
-        self, upstream: Sender[Any], timer: OperationTimer, receiver: Receiver[Any]
-    ) -> None:
-        self._timer = timer
-        self._receiver = receiver
-        self._child = upstream.connect(self)
-
-    def set_value(self, value: Any, /) -> None:
-        self._timer.finish(True)
-        self._receiver.set_value(value)
-
-    def set_error(self, error: BaseException, /) -> None:
-        self._timer.finish(False)
-        self._receiver.set_error(error)
-
-    def set_stopped(self) -> None:
-        self._timer.finish_stopped()
-        self._receiver.set_stopped()
-
-    def get_env(self) -> Env:
-        return self._receiver.get_env()
-
-
-@final
 class TimedSender(BasicSender):
-    """``sender | timer``: the upstream's completion, finishing the ``OperationTimer`` in
-    ``data``."""
+    """``sender | timer``: the upstream's completion, finishing a running ``OperationTimer``;
+    ``data`` is ``(monitor, start, timer)``."""
 
     __slots__ = ()
     name: ClassVar[str] = "OperationTimer"
     restartable_with_upstream: ClassVar[bool] = True
 
-    operation = _TimedOp
+    operation = _MeasuredOp
 
     @classmethod
     def describe(cls, data: Any) -> str:
-        return repr(data)
+        return repr(data[2])

@@ -176,7 +176,7 @@ class OperationTimer(Adaptor):
         """``sender | timer``: ``sender``, finishing this timer when it completes (see the class
         documentation). ``TypeError`` if ``sender`` is not a sender."""
         require_sender("OperationTimer", sender)
-        return TimedSender(sender, self)
+        return TimedSender(sender, (self._monitor, self._start, self))
 
     def __enter__(self) -> OperationTimer:
         return self
