@@ -491,3 +491,54 @@ def test_ipv4_leaves_and_the_search_past_their_limit_agree(
     single = [with_leaves.is_blocked(address) for address in addresses]
     assert with_leaves.is_blocked_many(rows(addresses)).tolist() == single
     assert searched.is_blocked_many(rows(addresses)).tolist() == single
+
+
+def _dense_rules(random: object, count: int) -> list[Network]:
+    """Block-list-like rules: clusters of long IPv4 prefixes in a few /16s (many cut /24s),
+    short IPv4 and IPv6 prefixes, and mapped IPv6 networks."""
+    import random as random_module
+
+    assert isinstance(random, random_module.Random)
+    rules: list[Network] = []
+    for _ in range(count):
+        roll = random.random()
+        if roll < 0.5:
+            base = random.choice([0x0A000000, 0xC0A80000, random.getrandbits(32) & 0xFFFF0000])
+            length = random.choice([16, 22, 24, 25, 26, 28, 30, 31, 32, 32, 32])
+            value = (base | random.getrandbits(16)) >> (32 - length) << (32 - length)
+            rules.append(N4((value, length)))
+        elif roll < 0.7:
+            length = random.randint(1, 32)
+            rules.append(N4((random.getrandbits(32) >> (32 - length) << (32 - length), length)))
+        elif roll < 0.8:
+            length = random.randint(96, 128)
+            value = ((0xFFFF << 32) | random.getrandbits(32)) >> (128 - length) << (128 - length)
+            rules.append(N6((value, length)))
+        else:
+            length = random.randint(1, 128)
+            rules.append(N6((random.getrandbits(128) >> (128 - length) << (128 - length), length)))
+    return rules
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_large_dense_acls_answer_batches_as_single_addresses(seed: int) -> None:
+    # Thousands of rules, a third of the addresses next to one: both the IPv4 leaves and the
+    # search past their limit against the bisect of is_blocked.
+    import random as random_module
+
+    random = random_module.Random(seed)
+    rules = _dense_rules(random, random.choice([50, 500, 3_000]))
+    allowed = rules[len(rules) // 2 :] if seed % 3 == 0 else None
+    blocked = rules[: len(rules) // 2] if allowed is not None else rules
+    addresses: list[IPAddress] = []
+    for _ in range(3_000):
+        rule = random.choice(rules)
+        offset = random.randrange(-300, min(rule.num_addresses, 2**24) + 300)
+        value = int(rule.network_address) + offset
+        addresses.append(V4(value % 2**32) if isinstance(rule, N4) else V6(value % 2**128))
+    with_leaves = AccessControlList(blocked=blocked, allowed=allowed)
+    with mock.patch.object(acl_module, "_MAX_V4_LEAVES", 0):
+        searched = AccessControlList(blocked=blocked, allowed=allowed)
+    single = [with_leaves.is_blocked(address) for address in addresses]
+    assert with_leaves.is_blocked_many(rows(addresses)).tolist() == single
+    assert searched.is_blocked_many(rows(addresses)).tolist() == single
